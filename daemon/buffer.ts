@@ -1,0 +1,139 @@
+// The buffer: an append-only LMDB store of batches waiting to be flushed to HBase, plus the dead-letter store.
+//
+// Invariants:
+// - A batch is stored under a u64 big-endian sequence number. Sequence numbers only grow, across
+//   restarts too: the next one is one past the highest key in either the buffer or the dead-letter
+//   store, so a dead letter is never overwritten.
+// - A batch is written once and never changed. It leaves the buffer in exactly two ways: removed
+//   after HBase acknowledged both tables (`ack`), or moved, in one transaction, to the dead-letter
+//   store with the reason HBase gave (`deadLetter`).
+// - Whatever is in the buffer at start-up was not acknowledged and is flushed again. Replays are
+//   harmless: every event carries its own rowkeys and cell timestamp, so a replay rewrites the same
+//   cells.
+// - `append` resolves only after the LMDB commit that holds the batch; POST /e answers 204 after it.
+// - The format version is in the path (`<dataDir>/buffer/v1`); a new batch format gets a new path.
+
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { open, type Database, type RootDatabase } from 'lmdb'
+
+export interface DeadLetter {
+  seq: bigint
+  reason: string
+  at: number
+  batch: Buffer
+}
+
+interface DeadLetterValue { reason: string, at: number, batch: Buffer }
+
+function keyOf (seq: bigint): Buffer {
+  const key = Buffer.allocUnsafe(8)
+  key.writeBigUInt64BE(seq)
+  return key
+}
+
+export class EventBuffer {
+  private readonly root: RootDatabase
+  private readonly batches: Database<Buffer, Buffer>
+  private readonly dead: Database<DeadLetterValue, Buffer>
+  private nextSeq: bigint
+  private bytes = 0
+  private count = 0
+
+  constructor (dataDir: string) {
+    const path = join(dataDir, 'buffer', 'v1')
+    mkdirSync(path, { recursive: true })
+    this.root = open({ path, maxDbs: 4 })
+    this.batches = this.root.openDB<Buffer, Buffer>({ name: 'batches', keyEncoding: 'binary', encoding: 'binary' })
+    this.dead = this.root.openDB<DeadLetterValue, Buffer>({ name: 'dead', keyEncoding: 'binary', encoding: 'msgpack' })
+    for (const { value } of this.batches.getRange({})) {
+      this.bytes += value.length
+      this.count++
+    }
+    this.nextSeq = 1n + maxBig(lastKey(this.batches), lastKey(this.dead))
+  }
+
+  /** Unflushed bytes in the buffer. */
+  get size (): number { return this.bytes }
+
+  /** Unflushed batches in the buffer. */
+  get batchCount (): number { return this.count }
+
+  /** Appends a batch; resolves with its sequence number once LMDB has committed it. */
+  async append (batch: Buffer): Promise<bigint> {
+    const seq = this.nextSeq++
+    this.bytes += batch.length
+    this.count++
+    try {
+      await this.batches.put(keyOf(seq), batch)
+    } catch (err) {
+      this.bytes -= batch.length
+      this.count--
+      throw err
+    }
+    return seq
+  }
+
+  /** The first batch with a sequence number above `after`, or undefined when there is none. */
+  next (after: bigint): { seq: bigint, batch: Buffer } | undefined {
+    for (const { key, value } of this.batches.getRange({ start: keyOf(after + 1n), limit: 1 })) {
+      return { seq: key.readBigUInt64BE(0), batch: value }
+    }
+    return undefined
+  }
+
+  /** A fresh copy of one batch, or undefined once it has left the buffer. */
+  get (seq: bigint): Buffer | undefined {
+    return this.batches.getBinary(keyOf(seq))
+  }
+
+  /** Removes an acknowledged batch. */
+  async ack (seq: bigint, length: number): Promise<void> {
+    const key = keyOf(seq)
+    const removed = await this.root.transaction(() => {
+      if (!this.batches.doesExist(key)) return false
+      void this.batches.remove(key)
+      return true
+    })
+    if (removed) {
+      this.bytes -= length
+      this.count--
+    }
+  }
+
+  /** Moves a batch HBase rejected for good to the dead-letter store, in one transaction. */
+  async deadLetter (seq: bigint, batch: Buffer, reason: string): Promise<void> {
+    const key = keyOf(seq)
+    const moved = await this.root.transaction(() => {
+      if (!this.batches.doesExist(key)) return false
+      void this.dead.put(key, { reason, at: Date.now(), batch })
+      void this.batches.remove(key)
+      return true
+    })
+    if (moved) {
+      this.bytes -= batch.length
+      this.count--
+    }
+  }
+
+  /** Dead letters, oldest first. */
+  * deadLetters (): Generator<DeadLetter> {
+    for (const { key, value } of this.dead.getRange({})) {
+      yield { seq: key.readBigUInt64BE(0), ...value }
+    }
+  }
+
+  async close (): Promise<void> {
+    await this.root.close()
+  }
+}
+
+function lastKey (db: Database<any, Buffer>): bigint {
+  for (const key of db.getKeys({ reverse: true, limit: 1 })) return key.readBigUInt64BE(0)
+  return 0n
+}
+
+function maxBig (a: bigint, b: bigint): bigint {
+  return a > b ? a : b
+}
+

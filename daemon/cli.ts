@@ -1,0 +1,204 @@
+#!/usr/bin/env node
+// The `spoor` command: run the collector, run a local HBase, create the schema, and read events back.
+
+import { resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { EventBuffer } from './buffer'
+import { startCollector, type Collector } from './collector'
+import { loadConfig, type Config } from './config'
+import { SpoorError } from './errors'
+import { HBaseClient } from './hbase-client'
+import { scanPrefix, scanTimeRange, type Row } from './hbase-reader'
+import { ensureSchema } from './hbase-schema'
+import { LocalHBase } from './local-hbase'
+import { createLogger } from './log'
+import { userRowPrefix } from './native'
+
+const USAGE = `usage: spoor <command> [options]
+
+commands:
+  serve                      run the collector (HBase must be reachable)
+  dev                        start a local HBase, create the schema and run the collector with the demo page
+  hbase start|stop           start or stop the local single-node HBase (data in .spoor/hbase)
+  hbase init [--ttl S]       create the event tables, pre-split; idempotent; --ttl overrides hbase.ttl_seconds
+  user UID [--limit N]       one user's events, newest first
+  range --from T --to T [--limit N]
+                             events between two times (ISO 8601 or ms since the epoch), newest first
+  buffer                     unflushed batches and dead letters in the buffer
+  config check FILE          check a config file and exit non-zero with the problem
+
+options:
+  --config FILE              TOML config (default: the built-in defaults; see docs/configuration.md)
+  --json                     print events as JSON lines
+  --hbase-dir DIR            local HBase directory (default .spoor/hbase)
+`
+
+const { values: opts, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    config: { type: 'string', default: process.env.SPOOR_CONFIG },
+    limit: { type: 'string', default: '100' },
+    from: { type: 'string' },
+    to: { type: 'string' },
+    ttl: { type: 'string' },
+    json: { type: 'boolean', default: false },
+    'hbase-dir': { type: 'string', default: '.spoor/hbase' },
+    help: { type: 'boolean', short: 'h', default: false }
+  }
+})
+
+function localHBase (config: Config): LocalHBase {
+  return new LocalHBase({ dir: resolve(opts['hbase-dir'] as string), thriftPort: config.hbase.port })
+}
+
+async function withClient<T> (config: Config, fn: (client: HBaseClient) => Promise<T>): Promise<T> {
+  const client = await HBaseClient.connect({ host: config.hbase.host, port: config.hbase.port, connectTimeoutMs: 5000, requestTimeoutMs: 60000 })
+  try {
+    return await fn(client)
+  } finally {
+    await client.close()
+  }
+}
+
+async function init (config: Config, ttl?: string): Promise<void> {
+  const ttlSeconds = ttl != null ? parseInteger(ttl, '--ttl') : config.hbase.ttlSeconds
+  const outcome = await withClient(config, async c => await ensureSchema(c, {
+    userTable: config.hbase.userTable,
+    timeTable: config.hbase.timeTable,
+    saltBuckets: config.hbase.saltBuckets,
+    ttlSeconds: ttlSeconds > 0 ? ttlSeconds : undefined
+  }))
+  for (const [table, what] of Object.entries(outcome)) console.log(`${table}: ${what}`)
+}
+
+function parseInteger (text: string, name: string): number {
+  const n = Number(text)
+  if (!Number.isSafeInteger(n) || n < 0) throw new SpoorError('CONFIG_INVALID', `${name} must be a non-negative integer, not "${text}"`)
+  return n
+}
+
+function parseTime (text: string | undefined, name: string): number {
+  if (text == null) throw new SpoorError('CONFIG_INVALID', `range needs ${name}`)
+  const ms = /^\d+$/.test(text) ? Number(text) : Date.parse(text)
+  if (Number.isNaN(ms)) throw new SpoorError('CONFIG_INVALID', `${name} is not a time: "${text}"`)
+  return ms
+}
+
+function printRows (rows: Row[]): void {
+  for (const row of rows) {
+    if (opts.json) {
+      console.log(JSON.stringify({ ts: row.ts, ...row.cells }))
+      continue
+    }
+    const c = row.cells
+    const rest = Object.entries(c).filter(([k]) => !['uid', 'a', 'url'].includes(k)).map(([k, v]) => `${k}=${v}`).join(' ')
+    console.log(`${new Date(row.ts).toISOString()}  ${c.uid ?? '-'}  ${c.a ?? '-'}  ${c.url ?? '-'}  ${rest}`)
+  }
+  if (!opts.json) console.log(`(${rows.length} event${rows.length === 1 ? '' : 's'})`)
+}
+
+/** Runs the collector until SIGTERM or SIGINT, then drains it; a second signal exits at once. */
+async function runUntilSignal (collector: Collector, onStopped?: () => Promise<void>): Promise<void> {
+  await new Promise<void>(resolve => {
+    let stopping = false
+    const stop = (): void => {
+      if (stopping) process.exit(1)
+      stopping = true
+      resolve()
+    }
+    process.on('SIGTERM', stop)
+    process.on('SIGINT', stop)
+  })
+  await collector.close()
+  await onStopped?.()
+}
+
+async function main (): Promise<void> {
+  const [command, sub, arg] = positionals
+  if (opts.help || command == null) {
+    console.log(USAGE)
+    return
+  }
+  if (command === 'config' && sub === 'check') {
+    loadConfig(arg)
+    console.log(`${arg}: ok`)
+    return
+  }
+  const config = loadConfig(opts.config)
+
+  switch (command) {
+    case 'serve': {
+      const collector = await startCollector(config, createLogger(config.log.level))
+      await runUntilSignal(collector)
+      return
+    }
+    case 'dev': {
+      const hbase = localHBase(config)
+      console.log('starting the local HBase (the first start downloads its jars with Maven)…')
+      await hbase.start()
+      await init(config)
+      config.server.demo = true
+      const collector = await startCollector(config, createLogger(config.log.level))
+      const base = `http://${config.server.host}:${collector.port}`
+      console.log(`
+spoor is collecting on ${base}
+  demo page   ${base}/            fires a pixel and a POST batch, then shows them read back from HBase
+  pixel       ${base}/p.gif?uid=alice&a=page&url=https://example.com/
+  batch       curl -d '[{"uid":"alice","a":"like","it":"q42","ch":"db"}]' -H 'content-type: application/json' ${base}/e
+  health      ${base}/healthz
+  read back   npx spoor user alice
+HBase Thrift2 on ${config.hbase.host}:${config.hbase.port}, data under ${resolve('.spoor')}. Ctrl-C stops both.
+`)
+      await runUntilSignal(collector, async () => await hbase.stop())
+      return
+    }
+    case 'hbase':
+      if (sub === 'start') {
+        await localHBase(config).start()
+        console.log(`HBase Thrift2 gateway on 127.0.0.1:${config.hbase.port}`)
+      } else if (sub === 'stop') {
+        await localHBase(config).stop()
+        console.log('HBase stopped')
+      } else if (sub === 'init') {
+        await init(config, opts.ttl)
+      } else {
+        throw new SpoorError('CONFIG_INVALID', `unknown hbase command "${sub ?? ''}"; see spoor --help`)
+      }
+      return
+    case 'user': {
+      if (sub == null) throw new SpoorError('CONFIG_INVALID', 'user needs a UID')
+      const limit = parseInteger(opts.limit as string, '--limit')
+      printRows(await withClient(config, async c => await scanPrefix(c, config.hbase.userTable, userRowPrefix(sub, config.hbase.saltBuckets), limit)))
+      return
+    }
+    case 'range': {
+      const from = parseTime(opts.from, '--from')
+      const to = parseTime(opts.to, '--to')
+      const limit = parseInteger(opts.limit as string, '--limit')
+      printRows(await withClient(config, async c => await scanTimeRange(c, config.hbase.timeTable, config.hbase.saltBuckets, from, to, limit)))
+      return
+    }
+    case 'buffer': {
+      const buffer = new EventBuffer(config.dataDir)
+      console.log(`unflushed: ${buffer.batchCount} batches, ${buffer.size} bytes`)
+      let dead = 0
+      for (const d of buffer.deadLetters()) {
+        dead++
+        console.log(`dead letter ${d.seq}: ${d.batch.length} bytes at ${new Date(d.at).toISOString()}: ${d.reason}`)
+      }
+      console.log(`dead letters: ${dead}`)
+      await buffer.close()
+      return
+    }
+    default:
+      throw new SpoorError('CONFIG_INVALID', `unknown command "${command}"; see spoor --help`)
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: Error & { code?: string }) => {
+    console.error(`spoor: ${err.code != null ? `${err.code}: ` : ''}${err.message}`)
+    process.exit(1)
+  }
+)

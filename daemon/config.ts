@@ -1,0 +1,206 @@
+// The collector's configuration: every key with its unit, default and limits, one set of defaults, checked once at start-up.
+
+import { readFileSync } from 'node:fs'
+import { SpoorError } from './errors'
+
+// smol-toml ships CommonJS beside its ES module, but its types are written for the ES module.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { parse: parseToml, TomlError } = require('smol-toml') as typeof import('smol-toml', { with: { 'resolution-mode': 'import' } })
+
+export interface Config {
+  dataDir: string
+  server: { host: string, port: number, demo: boolean, corsOrigins: string[] }
+  batch: { intervalMs: number, maxBytes: number }
+  buffer: { highWaterBytes: number, maxBytes: number, pixelOverHighWater: 'accept' | 'drop', retryAfterSeconds: number }
+  flush: { workers: number, inFlight: number, maxRequestBytes: number, retryMinMs: number, retryMaxMs: number, timeoutMs: number }
+  hbase: { host: string, port: number, userTable: string, timeTable: string, saltBuckets: number, ttlSeconds: number }
+  limits: {
+    maxQueryBytes: number, maxHeaderBytes: number, maxBodyBytes: number, maxFields: number,
+    maxValueBytes: number, maxDataBytes: number, maxEventsPerPost: number, maxJsonDepth: number
+  }
+  cookie: { name: string, domain: string, maxAgeDays: number, sameSite: 'Lax' | 'Strict' | 'None', secure: boolean }
+  privacy: { anonymizeIp: boolean }
+  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' }
+}
+
+type Kind =
+  | { type: 'int', min: number, max: number }
+  | { type: 'bool' }
+  | { type: 'string', pattern?: RegExp }
+  | { type: 'enum', values: readonly string[] }
+  | { type: 'strings' }
+
+export interface KeyDef {
+  /** The TOML key, `section.key`, or a bare key at the top level. */
+  readonly key: string
+  readonly kind: Kind
+  readonly default: unknown
+  readonly unit?: string
+  /** One sentence, then limits and interactions; docs/configuration.md is checked against it. */
+  readonly doc: string
+}
+
+const MiB = 1024 * 1024
+const GiB = 1024 * MiB
+
+const int = (min: number, max: number): Kind => ({ type: 'int', min, max })
+const bool: Kind = { type: 'bool' }
+const str: Kind = { type: 'string' }
+const tableName: Kind = { type: 'string', pattern: /^([A-Za-z0-9_.-]+:)?[A-Za-z0-9_.-]+$/ }
+
+export const keyDefs: readonly KeyDef[] = [
+  { key: 'data_dir', kind: str, default: './.spoor/data', doc: 'Directory for the LMDB buffer (under buffer/v1) and the dead-letter store; relative paths are taken from the working directory.' },
+
+  { key: 'server.host', kind: str, default: '127.0.0.1', doc: 'Address the collector listens on; use 0.0.0.0 behind a load balancer.' },
+  { key: 'server.port', kind: int(0, 65535), default: 8800, doc: 'TCP port the collector listens on; 0 picks a free port and logs it.' },
+  { key: 'server.demo', kind: bool, default: false, doc: 'Serve the demo page at / and the read-back endpoint GET /api/events, which read HBase; for development only.' },
+  { key: 'server.cors_origins', kind: { type: 'strings' }, default: ['*'], doc: 'Origins allowed to POST /e from a browser with credentials; "*" allows any origin by echoing it.' },
+
+  { key: 'batch.interval_ms', kind: int(1, 1000), default: 5, unit: 'ms', doc: 'How often the in-memory batch is appended to the buffer; this bounds the pixel events a crash can lose and delays POST answers by at most this much.' },
+  { key: 'batch.max_bytes', kind: int(4096, 64 * MiB), default: 256 * 1024, unit: 'bytes', doc: 'A batch that reaches this size is appended at once, before the interval ends.' },
+
+  { key: 'buffer.high_water_bytes', kind: int(MiB, 1024 * GiB), default: GiB, unit: 'bytes', doc: 'Above this many unflushed bytes POST /e answers 503 with Retry-After and /healthz answers 503; must be below buffer.max_bytes.' },
+  { key: 'buffer.max_bytes', kind: int(MiB, 1024 * GiB), default: 8 * GiB, unit: 'bytes', doc: 'Above this many unflushed bytes every new event is refused (pixels are answered but not recorded, and counted as dropped).' },
+  { key: 'buffer.pixel_over_high_water', kind: { type: 'enum', values: ['accept', 'drop'] }, default: 'accept', doc: 'What GET /p.gif does above the high-water mark: "accept" keeps recording until buffer.max_bytes, "drop" answers the GIF without recording.' },
+  { key: 'buffer.retry_after_seconds', kind: int(1, 3600), default: 5, unit: 's', doc: 'The Retry-After value sent with 503 answers.' },
+
+  { key: 'flush.workers', kind: int(1, 64), default: 1, doc: 'Worker threads that write batches to HBase.' },
+  { key: 'flush.in_flight', kind: int(1, 256), default: 2, doc: 'Most batches being written to HBase at once; bounds the memory the flush uses.' },
+  { key: 'flush.max_request_bytes', kind: int(64 * 1024, 16 * MiB), default: MiB, unit: 'bytes', doc: 'A batch is split into putMultiple calls of at most about this size; keep it under the Thrift gateway frame limit (2 MiB by default).' },
+  { key: 'flush.retry_min_ms', kind: int(1, 60000), default: 100, unit: 'ms', doc: 'First retry delay after a failed flush; it doubles on each retry, with full jitter.' },
+  { key: 'flush.retry_max_ms', kind: int(1, 600000), default: 30000, unit: 'ms', doc: 'Longest retry delay; must be at least flush.retry_min_ms.' },
+  { key: 'flush.timeout_ms', kind: int(100, 600000), default: 10000, unit: 'ms', doc: 'A Thrift call that takes longer fails and is retried.' },
+
+  { key: 'hbase.host', kind: str, default: '127.0.0.1', doc: 'Host of the HBase Thrift2 gateway (framed transport, compact protocol).' },
+  { key: 'hbase.port', kind: int(1, 65535), default: 9090, doc: 'Port of the HBase Thrift2 gateway.' },
+  { key: 'hbase.user_table', kind: tableName, default: 'spoor_events_by_user', doc: 'Table of events keyed user first: salt, uid, inverse timestamp, event id.' },
+  { key: 'hbase.time_table', kind: tableName, default: 'spoor_events_by_time', doc: 'Table of events keyed time first: bucket, inverse timestamp, uid, event id.' },
+  { key: 'hbase.salt_buckets', kind: int(1, 256), default: 16, doc: 'N, the number of salt and bucket values, and so of regions the tables are pre-split into; fixed once data is written.' },
+  { key: 'hbase.ttl_seconds', kind: int(0, 2 ** 31 - 1), default: 0, unit: 's', doc: 'Time to live of event cells, applied by `spoor hbase init`; 0 keeps events forever.' },
+
+  { key: 'limits.max_query_bytes', kind: int(64, 65536), default: 4096, unit: 'bytes', doc: 'Longest pixel query string; longer answers 414.' },
+  { key: 'limits.max_header_bytes', kind: int(256, 65536), default: 8192, unit: 'bytes', doc: 'Longest Cookie, User-Agent or Referer header; longer answers 431. Independently, the HTTP layer closes any connection whose request head reaches about 120 KiB, without an answer.' },
+  { key: 'limits.max_body_bytes', kind: int(1024, 64 * MiB), default: MiB, unit: 'bytes', doc: 'Largest POST /e body; larger answers 413.' },
+  { key: 'limits.max_fields', kind: int(1, 1024), default: 32, doc: 'Most query parameters per pixel, or keys per event object, including unknown ones.' },
+  { key: 'limits.max_value_bytes', kind: int(16, 65536), default: 2048, unit: 'bytes', doc: 'Longest field value after decoding (the User-Agent is truncated to it instead).' },
+  { key: 'limits.max_data_bytes', kind: int(16, MiB), default: 8192, unit: 'bytes', doc: 'Longest value of the free-form d field.' },
+  { key: 'limits.max_events_per_post', kind: int(1, 100000), default: 500, doc: 'Most events in one POST /e body; more answers 413.' },
+  { key: 'limits.max_json_depth', kind: int(2, 128), default: 16, doc: 'Deepest nesting of a POST /e body, counting the outer array as 1.' },
+
+  { key: 'cookie.name', kind: { type: 'string', pattern: /^[A-Za-z0-9_-]{1,64}$/ }, default: 'sp_uid', doc: 'Name of the cookie holding the user id minted by the collector.' },
+  { key: 'cookie.domain', kind: str, default: '', doc: 'Domain attribute of the cookie; empty means the collector host only.' },
+  { key: 'cookie.max_age_days', kind: int(1, 400), default: 395, unit: 'days', doc: 'Lifetime of the cookie; browsers cap it at 400 days.' },
+  { key: 'cookie.same_site', kind: { type: 'enum', values: ['Lax', 'Strict', 'None'] }, default: 'Lax', doc: 'SameSite attribute of the cookie; "None" needs cookie.secure.' },
+  { key: 'cookie.secure', kind: bool, default: false, doc: 'Mark the cookie Secure; set it when the load balancer terminates TLS.' },
+
+  { key: 'privacy.anonymize_ip', kind: bool, default: true, doc: 'Store the client IP with the last IPv4 octet, or all but the first 48 bits of IPv6, zeroed.' },
+
+  { key: 'log.level', kind: { type: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] }, default: 'info', doc: 'Least severe level written to the log (JSON lines on stdout).' }
+]
+
+const camel = (s: string): string => s.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())
+
+function setPath (target: Record<string, any>, key: string, value: unknown): void {
+  const parts = key.split('.').map(camel)
+  let node = target
+  for (const part of parts.slice(0, -1)) node = node[part] ??= {}
+  node[parts[parts.length - 1]] = value
+}
+
+/** The defaults, as a full Config. */
+export function defaults (): Config {
+  const config: Record<string, any> = {}
+  for (const def of keyDefs) setPath(config, def.key, structuredClone(def.default))
+  return config as Config
+}
+
+function lineOf (text: string, key: string): number {
+  const parts = key.split('.')
+  const name = parts.pop() as string
+  const section = parts.join('.')
+  let current = ''
+  const lines = text.split('\n')
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i].trim()
+    const header = /^\[([^\]]+)\]/.exec(line)
+    if (header != null) current = header[1].trim()
+    else if (current === section && new RegExp(`^["']?${name}["']?\\s*=`).test(line)) return i + 1
+  }
+  return 0
+}
+
+function checkValue (def: KeyDef, value: unknown): string | undefined {
+  const k = def.kind
+  switch (k.type) {
+    case 'int':
+      if (typeof value !== 'number' || !Number.isInteger(value)) return 'must be an integer'
+      if (value < k.min || value > k.max) return `must be between ${k.min} and ${k.max}`
+      return undefined
+    case 'bool':
+      return typeof value === 'boolean' ? undefined : 'must be true or false'
+    case 'string':
+      if (typeof value !== 'string') return 'must be a string'
+      if (k.pattern != null && !k.pattern.test(value)) return `must match ${String(k.pattern)}`
+      return undefined
+    case 'enum':
+      return k.values.includes(value as string) ? undefined : `must be one of ${k.values.map(v => `"${v}"`).join(', ')}`
+    case 'strings':
+      return Array.isArray(value) && value.every(v => typeof v === 'string') ? undefined : 'must be an array of strings'
+  }
+}
+
+function flatten (obj: Record<string, unknown>, prefix: string, out: Array<[string, unknown]>): void {
+  for (const [k, v] of Object.entries(obj)) {
+    const key = prefix === '' ? k : `${prefix}.${k}`
+    const isTable = v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Date)
+    if (isTable && !keyDefs.some(d => d.key === key)) flatten(v as Record<string, unknown>, key, out)
+    else out.push([key, v])
+  }
+}
+
+/**
+ * Builds a Config from parsed TOML, naming the file, line and key of the first problem.
+ * `source` is the file name used in messages and `text` the TOML, used to find lines.
+ */
+export function fromToml (parsed: Record<string, unknown>, source: string, text: string): Config {
+  const config = defaults()
+  const entries: Array<[string, unknown]> = []
+  flatten(parsed, '', entries)
+  for (const [key, value] of entries) {
+    const where = `${source}:${lineOf(text, key)}: ${key}`
+    const def = keyDefs.find(d => d.key === key)
+    if (def == null) throw new SpoorError('CONFIG_INVALID', `${where}: unknown key`)
+    const problem = checkValue(def, value)
+    if (problem != null) throw new SpoorError('CONFIG_INVALID', `${where}: ${problem}`)
+    setPath(config, key, value)
+  }
+  checkConflicts(config, source)
+  return config
+}
+
+function checkConflicts (c: Config, source: string): void {
+  const conflict = (msg: string): never => { throw new SpoorError('CONFIG_INVALID', `${source}: ${msg}`) }
+  if (c.buffer.highWaterBytes >= c.buffer.maxBytes) conflict('buffer.high_water_bytes must be below buffer.max_bytes')
+  if (c.flush.retryMaxMs < c.flush.retryMinMs) conflict('flush.retry_max_ms must be at least flush.retry_min_ms')
+  if (c.cookie.sameSite === 'None' && !c.cookie.secure) conflict('cookie.same_site = "None" needs cookie.secure = true')
+  if (c.hbase.userTable === c.hbase.timeTable) conflict('hbase.user_table and hbase.time_table must differ')
+}
+
+/** Reads and checks a TOML config file; a missing path gives the defaults. */
+export function loadConfig (path?: string): Config {
+  if (path == null) return defaults()
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (err) {
+    throw new SpoorError('CONFIG_INVALID', `${path}: ${(err as Error).message}`)
+  }
+  let parsed: Record<string, unknown>
+  try {
+    parsed = parseToml(text)
+  } catch (err) {
+    const line = err instanceof TomlError ? err.line : 0
+    throw new SpoorError('CONFIG_INVALID', `${path}:${line}: ${(err as Error).message.split('\n')[0]}`)
+  }
+  return fromToml(parsed, path, text)
+}

@@ -1,0 +1,69 @@
+// The error catalogue: every error spoor reports to a client or an operator, with a stable code.
+
+export interface ErrorDef {
+  /** Stable code, never reused; clients and dashboards match on it. */
+  readonly code: string
+  /** HTTP status, for errors answered to a client; 0 for operator-facing errors. */
+  readonly status: number
+  readonly message: string
+}
+
+function def (code: string, status: number, message: string): ErrorDef {
+  return { code, status, message }
+}
+
+export const errors = {
+  // Request errors found by the native encoder (codes -1 … -9 of Encoder.pixel/events).
+  QUERY_TOO_LONG: def('SPOOR_E_QUERY_TOO_LONG', 414, 'the query string is longer than limits.max_query_bytes'),
+  TOO_MANY_FIELDS: def('SPOOR_E_TOO_MANY_FIELDS', 400, 'more parameters or keys than limits.max_fields'),
+  BAD_ESCAPE: def('SPOOR_E_BAD_ESCAPE', 400, 'a % escape is not followed by two hex digits'),
+  BAD_UTF8: def('SPOOR_E_BAD_UTF8', 400, 'a decoded value is not valid UTF-8'),
+  VALUE_TOO_LONG: def('SPOOR_E_VALUE_TOO_LONG', 400, 'a value is longer than limits.max_value_bytes (limits.max_data_bytes for d, 64 bytes for eid)'),
+  BAD_JSON: def('SPOOR_E_BAD_JSON', 400, 'the body is not a JSON array of event objects with the documented field types'),
+  JSON_TOO_DEEP: def('SPOOR_E_JSON_TOO_DEEP', 400, 'the body nests deeper than limits.max_json_depth'),
+  TOO_MANY_EVENTS: def('SPOOR_E_TOO_MANY_EVENTS', 413, 'the batch holds more events than limits.max_events_per_post'),
+  BAD_FIELD: def('SPOOR_E_BAD_FIELD', 400, 'a field has an invalid value (ct must be a non-negative integer of at most 16 digits; uid and eid must not be empty)'),
+
+  // Request errors found by the HTTP layer.
+  HEADER_TOO_LARGE: def('SPOOR_E_HEADER_TOO_LARGE', 431, 'the Cookie, User-Agent or Referer header is longer than limits.max_header_bytes'),
+  BODY_TOO_LARGE: def('SPOOR_E_BODY_TOO_LARGE', 413, 'the body is larger than limits.max_body_bytes'),
+  LENGTH_REQUIRED: def('SPOOR_E_LENGTH_REQUIRED', 411, 'POST /e needs a Content-Length header'),
+  BODY_LENGTH_MISMATCH: def('SPOOR_E_BODY_LENGTH_MISMATCH', 400, 'the body is longer than its Content-Length'),
+  UNSUPPORTED_MEDIA_TYPE: def('SPOOR_E_UNSUPPORTED_MEDIA_TYPE', 415, 'POST /e takes application/json or text/plain'),
+  NOT_FOUND: def('SPOOR_E_NOT_FOUND', 404, 'no such endpoint'),
+  BUFFER_FULL: def('SPOOR_E_BUFFER_FULL', 503, 'the buffer is over its high-water mark; retry after the Retry-After seconds'),
+  SHUTTING_DOWN: def('SPOOR_E_SHUTTING_DOWN', 503, 'the collector is shutting down'),
+  BUFFER_WRITE_FAILED: def('SPOOR_E_BUFFER_WRITE_FAILED', 500, 'the buffer could not commit the events; retry'),
+
+  // Operator-facing errors.
+  CONFIG_INVALID: def('SPOOR_E_CONFIG_INVALID', 0, 'the configuration is invalid'),
+  HBASE_UNAVAILABLE: def('SPOOR_E_HBASE_UNAVAILABLE', 0, 'HBase did not answer'),
+  FLUSH_RETRY: def('SPOOR_E_FLUSH_RETRY', 0, 'a flush failed and will be retried'),
+  DEAD_LETTER: def('SPOOR_E_DEAD_LETTER', 0, 'HBase rejected a batch for good; it was moved to the dead-letter store')
+} as const
+
+export type ErrorName = keyof typeof errors
+
+/** An operator-facing error with a catalogue code, thrown by start-up and CLI code. */
+export class SpoorError extends Error {
+  readonly code: string
+
+  constructor (name: ErrorName, detail: string) {
+    super(`${errors[name].message}: ${detail}`)
+    this.name = 'SpoorError'
+    this.code = errors[name].code
+  }
+}
+
+/** Native encoder return codes, in the order the encoder numbers them (-1 is index 0). */
+export const nativeErrors: readonly ErrorDef[] = [
+  errors.QUERY_TOO_LONG,
+  errors.TOO_MANY_FIELDS,
+  errors.BAD_ESCAPE,
+  errors.BAD_UTF8,
+  errors.VALUE_TOO_LONG,
+  errors.BAD_JSON,
+  errors.JSON_TOO_DEEP,
+  errors.TOO_MANY_EVENTS,
+  errors.BAD_FIELD
+]

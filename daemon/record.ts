@@ -1,0 +1,78 @@
+// Decodes a batch (format v1, written by the native encoder) into events ready to become HBase puts.
+//
+//   batch  = "SPB1" count:u32 record{count}
+//   record = len:u32 ts:u64 ku_len:u8 ku ku_len:u8 kt nf:u8 field{nf}
+//   field  = q:u8 vlen:u16 value
+//
+// All integers are big-endian. `q` indexes QUALIFIERS. Decoding copies nothing: keys and values are
+// views into the batch.
+
+/** Column qualifiers of family `e`, indexed by the encoder's qualifier id. */
+export const QUALIFIERS = ['id', 'uid', 'sid', 'p', 'url', 'ref', 'a', 'd', 'it', 'ch', 'co', 'rg', 'ci', 'ua', 'ip', 'ct'] as const
+export type Qualifier = typeof QUALIFIERS[number]
+
+export const FAMILY = 'e'
+
+export interface EncodedEvent {
+  /** Server timestamp in ms: the cell timestamp of every cell of the event. */
+  ts: number
+  userKey: Buffer
+  timeKey: Buffer
+  /** Qualifier ids and values, in ascending qualifier id. */
+  fields: Array<[number, Buffer]>
+  /** Bytes the event takes in the batch, a fair estimate of its size on the wire. */
+  size: number
+}
+
+export class BatchFormatError extends Error {
+  constructor (detail: string) {
+    super(`batch is not format v1: ${detail}`)
+    this.name = 'BatchFormatError'
+  }
+}
+
+const MAGIC = 0x53504231 // "SPB1"
+
+export function decodeBatch (batch: Buffer): EncodedEvent[] {
+  if (batch.length < 8 || batch.readUInt32BE(0) !== MAGIC) throw new BatchFormatError('bad header')
+  const count = batch.readUInt32BE(4)
+  const events: EncodedEvent[] = new Array(count)
+  let at = 8
+  for (let i = 0; i < count; i++) {
+    if (at + 4 > batch.length) throw new BatchFormatError(`record ${i} is cut short`)
+    const len = batch.readUInt32BE(at)
+    const end = at + 4 + len
+    if (end > batch.length) throw new BatchFormatError(`record ${i} is cut short`)
+    let p = at + 4
+    const ts = Number(batch.readBigUInt64BE(p))
+    p += 8
+    const kuLen = batch[p++]
+    const userKey = batch.subarray(p, p + kuLen)
+    p += kuLen
+    const ktLen = batch[p++]
+    const timeKey = batch.subarray(p, p + ktLen)
+    p += ktLen
+    const nf = batch[p++]
+    const fields: Array<[number, Buffer]> = new Array(nf)
+    for (let f = 0; f < nf; f++) {
+      const q = batch[p]
+      const vlen = batch.readUInt16BE(p + 1)
+      p += 3
+      if (q >= QUALIFIERS.length) throw new BatchFormatError(`record ${i} has unknown qualifier ${q}`)
+      fields[f] = [q, batch.subarray(p, p + vlen)]
+      p += vlen
+    }
+    if (p !== end) throw new BatchFormatError(`record ${i} length does not match its fields`)
+    events[i] = { ts, userKey, timeKey, fields, size: 4 + len }
+    at = end
+  }
+  if (at !== batch.length) throw new BatchFormatError('trailing bytes')
+  return events
+}
+
+/** An event as a plain object of qualifier → text, for readers and tests. */
+export function eventCells (event: EncodedEvent): Partial<Record<Qualifier, string>> {
+  const cells: Partial<Record<Qualifier, string>> = {}
+  for (const [q, value] of event.fields) cells[QUALIFIERS[q]] = value.toString('utf8')
+  return cells
+}

@@ -1,0 +1,66 @@
+// The LMDB buffer on its own: append order, acknowledgement, dead letters and sequence numbers across restarts.
+
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import t from 'tap'
+import { EventBuffer } from '../daemon/buffer'
+import { tempDir } from './fixtures/daemon'
+
+const batch = (n: number): Buffer => Buffer.alloc(n, n % 256)
+
+t.test('append, next, ack', async t => {
+  const dir = tempDir('buffer')
+  const buffer = new EventBuffer(dir)
+  t.ok(existsSync(join(dir, 'buffer', 'v1')), 'the format version is in the path')
+  const a = await buffer.append(batch(10))
+  const b = await buffer.append(batch(20))
+  t.equal(a, 1n)
+  t.equal(b, 2n)
+  t.equal(buffer.size, 30)
+  t.equal(buffer.batchCount, 2)
+  t.same(buffer.next(0n), { seq: 1n, batch: batch(10) })
+  t.same(buffer.next(1n), { seq: 2n, batch: batch(20) })
+  t.equal(buffer.next(2n), undefined)
+  await buffer.ack(1n, 10)
+  t.equal(buffer.size, 20)
+  t.equal(buffer.next(0n)?.seq, 2n)
+  await buffer.ack(1n, 10)
+  t.equal(buffer.size, 20, 'a second ack of the same batch changes nothing')
+  await buffer.close()
+})
+
+t.test('what is not acknowledged is there after a restart, and sequence numbers keep growing', async t => {
+  const dir = tempDir('buffer')
+  const first = new EventBuffer(dir)
+  for (let i = 1; i <= 5; i++) await first.append(batch(i))
+  await first.ack(5n, 5)
+  await first.ack(1n, 1)
+  await first.close()
+  const second = new EventBuffer(dir)
+  t.equal(second.batchCount, 3)
+  t.equal(second.size, 2 + 3 + 4)
+  t.equal(second.next(0n)?.seq, 2n)
+  t.equal(await second.append(batch(6)), 5n, 'one past the highest batch left')
+  await second.close()
+})
+
+t.test('dead letters keep the batch and the reason, and are never overwritten', async t => {
+  const dir = tempDir('buffer')
+  const first = new EventBuffer(dir)
+  await first.append(batch(1))
+  await first.append(batch(2))
+  await first.deadLetter(2n, batch(2), 'io: NoSuchColumnFamilyException')
+  t.equal(first.batchCount, 1)
+  t.equal(first.size, 1)
+  await first.ack(1n, 1)
+  await first.close()
+  const second = new EventBuffer(dir)
+  t.equal(second.batchCount, 0)
+  t.equal(await second.append(batch(3)), 3n, 'numbering continues past the dead letters')
+  const dead = [...second.deadLetters()]
+  t.equal(dead.length, 1)
+  t.equal(dead[0].seq, 2n)
+  t.equal(dead[0].reason, 'io: NoSuchColumnFamilyException')
+  t.same(Buffer.from(dead[0].batch), batch(2))
+  await second.close()
+})

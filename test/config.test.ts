@@ -1,0 +1,84 @@
+// Config: defaults, TOML loading, and every error message naming file, line and key.
+
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import t from 'tap'
+import { defaults, keyDefs, loadConfig } from '../daemon/config'
+import { SpoorError } from '../daemon/errors'
+import { tempDir } from './fixtures/daemon'
+
+const dir = tempDir('config')
+let n = 0
+function file (text: string): string {
+  const path = join(dir, `c${n++}.toml`)
+  writeFileSync(path, text)
+  return path
+}
+
+function fails (text: string, message: RegExp | string): void {
+  const path = file(text)
+  let err: unknown
+  try {
+    loadConfig(path)
+  } catch (e) {
+    err = e
+  }
+  t.type(err, SpoorError, `${message}: throws a SpoorError`)
+  t.equal((err as SpoorError).code, 'SPOOR_E_CONFIG_INVALID')
+  const msg = (err as Error).message.replace(path, 'FILE')
+  if (typeof message === 'string') t.equal(msg, message)
+  else t.match(msg, message)
+}
+
+t.test('no file gives the defaults', async t => {
+  const c = loadConfig()
+  t.same(c, defaults())
+  t.equal(c.server.port, 8800)
+  t.equal(c.hbase.saltBuckets, 16)
+  t.equal(c.batch.intervalMs, 5)
+})
+
+t.test('every key has a default that passes its own checks', async t => {
+  const sections = new Map<string, string[]>()
+  for (const d of keyDefs) {
+    const [section, key] = d.key.includes('.') ? d.key.split('.') : ['', d.key]
+    sections.set(section, [...(sections.get(section) ?? []), `${key} = ${JSON.stringify(d.default)}`])
+  }
+  const text = [...sections].map(([section, lines]) => `${section === '' ? '' : `[${section}]\n`}${lines.join('\n')}\n`).join('')
+  t.same(loadConfig(file(text)), defaults())
+})
+
+t.test('values from TOML land in camelCase fields', async t => {
+  const c = loadConfig(file('data_dir = "/var/lib/spoor"\n[server]\nport = 9000\ncors_origins = ["https://a.example"]\n[hbase]\nsalt_buckets = 32\nuser_table = "ns:u"\n'))
+  t.equal(c.dataDir, '/var/lib/spoor')
+  t.equal(c.server.port, 9000)
+  t.same(c.server.corsOrigins, ['https://a.example'])
+  t.equal(c.hbase.saltBuckets, 32)
+  t.equal(c.hbase.userTable, 'ns:u')
+  t.equal(c.hbase.timeTable, 'spoor_events_by_time')
+})
+
+t.test('errors name the file, line and key', async () => {
+  fails('[server]\nport = 8800\nprot = 1\n', 'the configuration is invalid: FILE:3: server.prot: unknown key')
+  fails('[nope]\nx = 1\n', 'the configuration is invalid: FILE:2: nope.x: unknown key')
+  fails('[server]\nport = "80"\n', 'the configuration is invalid: FILE:2: server.port: must be an integer')
+  fails('[server]\n\nport = 70000\n', 'the configuration is invalid: FILE:3: server.port: must be between 0 and 65535')
+  fails('[batch]\ninterval_ms = 1.5\n', 'the configuration is invalid: FILE:2: batch.interval_ms: must be an integer')
+  fails('[server]\ndemo = "yes"\n', 'the configuration is invalid: FILE:2: server.demo: must be true or false')
+  fails('[log]\nlevel = "loud"\n', 'the configuration is invalid: FILE:2: log.level: must be one of "fatal", "error", "warn", "info", "debug", "trace", "silent"')
+  fails('[server]\ncors_origins = "*"\n', 'the configuration is invalid: FILE:2: server.cors_origins: must be an array of strings')
+  fails('[cookie]\nname = "a b"\n', 'the configuration is invalid: FILE:2: cookie.name: must match /^[A-Za-z0-9_-]{1,64}$/')
+  fails('data_dir = 3\n', 'the configuration is invalid: FILE:1: data_dir: must be a string')
+})
+
+t.test('conflicting settings are errors', async () => {
+  fails('[buffer]\nhigh_water_bytes = 2097152\nmax_bytes = 1048576\n', 'the configuration is invalid: FILE: buffer.high_water_bytes must be below buffer.max_bytes')
+  fails('[flush]\nretry_min_ms = 500\nretry_max_ms = 100\n', 'the configuration is invalid: FILE: flush.retry_max_ms must be at least flush.retry_min_ms')
+  fails('[cookie]\nsame_site = "None"\n', 'the configuration is invalid: FILE: cookie.same_site = "None" needs cookie.secure = true')
+  fails('[hbase]\nuser_table = "x"\ntime_table = "x"\n', 'the configuration is invalid: FILE: hbase.user_table and hbase.time_table must differ')
+})
+
+t.test('unreadable or malformed files', async t => {
+  t.throws(() => loadConfig(join(dir, 'missing.toml')), { code: 'SPOOR_E_CONFIG_INVALID', message: /^the configuration is invalid: .*missing\.toml: ENOENT/ })
+  fails('[server\nport = 1\n', /^the configuration is invalid: FILE:1: /)
+})
