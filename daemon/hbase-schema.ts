@@ -1,0 +1,84 @@
+// Creates spoor's two event tables in HBase, pre-split by salt bucket, and keeps their family settings as configured.
+
+import { HBaseError, type FamilySpec, type HBaseClient } from './hbase-client'
+import { FAMILY } from './record'
+import ttypes = require('./thrift-gen/hbase_types')
+
+/** HBase's TTL for "keep forever" (HConstants.FOREVER, Integer.MAX_VALUE seconds). */
+const FOREVER = 2147483647
+
+export interface SchemaOptions {
+  /** The by-user table, `name` (default namespace) or `ns:name`; the namespace must exist. */
+  userTable: string
+  /** The by-time table, named like `userTable` and different from it. */
+  timeTable: string
+  /** N, the number of salt and bucket values, 1–256: new tables are pre-split at the single bytes 1 … N−1. */
+  saltBuckets: number
+  /** Seconds a cell lives, 1 – 2^31−1; undefined or 0 keeps cells forever. Applied to existing tables as well. */
+  ttlSeconds?: number
+}
+
+/** What `ensureSchema` did to one table. */
+export type SchemaAction = 'created' | 'updated' | 'unchanged'
+
+function checkOptions (options: SchemaOptions): void {
+  if (typeof options.userTable !== 'string' || options.userTable === '') throw new TypeError('options.userTable must be a non-empty string')
+  if (typeof options.timeTable !== 'string' || options.timeTable === '') throw new TypeError('options.timeTable must be a non-empty string')
+  if (options.userTable === options.timeTable) throw new RangeError('options.userTable and options.timeTable must differ')
+  if (!Number.isInteger(options.saltBuckets) || options.saltBuckets < 1 || options.saltBuckets > 256) throw new RangeError('options.saltBuckets must be an integer from 1 to 256')
+  const ttl = options.ttlSeconds
+  if (ttl !== undefined && (!Number.isInteger(ttl) || ttl < 0 || ttl > FOREVER)) throw new RangeError('options.ttlSeconds must be an integer from 0 to 2147483647')
+}
+
+type Wanted = Required<Pick<FamilySpec, 'maxVersions' | 'bloomnFilterType' | 'timeToLive'>>
+
+/** The settings spoor wants for the family; HBase's defaults for everything else. */
+function wanted (ttlSeconds: number | undefined): Wanted {
+  return {
+    // Replaying a batch rewrites the same cells with the same timestamps, so one version is all there is.
+    maxVersions: 1,
+    // Reads are by row (prefix scans and gets); a row bloom lets them skip store files.
+    bloomnFilterType: ttypes.TBloomFilterType.ROW,
+    timeToLive: ttlSeconds === undefined || ttlSeconds === 0 ? FOREVER : ttlSeconds
+  }
+}
+
+/** Split keys that give one region per salt value: the single bytes 1 … N−1. */
+export function saltSplitKeys (saltBuckets: number): Buffer[] {
+  return Array.from({ length: saltBuckets - 1 }, (_, i) => Buffer.from([i + 1]))
+}
+
+async function ensureTable (client: HBaseClient, table: string, saltBuckets: number, want: Wanted): Promise<SchemaAction> {
+  if (!await client.tableExists(table)) {
+    try {
+      await client.createTable(table, [{ name: Buffer.from(FAMILY), ...want }], saltSplitKeys(saltBuckets))
+      return 'created'
+    } catch (err) {
+      // Another process created it since tableExists; fall through and check its settings.
+      if (!(err instanceof HBaseError && err.kind === 'io' && err.message.includes('TableExistsException'))) throw err
+    }
+  }
+  const desc = await client.getTableDescriptor(table)
+  const current = desc.columns?.find(c => c.name.toString() === FAMILY)
+  if (current === undefined) throw new Error(`HBase table ${table} exists but has no column family '${FAMILY}', so spoor did not create it; choose another table name`)
+  const stale = Object.entries(want).some(([key, value]) => current[key as keyof typeof current] !== value)
+  if (!stale) return 'unchanged'
+  // modifyColumnFamily replaces the whole family, so send every typed setting it has with the wanted ones over them.
+  await client.modifyColumnFamily(table, { ...current, ...want })
+  return 'updated'
+}
+
+/**
+ * Creates the by-user and by-time tables if they are missing, each with the one family FAMILY (record.ts) and
+ * pre-split at the salt boundaries, and brings an existing table's family to one version, a row bloom filter
+ * and the wanted TTL.
+ * Returns what it did, keyed by table name.
+ */
+export async function ensureSchema (client: HBaseClient, options: SchemaOptions): Promise<Record<string, SchemaAction>> {
+  checkOptions(options)
+  const want = wanted(options.ttlSeconds)
+  return {
+    [options.userTable]: await ensureTable(client, options.userTable, options.saltBuckets, want),
+    [options.timeTable]: await ensureTable(client, options.timeTable, options.saltBuckets, want)
+  }
+}
