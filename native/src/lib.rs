@@ -1,0 +1,169 @@
+//! The napi surface of spoor's encoder: one call per request turns it into binary HBase records.
+#![deny(clippy::all)]
+
+mod args;
+mod batch;
+mod encoder;
+mod event;
+mod identity;
+mod ip;
+mod json;
+mod options;
+mod query;
+mod rowkey;
+
+use napi::bindgen_prelude::{ArrayBuffer, Buffer, BufferSlice};
+use napi::{Error, JsString, Result};
+use napi_derive::napi;
+
+/// Result bit of `pixel()`/`events()`: a new uid was minted and its 32 hex chars are in `uidOut[0..32]`.
+#[napi]
+pub const NEW_UID: i32 = 1;
+
+/// Result bit of `pixel()`/`events()`: the batch reached `batchMaxBytes`; call `drain()` now.
+#[napi]
+pub const BATCH_FULL: i32 = 2;
+
+/// Why `pixel()`/`events()` rejected a request; nothing of a rejected request enters the batch.
+#[napi]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EncodeError {
+    /// The pixel query string is longer than `maxQueryBytes`.
+    QueryTooLong = -1,
+    /// More than `maxFields` query params, or keys in one event object.
+    TooManyFields = -2,
+    /// A `%` not followed by two hex digits.
+    BadEscape = -3,
+    /// Decoded query bytes are not valid UTF-8 (a JSON body that is not UTF-8 is BadJson).
+    BadUtf8 = -4,
+    /// A value is longer than `maxValueBytes` (`maxDataBytes` for `d`, 64 for `eid`).
+    ValueTooLong = -5,
+    /// Not JSON, not an array of objects, or a field of the wrong JSON type.
+    BadJson = -6,
+    /// The body nests deeper than `maxJsonDepth`.
+    JsonTooDeep = -7,
+    /// The body holds more than `maxEventsPerPost` events.
+    TooManyEvents = -8,
+    /// A field has a value its meaning forbids: `ct` not 1..=16 digits, `uid` or `eid` empty.
+    BadField = -9,
+}
+
+/// Limits and switches of an `Encoder`, checked once by its constructor.
+#[napi(object)]
+pub struct EncoderOptions {
+    /// Salt/bucket count N of the rowkeys' first byte; an integer from 1 to 256. Changing it re-keys all new rows.
+    pub salt_buckets: f64,
+    /// Longest pixel query string in bytes; an integer from 1 to 4294967295. Longer is QUERY_TOO_LONG.
+    pub max_query_bytes: f64,
+    /// Most query params per pixel, and keys per JSON event object, unknown ones included; 1 to 4294967295.
+    pub max_fields: f64,
+    /// Longest decoded value in bytes, except `d`, `eid` and the headers (which are truncated to it); 1 to 65535.
+    pub max_value_bytes: f64,
+    /// Longest `d` value in bytes (for JSON: its compact text); 1 to 65535.
+    pub max_data_bytes: f64,
+    /// Most events in one JSON body; 1 to 4294967295.
+    pub max_events_per_post: f64,
+    /// Deepest nesting of a JSON body, its array being depth 1; 2 to 128.
+    pub max_json_depth: f64,
+    /// Batch size in bytes from which calls return BATCH_FULL; 1 to 4294967295.
+    pub batch_max_bytes: f64,
+    /// Store IPv4 with the last octet zeroed and IPv6 cut to its /48.
+    pub anonymize_ip: bool,
+    /// Name of the cookie that carries the 32-hex-char uid, e.g. `sp_uid`; a non-empty cookie token.
+    pub cookie_name: String,
+}
+
+/// Encodes requests into an in-memory batch of records; one per thread, as it is not shared.
+#[napi]
+pub struct Encoder {
+    inner: encoder::Encoder,
+    texts: args::Texts,
+}
+
+#[napi]
+impl Encoder {
+    /// Throws an Error naming the first option that is out of range.
+    #[napi(constructor)]
+    pub fn new(options: EncoderOptions) -> Result<Self> {
+        let limits = options::Limits::check(&options).map_err(args::invalid)?;
+        let inner = encoder::Encoder::new(limits).map_err(|e| Error::from_reason(e.to_string()))?;
+        Ok(Self {
+            inner,
+            texts: args::Texts::default(),
+        })
+    }
+
+    /// Encodes one pixel request: a bit set of NEW_UID and BATCH_FULL, or a negative EncodeError.
+    #[napi]
+    #[allow(clippy::too_many_arguments)]
+    pub fn pixel(
+        &mut self,
+        query: JsString,
+        user_agent: JsString,
+        referer: JsString,
+        cookie: JsString,
+        ip: ArrayBuffer,
+        now_ms: f64,
+        mut uid_out: BufferSlice,
+    ) -> Result<i32> {
+        let t = &mut self.texts;
+        let query = args::read(&query, &mut t.query)?;
+        let req = encoder::Request {
+            user_agent: args::read(&user_agent, &mut t.user_agent)?,
+            referer: args::read(&referer, &mut t.referer)?,
+            cookie: args::read(&cookie, &mut t.cookie)?,
+            ip: &ip,
+            now_ms,
+        };
+        Ok(self.inner.pixel(query, &req, args::uid_out(&mut uid_out)?))
+    }
+
+    /// Encodes a JSON array of events, all or none: a bit set of NEW_UID and BATCH_FULL, or a negative EncodeError.
+    #[napi]
+    #[allow(clippy::too_many_arguments)]
+    pub fn events(
+        &mut self,
+        body: BufferSlice,
+        user_agent: JsString,
+        referer: JsString,
+        cookie: JsString,
+        ip: ArrayBuffer,
+        now_ms: f64,
+        mut uid_out: BufferSlice,
+    ) -> Result<i32> {
+        let t = &mut self.texts;
+        let req = encoder::Request {
+            user_agent: args::read(&user_agent, &mut t.user_agent)?,
+            referer: args::read(&referer, &mut t.referer)?,
+            cookie: args::read(&cookie, &mut t.cookie)?,
+            ip: &ip,
+            now_ms,
+        };
+        Ok(self.inner.events(&body, &req, args::uid_out(&mut uid_out)?))
+    }
+
+    /// Hands over the current batch (header and records) and starts an empty one; null when empty.
+    #[napi]
+    pub fn drain(&mut self) -> Option<Buffer> {
+        self.inner.drain().map(Buffer::from)
+    }
+
+    /// Events in the current batch.
+    #[napi(getter)]
+    pub fn pending(&self) -> u32 {
+        self.inner.pending()
+    }
+}
+
+/// salt(1) + uid16(16): the prefix of a user's rows in the by-user table.
+#[napi]
+pub fn user_row_prefix(uid: String, salt_buckets: f64) -> Result<Buffer> {
+    let n = options::salt_buckets("saltBuckets", salt_buckets).map_err(args::invalid)?;
+    Ok(rowkey::user_prefix(&args::uid(&uid)?, n).to_vec().into())
+}
+
+/// The 16 bytes a uid string maps to: its value if it is 32 hex chars, else its xxh3-128.
+#[napi]
+pub fn uid_bytes(uid: String) -> Result<Buffer> {
+    Ok(args::uid(&uid)?.to_vec().into())
+}
