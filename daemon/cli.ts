@@ -52,7 +52,9 @@ function localHBase (config: Config): LocalHBase {
 }
 
 async function withClient<T> (config: Config, fn: (client: HBaseClient) => Promise<T>): Promise<T> {
+  const where = `${config.hbase.host}:${config.hbase.port}`
   const client = await HBaseClient.connect({ host: config.hbase.host, port: config.hbase.port, connectTimeoutMs: 5000, requestTimeoutMs: 60000 })
+    .catch((err: Error) => { throw new SpoorError('HBASE_UNAVAILABLE', `no Thrift2 gateway at ${where} (${err.message}); start one with \`spoor hbase start\``) })
   try {
     return await fn(client)
   } finally {
@@ -73,14 +75,14 @@ async function init (config: Config, ttl?: string): Promise<void> {
 
 function parseInteger (text: string, name: string): number {
   const n = Number(text)
-  if (!Number.isSafeInteger(n) || n < 0) throw new SpoorError('CONFIG_INVALID', `${name} must be a non-negative integer, not "${text}"`)
+  if (!Number.isSafeInteger(n) || n < 0) throw new SpoorError('USAGE', `${name} must be a non-negative integer, not "${text}"`)
   return n
 }
 
 function parseTime (text: string | undefined, name: string): number {
-  if (text == null) throw new SpoorError('CONFIG_INVALID', `range needs ${name}`)
+  if (text == null) throw new SpoorError('USAGE', `range needs ${name}`)
   const ms = /^\d+$/.test(text) ? Number(text) : Date.parse(text)
-  if (Number.isNaN(ms)) throw new SpoorError('CONFIG_INVALID', `${name} is not a time: "${text}"`)
+  if (Number.isNaN(ms)) throw new SpoorError('USAGE', `${name} is not a time: "${text}"`)
   return ms
 }
 
@@ -162,11 +164,11 @@ HBase Thrift2 on ${config.hbase.host}:${config.hbase.port}, data under ${resolve
       } else if (sub === 'init') {
         await init(config, opts.ttl)
       } else {
-        throw new SpoorError('CONFIG_INVALID', `unknown hbase command "${sub ?? ''}"; see spoor --help`)
+        throw new SpoorError('USAGE', `unknown hbase command "${sub ?? ''}"; see spoor --help`)
       }
       return
     case 'user': {
-      if (sub == null) throw new SpoorError('CONFIG_INVALID', 'user needs a UID')
+      if (sub == null) throw new SpoorError('USAGE', 'user needs a UID')
       const limit = parseInteger(opts.limit as string, '--limit')
       printRows(await withClient(config, async c => await scanPrefix(c, config.hbase.userTable, userRowPrefix(sub, config.hbase.saltBuckets), limit)))
       return
@@ -191,7 +193,7 @@ HBase Thrift2 on ${config.hbase.host}:${config.hbase.port}, data under ${resolve
       return
     }
     default:
-      throw new SpoorError('CONFIG_INVALID', `unknown command "${command}"; see spoor --help`)
+      throw new SpoorError('USAGE', `unknown command "${command}"; see spoor --help`)
   }
 }
 

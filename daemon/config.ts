@@ -56,7 +56,7 @@ export const keyDefs: readonly KeyDef[] = [
   { key: 'server.demo', kind: bool, default: false, doc: 'Serve the demo page at / and the read-back endpoint GET /api/events, which read HBase; for development only.' },
   { key: 'server.cors_origins', kind: { type: 'strings' }, default: ['*'], doc: 'Origins allowed to POST /e from a browser with credentials; "*" allows any origin by echoing it.' },
 
-  { key: 'batch.interval_ms', kind: int(1, 1000), default: 5, unit: 'ms', doc: 'How often the in-memory batch is appended to the buffer; this bounds the pixel events a crash can lose and delays POST answers by at most this much.' },
+  { key: 'batch.interval_ms', kind: int(1, 1000), default: 5, unit: 'ms', doc: 'How often the in-memory batch is appended to the buffer; this bounds the pixel events a crash can lose. A POST does not wait for it: its batch is appended at once.' },
   { key: 'batch.max_bytes', kind: int(4096, 64 * MiB), default: 256 * 1024, unit: 'bytes', doc: 'A batch that reaches this size is appended at once, before the interval ends.' },
 
   { key: 'buffer.high_water_bytes', kind: int(MiB, 1024 * GiB), default: GiB, unit: 'bytes', doc: 'Above this many unflushed bytes POST /e answers 503 with Retry-After and /healthz answers 503; must be below buffer.max_bytes.' },
@@ -82,8 +82,8 @@ export const keyDefs: readonly KeyDef[] = [
   { key: 'limits.max_header_bytes', kind: int(256, 65536), default: 8192, unit: 'bytes', doc: 'Longest Cookie, User-Agent or Referer header; longer answers 431. Independently, the HTTP layer closes any connection whose request head reaches about 120 KiB, without an answer.' },
   { key: 'limits.max_body_bytes', kind: int(1024, 64 * MiB), default: MiB, unit: 'bytes', doc: 'Largest POST /e body; larger answers 413.' },
   { key: 'limits.max_fields', kind: int(1, 1024), default: 32, doc: 'Most query parameters per pixel, or keys per event object, including unknown ones.' },
-  { key: 'limits.max_value_bytes', kind: int(16, 65536), default: 2048, unit: 'bytes', doc: 'Longest field value after decoding (the User-Agent is truncated to it instead).' },
-  { key: 'limits.max_data_bytes', kind: int(16, MiB), default: 8192, unit: 'bytes', doc: 'Longest value of the free-form d field.' },
+  { key: 'limits.max_value_bytes', kind: int(16, 65535), default: 2048, unit: 'bytes', doc: 'Longest field value after decoding (the User-Agent is truncated to it instead).' },
+  { key: 'limits.max_data_bytes', kind: int(16, 65535), default: 8192, unit: 'bytes', doc: 'Longest value of the free-form d field.' },
   { key: 'limits.max_events_per_post', kind: int(1, 100000), default: 500, doc: 'Most events in one POST /e body; more answers 413.' },
   { key: 'limits.max_json_depth', kind: int(2, 128), default: 16, doc: 'Deepest nesting of a POST /e body, counting the outer array as 1.' },
 

@@ -36,6 +36,7 @@ export const errors = {
   BUFFER_WRITE_FAILED: def('SPOOR_E_BUFFER_WRITE_FAILED', 500, 'the buffer could not commit the events; retry'),
 
   // Operator-facing errors.
+  USAGE: def('SPOOR_E_USAGE', 0, 'the command line is invalid'),
   CONFIG_INVALID: def('SPOOR_E_CONFIG_INVALID', 0, 'the configuration is invalid'),
   HBASE_UNAVAILABLE: def('SPOOR_E_HBASE_UNAVAILABLE', 0, 'HBase did not answer'),
   FLUSH_RETRY: def('SPOOR_E_FLUSH_RETRY', 0, 'a flush failed and will be retried'),

@@ -22,6 +22,7 @@ t.test('N pixels and M posted events become N+M rows in each table', async t => 
     const res = await fetch(`${daemon.url}/p.gif?${q}`, { headers: { 'user-agent': 'spoor-test/1.0', referer: `https://site-a.example/q/${i}` } })
     t.equal(res.status, 200)
     t.same(Buffer.from(await res.arrayBuffer()), GIF)
+    t.equal(GIF.length, 43)
     t.equal(res.headers.get('cache-control'), 'no-store, no-cache, must-revalidate, max-age=0')
   }
   for (let b = 0; b < M / 10; b++) {

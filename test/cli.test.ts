@@ -1,0 +1,59 @@
+// The spoor command's own errors: usage, config check, an unknown command, and an HBase that does not answer.
+
+import { execFile } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import t from 'tap'
+import { CLI, tempDir } from './fixtures/daemon'
+
+const exec = promisify(execFile)
+
+async function spoor (...args: string[]): Promise<{ code: number, stdout: string, stderr: string }> {
+  try {
+    const { stdout, stderr } = await exec(process.execPath, [CLI, ...args])
+    return { code: 0, stdout, stderr }
+  } catch (err) {
+    const e = err as { code: number, stdout: string, stderr: string }
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr }
+  }
+}
+
+const dir = tempDir('cli')
+const good = join(dir, 'good.toml')
+const bad = join(dir, 'bad.toml')
+const nowhere = join(dir, 'nowhere.toml')
+writeFileSync(good, '[server]\nport = 9000\n')
+writeFileSync(bad, '[server]\nport = 9000\nprot = 1\n')
+writeFileSync(nowhere, '[hbase]\nport = 1\n')
+
+t.test('--help prints the usage', async t => {
+  const r = await spoor('--help')
+  t.equal(r.code, 0)
+  t.match(r.stdout, /^usage: spoor <command>/)
+})
+
+t.test('config check', async t => {
+  t.same(await spoor('config', 'check', good), { code: 0, stdout: `${good}: ok\n`, stderr: '' })
+  const r = await spoor('config', 'check', bad)
+  t.equal(r.code, 1)
+  t.equal(r.stderr, `spoor: SPOOR_E_CONFIG_INVALID: the configuration is invalid: ${bad}:3: server.prot: unknown key\n`)
+})
+
+t.test('an unknown command', async t => {
+  const r = await spoor('frobnicate')
+  t.equal(r.code, 1)
+  t.equal(r.stderr, 'spoor: SPOOR_E_USAGE: the command line is invalid: unknown command "frobnicate"; see spoor --help\n')
+})
+
+t.test('an HBase that does not answer', async t => {
+  const r = await spoor('user', 'alice', '--config', nowhere)
+  t.equal(r.code, 1)
+  t.match(r.stderr, /^spoor: SPOOR_E_HBASE_UNAVAILABLE: HBase did not answer: no Thrift2 gateway at 127\.0\.0\.1:1 .*; start one with `spoor hbase start`\n$/)
+})
+
+t.test('bad arguments', async t => {
+  t.match((await spoor('user', 'alice', '--limit', 'many', '--config', nowhere)).stderr, /--limit must be a non-negative integer, not "many"/)
+  t.match((await spoor('range', '--from', 'yesterday', '--to', '1', '--config', nowhere)).stderr, /--from is not a time: "yesterday"/)
+  t.match((await spoor('range', '--config', nowhere)).stderr, /range needs --from/)
+})
