@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 // The `spoor` command: run the collector, run a local HBase, create the schema, and read events back.
 
-import { resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { EventBuffer } from './buffer'
 import { startCollector, type Collector } from './collector'
 import { loadConfig, type Config } from './config'
 import { SpoorError } from './errors'
 import { HBaseClient } from './hbase-client'
+import { openShell } from './hbase-shell'
 import { scanPrefix, scanTimeRange, type Row } from './hbase-reader'
 import { ensureSchema } from './hbase-schema'
 import { LocalHBase } from './local-hbase'
@@ -21,6 +22,7 @@ commands:
   dev                        start a local HBase, create the schema and run the collector with the demo page
   hbase start|stop           start or stop the local single-node HBase (data in .spoor/hbase)
   hbase init [--ttl S]       create the event tables, pre-split; idempotent; --ttl overrides hbase.ttl_seconds
+  hbase shell [-- ARGS]      open an HBase shell (list, describe, scan) on the local HBase
   user UID [--limit N]       one user's events, newest first
   range --from T --to T [--limit N]
                              events between two times (ISO 8601 or ms since the epoch), newest first
@@ -163,6 +165,10 @@ HBase Thrift2 on ${config.hbase.host}:${config.hbase.port}, data under ${resolve
         console.log('HBase stopped')
       } else if (sub === 'init') {
         await init(config, opts.ttl)
+      } else if (sub === 'shell') {
+        const hbase = localHBase(config)
+        process.exitCode = await openShell({ dir: join(resolve(opts['hbase-dir'] as string), 'shell'), zkPort: hbase.ports.zk, args: positionals.slice(2) })
+          .catch((err: Error) => { throw new SpoorError('HBASE_UNAVAILABLE', err.message) })
       } else {
         throw new SpoorError('USAGE', `unknown hbase command "${sub ?? ''}"; see spoor --help`)
       }
@@ -198,7 +204,7 @@ HBase Thrift2 on ${config.hbase.host}:${config.hbase.port}, data under ${resolve
 }
 
 main().then(
-  () => process.exit(0),
+  () => process.exit(process.exitCode ?? 0),
   (err: Error & { code?: string }) => {
     console.error(`spoor: ${err.code != null ? `${err.code}: ` : ''}${err.message}`)
     process.exit(1)

@@ -7,12 +7,12 @@
 // is the one in the hbase-shell jar's manifest, org.jruby.JarBootstrapMain, which runs the jar's
 // jar-bootstrap.rb, as HBase's own bin/hbase does when it runs from a source tree.
 
-import { execFile, spawn, type StdioOptions } from 'node:child_process'
-import { createHash } from 'node:crypto'
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { spawn, type StdioOptions } from 'node:child_process'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { constants } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
+import { join, resolve } from 'node:path'
+import { JDK17_FLAGS, mavenClasspath, repoDir, siteXml } from './jvm'
 
 export interface HBaseShellOptions {
   /**
@@ -53,24 +53,6 @@ export interface HBaseShellCommand {
 
 const kDefaults = { zkHost: '127.0.0.1', zkPort: 2181, args: [] as string[], stdio: 'inherit' as StdioOptions, heapMb: 512, connectTimeoutMs: 3000 }
 
-/** HBase's bin/hbase adds these on JDK 17 (the same list as local-hbase.ts). */
-const JDK17_FLAGS = [
-  '-Dorg.apache.hbase.thirdparty.io.netty.tryReflectionSetAccessible=true',
-  '--add-modules', 'jdk.unsupported',
-  '--add-opens', 'java.base/java.io=ALL-UNNAMED',
-  '--add-opens', 'java.base/java.nio=ALL-UNNAMED',
-  '--add-opens', 'java.base/sun.nio.ch=ALL-UNNAMED',
-  '--add-opens', 'java.base/java.lang=ALL-UNNAMED',
-  '--add-opens', 'java.base/jdk.internal.ref=ALL-UNNAMED',
-  '--add-opens', 'java.base/java.lang.reflect=ALL-UNNAMED',
-  '--add-opens', 'java.base/java.util=ALL-UNNAMED',
-  '--add-opens', 'java.base/java.util.concurrent=ALL-UNNAMED',
-  '--add-exports', 'java.base/jdk.internal.misc=ALL-UNNAMED',
-  '--add-exports', 'java.security.jgss/sun.security.krb5=ALL-UNNAMED',
-  '--add-exports', 'java.base/sun.net.dns=ALL-UNNAMED',
-  '--add-exports', 'java.base/sun.net.util=ALL-UNNAMED'
-]
-
 const MAIN_CLASS = 'org.jruby.JarBootstrapMain'
 
 function checkOptions (options: HBaseShellOptions): FilledOptions {
@@ -78,7 +60,7 @@ function checkOptions (options: HBaseShellOptions): FilledOptions {
   // An option given as undefined takes its default, as one left out does.
   const merged = { ...kDefaults, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as HBaseShellOptions }
   const o: FilledOptions = {
-    shellDir: findShellDir(),
+    shellDir: repoDir(join('hbase', 'shell')),
     java: process.env.JAVA_HOME != null && process.env.JAVA_HOME !== '' ? join(process.env.JAVA_HOME, 'bin', 'java') : 'java',
     ...merged,
     dir: resolve(options.dir)
@@ -93,63 +75,11 @@ function checkOptions (options: HBaseShellOptions): FilledOptions {
   return o
 }
 
-/** The repository's hbase/shell/ folder, found upwards from this file, which runs from daemon/ or dist/daemon/. */
-function findShellDir (): string {
-  for (let dir = __dirname; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'hbase', 'shell', 'pom.xml'))) return join(dir, 'hbase', 'shell')
-    if (dirname(dir) === dir) return join(__dirname, '..', 'hbase', 'shell')
-  }
-}
-
-function xmlEscape (text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
-}
-
-function siteXml (properties: Record<string, string | number | boolean>): string {
-  const body = Object.entries(properties)
-    .map(([name, value]) => `  <property><name>${xmlEscape(name)}</name><value>${xmlEscape(String(value))}</value></property>`)
-    .join('\n')
-  return `<?xml version="1.0"?>\n<!-- Written by spoor's daemon/hbase-shell.ts at every start; edits are lost. -->\n<configuration>\n${body}\n</configuration>\n`
-}
-
-async function mvn (args: string[]): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    execFile('mvn', args, { maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err == null) resolve()
-      else reject(new Error(`mvn ${args.join(' ')} failed: ${err.message}\n${`${stdout}\n${stderr}`.trim().split('\n').slice(-25).join('\n')}`))
-    })
-  })
-}
-
-/**
- * The shell's classpath. Maven resolves it once per content of the shell's pom.xml; the answer is kept under
- * dir and used while every jar it names is still in the local Maven repository.
- */
-async function classpath (o: FilledOptions): Promise<string> {
-  const pom = join(o.shellDir, 'pom.xml')
-  const hash = createHash('sha256').update(readFileSync(pom)).digest('hex').slice(0, 16)
-  const file = join(o.dir, `classpath-${hash}.txt`)
-  if (existsSync(file)) {
-    const kept = readFileSync(file, 'utf8').trim()
-    if (kept !== '' && kept.split(':').every(jar => existsSync(jar))) return kept
-  }
-  // Unique per process, so that two shells started at once do not write one file.
-  const partial = `${file}.${process.pid}.partial`
-  try {
-    await mvn(['-q', '-B', '-f', pom, 'dependency:build-classpath', `-Dmdep.outputFile=${partial}`])
-    for (const old of readdirSync(o.dir)) if (/^classpath-[0-9a-f]+\.txt$/.test(old) && join(o.dir, old) !== file) rmSync(join(o.dir, old), { force: true })
-    renameSync(partial, file)
-  } finally {
-    rmSync(partial, { force: true })
-  }
-  return readFileSync(file, 'utf8').trim()
-}
-
 /** The config directory for this ZooKeeper, written at every call. */
 function writeConfig (o: FilledOptions): string {
   const conf = join(o.dir, 'conf', `${o.zkHost}-${o.zkPort}`)
   mkdirSync(conf, { recursive: true })
-  writeFileSync(join(conf, 'hbase-site.xml'), siteXml({
+  writeFileSync(join(conf, 'hbase-site.xml'), siteXml('daemon/hbase-shell.ts', {
     'hbase.zookeeper.quorum': o.zkHost,
     'hbase.zookeeper.property.clientPort': o.zkPort,
     // HBase's client defaults retry for minutes; a shell should say within seconds that HBase went away.
@@ -167,7 +97,7 @@ function writeConfig (o: FilledOptions): string {
 export async function shellCommand (options: HBaseShellOptions): Promise<HBaseShellCommand> {
   const o = checkOptions(options)
   mkdirSync(o.dir, { recursive: true })
-  const cp = await classpath(o)
+  const cp = await mavenClasspath(join(o.shellDir, 'pom.xml'), o.dir)
   const conf = writeConfig(o)
   return {
     java: o.java,

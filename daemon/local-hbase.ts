@@ -4,13 +4,13 @@
 // them; pid files under `dir` let any later process find, check and stop them. The jars come from Maven
 // Central through hbase/pom.xml, resolved once per version of that pom.
 
-import { execFile, spawn } from 'node:child_process'
-import { createHash } from 'node:crypto'
+import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
-import { dirname, join, resolve } from 'node:path'
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { HBaseClient } from './hbase-client'
+import { JDK17_FLAGS, mavenClasspath, repoDir, siteXml } from './jvm'
 
 export interface LocalHBaseOptions {
   /** Directory for data, logs, generated config and pid files, such as `.spoor/hbase`; created if missing. */
@@ -56,24 +56,6 @@ export interface LocalHBaseStatus {
 
 type Role = 'master' | 'thrift'
 
-/** HBase's bin/hbase adds these on JDK 17: its netty and Hadoop code reach into JDK internals. */
-const JDK17_FLAGS = [
-  '-Dorg.apache.hbase.thirdparty.io.netty.tryReflectionSetAccessible=true',
-  '--add-modules', 'jdk.unsupported',
-  '--add-opens', 'java.base/java.io=ALL-UNNAMED',
-  '--add-opens', 'java.base/java.nio=ALL-UNNAMED',
-  '--add-opens', 'java.base/sun.nio.ch=ALL-UNNAMED',
-  '--add-opens', 'java.base/java.lang=ALL-UNNAMED',
-  '--add-opens', 'java.base/jdk.internal.ref=ALL-UNNAMED',
-  '--add-opens', 'java.base/java.lang.reflect=ALL-UNNAMED',
-  '--add-opens', 'java.base/java.util=ALL-UNNAMED',
-  '--add-opens', 'java.base/java.util.concurrent=ALL-UNNAMED',
-  '--add-exports', 'java.base/jdk.internal.misc=ALL-UNNAMED',
-  '--add-exports', 'java.security.jgss/sun.security.krb5=ALL-UNNAMED',
-  '--add-exports', 'java.base/sun.net.dns=ALL-UNNAMED',
-  '--add-exports', 'java.base/sun.net.util=ALL-UNNAMED'
-]
-
 /** Lines of each log quoted in a start error. */
 const LOG_TAIL_LINES = 25
 
@@ -91,7 +73,7 @@ function checkOptions (options: LocalHBaseOptions): FilledOptions {
   const o: FilledOptions = {
     masterPort: merged.basePort,
     regionServerPort: merged.basePort + 20,
-    hbaseDir: findHBaseDir(),
+    hbaseDir: repoDir('hbase'),
     java: process.env.JAVA_HOME != null && process.env.JAVA_HOME !== '' ? join(process.env.JAVA_HOME, 'bin', 'java') : 'java',
     ...merged,
     dir: resolve(options.dir)
@@ -107,25 +89,6 @@ function checkOptions (options: LocalHBaseOptions): FilledOptions {
   return o
 }
 
-/** The repository's hbase/ folder, found upwards from this file, which runs from daemon/ or dist/daemon/. */
-function findHBaseDir (): string {
-  for (let dir = __dirname; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'hbase', 'pom.xml'))) return join(dir, 'hbase')
-    if (dirname(dir) === dir) return join(__dirname, '..', 'hbase')
-  }
-}
-
-function xmlEscape (text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
-}
-
-function siteXml (properties: Record<string, string | number | boolean>): string {
-  const body = Object.entries(properties)
-    .map(([name, value]) => `  <property><name>${xmlEscape(name)}</name><value>${xmlEscape(String(value))}</value></property>`)
-    .join('\n')
-  return `<?xml version="1.0"?>\n<!-- Written by spoor's daemon/local-hbase.ts at every start; edits are lost. -->\n<configuration>\n${body}\n</configuration>\n`
-}
-
 function tail (file: string, lines: number): string {
   let text: string
   try {
@@ -134,15 +97,6 @@ function tail (file: string, lines: number): string {
     return ''
   }
   return text.trimEnd().split('\n').slice(-lines).map(line => line.length > 400 ? `${line.slice(0, 400)}…` : line).join('\n')
-}
-
-async function run (command: string, args: string[]): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    execFile(command, args, { maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err == null) resolve()
-      else reject(new Error(`${command} ${args.join(' ')} failed: ${err.message}\n${`${stdout}\n${stderr}`.trim().split('\n').slice(-LOG_TAIL_LINES).join('\n')}`))
-    })
-  })
 }
 
 export class LocalHBase {
@@ -177,7 +131,7 @@ export class LocalHBase {
       await this.terminate('thrift')
       thrift = undefined
     }
-    const classpath = await this.classpath()
+    const classpath = await mavenClasspath(join(this.o.hbaseDir, 'pom.xml'), this.o.dir)
     this.writeConfig()
     try {
       master ??= await this.launch('master', classpath, this.o.heapMb, ['org.apache.hadoop.hbase.master.HMaster', 'start'])
@@ -239,29 +193,10 @@ export class LocalHBase {
     return Number.isInteger(pid) && pid > 0 && this.alive(pid, role) ? pid : undefined
   }
 
-  /**
-   * The jars' classpath. Maven resolves it once per content of pom.xml; the answer is kept under dir and
-   * used while every jar it names is still in the local Maven repository.
-   */
-  private async classpath (): Promise<string> {
-    const pom = join(this.o.hbaseDir, 'pom.xml')
-    const hash = createHash('sha256').update(readFileSync(pom)).digest('hex').slice(0, 16)
-    const file = join(this.o.dir, `classpath-${hash}.txt`)
-    if (existsSync(file)) {
-      const kept = readFileSync(file, 'utf8').trim()
-      if (kept !== '' && kept.split(':').every(jar => existsSync(jar))) return kept
-    }
-    const partial = `${file}.partial`
-    await run('mvn', ['-q', '-B', '-f', pom, 'dependency:build-classpath', `-Dmdep.outputFile=${partial}`])
-    for (const old of readdirSync(this.o.dir)) if (/^classpath-[0-9a-f]+\.txt$/.test(old)) rmSync(join(this.o.dir, old))
-    renameSync(partial, file)
-    return readFileSync(file, 'utf8').trim()
-  }
-
   private writeConfig (): void {
     const { dir } = this.o
     for (const role of ['master', 'thrift'] as const) mkdirSync(join(dir, 'conf', role), { recursive: true })
-    writeFileSync(join(dir, 'conf', 'master', 'hbase-site.xml'), siteXml({
+    writeFileSync(join(dir, 'conf', 'master', 'hbase-site.xml'), siteXml('daemon/local-hbase.ts', {
       'hbase.cluster.distributed': false,
       'hbase.rootdir': `file://${join(dir, 'data')}`,
       // The default is under /tmp, shared by every instance on the machine.
@@ -288,7 +223,7 @@ export class LocalHBase {
       'zookeeper.recovery.retry': 1,
       'zookeeper.recovery.retry.intervalmill': 200
     }))
-    writeFileSync(join(dir, 'conf', 'thrift', 'hbase-site.xml'), siteXml({
+    writeFileSync(join(dir, 'conf', 'thrift', 'hbase-site.xml'), siteXml('daemon/local-hbase.ts', {
       'hbase.tmp.dir': join(dir, 'tmp', 'thrift'),
       'hbase.zookeeper.quorum': '127.0.0.1',
       'hbase.zookeeper.property.clientPort': this.o.zkPort,
