@@ -74,11 +74,9 @@ export class EventBuffer {
     return seq
   }
 
-  /** The first batch with a sequence number above `after`, or undefined when there is none. */
-  next (after: bigint): { seq: bigint, batch: Buffer } | undefined {
-    for (const { key, value } of this.batches.getRange({ start: keyOf(after + 1n), limit: 1 })) {
-      return { seq: key.readBigUInt64BE(0), batch: value }
-    }
+  /** The sequence number of the first batch after `after`, or undefined when there is none. */
+  next (after: bigint): bigint | undefined {
+    for (const key of this.batches.getKeys({ start: keyOf(after + 1n), limit: 1 })) return key.readBigUInt64BE(0)
     return undefined
   }
 

@@ -40,6 +40,7 @@ export async function startCollector (config: Config, log: Logger): Promise<Coll
   const flusher = new Flusher(buffer, config, metrics, log)
   const batcher = new Batcher(encoder, buffer, () => flusher.kick(), metrics, log)
   let draining = false
+  let accepting = true
 
   if (buffer.batchCount > 0) {
     log.info({ batches: buffer.batchCount, bytes: buffer.size }, 'flushing batches left in the buffer by the last run')
@@ -53,6 +54,7 @@ export async function startCollector (config: Config, log: Logger): Promise<Coll
     metrics,
     log,
     isDraining: () => draining,
+    isAccepting: () => accepting,
     extraRoutes: config.server.demo ? app => demoRoutes(app, config, log) : undefined,
     health: () => ({ flush: { active: flusher.active } })
   })
@@ -65,6 +67,8 @@ export async function startCollector (config: Config, log: Logger): Promise<Coll
     close: async (timeoutMs = config.flush.timeoutMs) => {
       draining = true
       server.close()
+      // Keep-alive connections outlive the listen socket; what they send from here on is not recorded.
+      accepting = false
       await batcher.stop()
       await flusher.stop(timeoutMs)
       await buffer.close()

@@ -43,15 +43,15 @@ export class Flusher {
   /** Starts flushes for new batches, up to flush.in_flight at once. */
   kick (): void {
     while (!this.stopping && this.inFlight < this.config.flush.inFlight) {
-      const next = this.buffer.next(this.cursor)
-      if (next == null) return
-      this.cursor = next.seq
+      const seq = this.buffer.next(this.cursor)
+      if (seq == null) return
+      this.cursor = seq
       this.inFlight++
-      void this.flushOne(next.seq, next.batch.length)
+      void this.flushOne(seq)
     }
   }
 
-  private async flushOne (seq: bigint, length: number): Promise<void> {
+  private async flushOne (seq: bigint): Promise<void> {
     const { hbase, flush } = this.config
     for (let attempt = 0; !this.stopping; attempt++) {
       // Read afresh on every attempt, so a batch waiting for its retry holds no memory.
@@ -69,7 +69,7 @@ export class Flusher {
       }
       const result = await this.pool.run(task, { transferList: [bytes.buffer] })
       if (result.ok) {
-        await this.buffer.ack(seq, length)
+        await this.buffer.ack(seq, batch.length)
         this.metrics.batchesAcknowledged++
         this.metrics.eventsDelivered += result.events
         break

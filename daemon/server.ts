@@ -45,8 +45,10 @@ export interface ServerContext {
   buffer: EventBuffer
   metrics: Metrics
   log: Logger
-  /** True once shutdown has begun: health fails and POST /e is refused. */
+  /** True once shutdown has begun: health fails. */
   isDraining: () => boolean
+  /** False once the in-memory batch has been committed for the last time: nothing more is recorded. */
+  isAccepting: () => boolean
   /** Extra routes, such as the demo page; called after the core routes are set. */
   extraRoutes?: (app: TemplatedApp) => void
   /** Extra fields for /healthz. */
@@ -125,7 +127,7 @@ export function handlers (ctx: ServerContext): Handlers {
       return
     }
     const size = buffer.size
-    if (size >= maxBytes || (dropPixelOverHighWater && size >= highWater)) {
+    if (size >= maxBytes || (dropPixelOverHighWater && size >= highWater) || !ctx.isAccepting()) {
       metrics.eventsDropped++
     } else {
       const r = encoder.pixel(req.getQuery() ?? '', userAgent, referer, cookie, res.getRemoteAddress(), Date.now(), uidOut)
@@ -155,7 +157,7 @@ export function handlers (ctx: ServerContext): Handlers {
     let done = false
     res.onAborted(() => { done = true })
 
-    if (ctx.isDraining()) return fail(res, errors.SHUTTING_DOWN, true, origin)
+    if (!ctx.isAccepting()) return fail(res, errors.SHUTTING_DOWN, true, origin)
     if (userAgent.length > maxHeader || referer.length > maxHeader || cookie.length > maxHeader) return fail(res, errors.HEADER_TOO_LARGE, true, origin)
     if (!/^(application\/json|text\/plain)\s*(;|$)/i.test(contentType)) return fail(res, errors.UNSUPPORTED_MEDIA_TYPE, true, origin)
     if (contentLength === '') return fail(res, errors.LENGTH_REQUIRED, true, origin)
@@ -178,6 +180,10 @@ export function handlers (ctx: ServerContext): Handlers {
       if (received !== length) {
         done = true
         return res.cork(() => fail(res, errors.BODY_LENGTH_MISMATCH, true, origin))
+      }
+      if (!ctx.isAccepting()) {
+        done = true
+        return res.cork(() => fail(res, errors.SHUTTING_DOWN, true, origin))
       }
       const pending = encoder.pending
       const r = encoder.events(body, userAgent, referer, cookie, ip, Date.now(), uidOut)
