@@ -87,7 +87,6 @@ export interface Handlers {
 export function handlers (ctx: ServerContext): Handlers {
   const { config, encoder, batcher, buffer, metrics } = ctx
   const { header: cookieHeader, uidOut } = cookieTemplate(config)
-  const nativeErrorBodies = nativeErrors.map(errorBody)
   const bodies = new Map<ErrorDef, Buffer>(Object.values(errors).map(def => [def, errorBody(def)]))
   const retryAfter = String(config.buffer.retryAfterSeconds)
   const highWater = config.buffer.highWaterBytes
@@ -97,17 +96,13 @@ export function handlers (ctx: ServerContext): Handlers {
   const allowAnyOrigin = config.server.corsOrigins.includes('*')
   const allowedOrigins = new Set(config.server.corsOrigins)
 
-  function sendError (res: HttpResponse, def: ErrorDef, body: Buffer, close: boolean, origin = ''): void {
+  function fail (res: HttpResponse, def: ErrorDef, close = false, origin = ''): void {
     metrics.reject(def.code)
     res.writeStatus(STATUS_TEXT[def.status])
     writeCors(res, origin)
     res.writeHeader('Content-Type', 'application/json')
     if (def.status === 503) res.writeHeader('Retry-After', retryAfter)
-    res.end(body, close)
-  }
-
-  function fail (res: HttpResponse, def: ErrorDef, close = false, origin = ''): void {
-    sendError(res, def, bodies.get(def) as Buffer, close, origin)
+    res.end(bodies.get(def) as Buffer, close)
   }
 
   /** Echoes an allowed Origin; call after writeStatus, as uWS sends 200 for a header written before it. */
@@ -132,7 +127,7 @@ export function handlers (ctx: ServerContext): Handlers {
     } else {
       const r = encoder.pixel(req.getQuery() ?? '', userAgent, referer, cookie, res.getRemoteAddress(), Date.now(), uidOut)
       if (r < 0) {
-        sendError(res, nativeErrors[-r - 1], nativeErrorBodies[-r - 1], false)
+        fail(res, nativeErrors[-r - 1])
         return
       }
       metrics.eventsAccepted++
@@ -189,7 +184,7 @@ export function handlers (ctx: ServerContext): Handlers {
       const r = encoder.events(body, userAgent, referer, cookie, ip, Date.now(), uidOut)
       if (r < 0) {
         done = true
-        return res.cork(() => sendError(res, nativeErrors[-r - 1], nativeErrorBodies[-r - 1], false, origin))
+        return res.cork(() => fail(res, nativeErrors[-r - 1], false, origin))
       }
       metrics.eventsAccepted += encoder.pending - pending
       // The template is shared by every request: copy the new uid before anything else can write it.

@@ -40,6 +40,11 @@ t.test('config check', async t => {
   t.equal(r.stderr, `spoor: SPOOR_E_CONFIG_INVALID: the configuration is invalid: ${bad}:3: server.prot: unknown key\n`)
 })
 
+t.test('the config shipped for systemd is valid', async t => {
+  const shipped = join(__dirname, '..', '..', 'systemd', 'spoor.toml')
+  t.same(await spoor('config', 'check', shipped), { code: 0, stdout: `${shipped}: ok\n`, stderr: '' })
+})
+
 t.test('an unknown command', async t => {
   const r = await spoor('frobnicate')
   t.equal(r.code, 1)
