@@ -1,11 +1,11 @@
-// Moves the native encoder's in-memory batch into the buffer every few milliseconds, or at once when it is full.
+// Drains a serving thread's in-memory batch to the buffer every few milliseconds, or at once when it is full.
 
-import type { EventBuffer } from './buffer'
-import type { Logger } from './log'
-import type { Metrics } from './metrics'
 import type { Encoder } from './native'
 
 type Waiter = (err?: Error) => void
+
+/** Appends a drained batch to the buffer; resolves once LMDB has committed it. */
+export type Append = (batch: Buffer) => Promise<void>
 
 export class Batcher {
   /** POST requests whose events are in the current batch, answered when it is committed. */
@@ -14,16 +14,17 @@ export class Batcher {
   private timer: NodeJS.Timeout | undefined
   private soon = false
 
-  constructor (
-    private readonly encoder: Encoder,
-    private readonly buffer: EventBuffer,
-    private readonly onAppended: () => void,
-    private readonly metrics: Metrics,
-    private readonly log: Logger
-  ) {}
+  constructor (private encoder: Encoder, private readonly append: Append) {}
 
   start (intervalMs: number): void {
+    clearInterval(this.timer)
     this.timer = setInterval(() => this.drain(), intervalMs)
+  }
+
+  /** Drains what the current encoder holds, then encodes with `encoder` from now on (a reload of limits). */
+  replaceEncoder (encoder: Encoder): void {
+    this.drain()
+    this.encoder = encoder
   }
 
   /** Drains on the next turn of the event loop; calls in the same turn share one drain. */
@@ -52,18 +53,9 @@ export class Batcher {
       for (const w of waiters) w()
       return
     }
-    const append = this.buffer.append(batch).then(
-      () => {
-        this.metrics.batchesBuffered++
-        this.metrics.bytesBuffered += batch.length
-        for (const w of waiters) w()
-        this.onAppended()
-      },
-      (err: Error) => {
-        this.metrics.batchesLost++
-        this.log.error({ err, bytes: batch.length }, 'buffer append failed; this batch is lost')
-        for (const w of waiters) w(err)
-      }
+    const append = this.append(batch).then(
+      () => { for (const w of waiters) w() },
+      (err: Error) => { for (const w of waiters) w(err) }
     ).finally(() => this.appending.delete(append))
     this.appending.add(append)
   }

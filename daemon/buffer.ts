@@ -39,6 +39,8 @@ export class EventBuffer {
   private nextSeq: bigint
   private bytes = 0
   private count = 0
+  /** When each unflushed batch was appended; batches from an earlier run count from this start. */
+  private readonly appendedAt = new Map<bigint, number>()
 
   constructor (dataDir: string) {
     const path = join(dataDir, 'buffer', 'v1')
@@ -46,9 +48,11 @@ export class EventBuffer {
     this.root = open({ path, maxDbs: 4 })
     this.batches = this.root.openDB<Buffer, Buffer>({ name: 'batches', keyEncoding: 'binary', encoding: 'binary' })
     this.dead = this.root.openDB<DeadLetterValue, Buffer>({ name: 'dead', keyEncoding: 'binary', encoding: 'msgpack' })
-    for (const { value } of this.batches.getRange({})) {
+    const now = Date.now()
+    for (const { key, value } of this.batches.getRange({})) {
       this.bytes += value.length
       this.count++
+      this.appendedAt.set(key.readBigUInt64BE(0), now)
     }
     this.nextSeq = 1n + maxBig(lastKey(this.batches), lastKey(this.dead))
   }
@@ -59,16 +63,25 @@ export class EventBuffer {
   /** Unflushed batches in the buffer. */
   get batchCount (): number { return this.count }
 
+  /** Age in ms of the oldest unflushed batch; 0 when the buffer is empty. */
+  oldestAgeMs (now = Date.now()): number {
+    // Entries go in in sequence order, with times that never decrease: the first is the oldest.
+    for (const at of this.appendedAt.values()) return now - at
+    return 0
+  }
+
   /** Appends a batch; resolves with its sequence number once LMDB has committed it. */
   async append (batch: Buffer): Promise<bigint> {
     const seq = this.nextSeq++
     this.bytes += batch.length
     this.count++
+    this.appendedAt.set(seq, Date.now())
     try {
       await this.batches.put(keyOf(seq), batch)
     } catch (err) {
       this.bytes -= batch.length
       this.count--
+      this.appendedAt.delete(seq)
       throw err
     }
     return seq
@@ -96,6 +109,7 @@ export class EventBuffer {
     if (removed) {
       this.bytes -= length
       this.count--
+      this.appendedAt.delete(seq)
     }
   }
 
@@ -111,6 +125,7 @@ export class EventBuffer {
     if (moved) {
       this.bytes -= batch.length
       this.count--
+      this.appendedAt.delete(seq)
     }
   }
 

@@ -4,16 +4,18 @@
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { EventBuffer } from './buffer'
+import { createMetrics, startAdmin } from './admin'
 import { startCollector, type Collector } from './collector'
-import { loadConfig, type Config } from './config'
+import { configPath, loadConfig, type Config } from './config'
 import { SpoorError } from './errors'
 import { HBaseClient } from './hbase-client'
 import { openShell } from './hbase-shell'
 import { scanPrefix, scanTimeRange, type Row } from './hbase-reader'
 import { ensureSchema } from './hbase-schema'
 import { LocalHBase } from './local-hbase'
-import { createLogger } from './log'
-import { userRowPrefix } from './native'
+import { createLogger, type Logger } from './log'
+import { sdNotify, userRowPrefix } from './native'
+import { createNotifier, type Notifier } from './sd-notify'
 
 const USAGE = `usage: spoor <command> [options]
 
@@ -30,7 +32,8 @@ commands:
   config check FILE          check a config file and exit non-zero with the problem
 
 options:
-  --config FILE              TOML config (default: the built-in defaults; see docs/configuration.md)
+  --config FILE              TOML config (default: $SPOOR_CONFIG, else /etc/spoor/spoor.toml if it exists,
+                             else the built-in defaults; see docs/configuration.md)
   --json                     print events as JSON lines
   --hbase-dir DIR            local HBase directory (default .spoor/hbase)
 `
@@ -38,7 +41,7 @@ options:
 const { values: opts, positionals } = parseArgs({
   allowPositionals: true,
   options: {
-    config: { type: 'string', default: process.env.SPOOR_CONFIG },
+    config: { type: 'string' },
     limit: { type: 'string', default: '100' },
     from: { type: 'string' },
     to: { type: 'string' },
@@ -101,20 +104,71 @@ function printRows (rows: Row[]): void {
   if (!opts.json) console.log(`(${rows.length} event${rows.length === 1 ? '' : 's'})`)
 }
 
-/** Runs the collector until SIGTERM or SIGINT, then drains it; a second signal exits at once. */
-async function runUntilSignal (collector: Collector, onStopped?: () => Promise<void>): Promise<void> {
+/**
+ * Runs the collector until SIGTERM or SIGINT, then drains it; a second signal exits at once.
+ * SIGHUP reads the config file again and applies it. systemd hears of each step through sd_notify.
+ */
+async function runUntilSignal (collector: Collector, path: string | undefined, log: Logger, notifier: Notifier): Promise<void> {
+  process.on('SIGHUP', () => {
+    notifier.reloading()
+    try {
+      collector.reload(loadConfig(path))
+    } catch (err) {
+      log.error({ err }, 'reload refused; the running config stays')
+    }
+    notifier.ready()
+  })
   await new Promise<void>(resolve => {
     let stopping = false
     const stop = (): void => {
-      if (stopping) process.exit(1)
+      if (stopping) {
+        log.warn('second signal: exiting at once; the buffer keeps what was not flushed')
+        process.exit(1)
+      }
       stopping = true
       resolve()
     }
     process.on('SIGTERM', stop)
     process.on('SIGINT', stop)
   })
+  notifier.stopping()
+  notifier.status('draining')
   await collector.close()
+}
+
+/** Starts the admin listener and the collector, runs until a stop signal, and stops both. */
+async function serve (config: Config, path: string | undefined, onStarted: (collector: Collector) => void, onStopped?: () => Promise<void>): Promise<void> {
+  const log = createLogger(config.log.level)
+  const notifier = createNotifier(sdNotify)
+  let collector: Collector | undefined
+  const { registry, hooks } = createMetrics(() => collector?.state, () => collector?.buffer)
+  const admin = config.admin.enabled ? await startAdmin(config, registry, () => collector, log) : undefined
+  collector = await startCollector(config, log, hooks)
+  onStarted(collector)
+  notifier.ready()
+  const stopWatchdog = notifier.startWatchdog(err => log.error({ err }, 'sd_notify watchdog ping failed'))
+  const status = statusReporter(collector)
+  notifier.status(status())
+  const timer = setInterval(() => notifier.status(status()), 5000).unref()
+  await runUntilSignal(collector, path, log, notifier)
+  clearInterval(timer)
+  stopWatchdog()
+  admin?.close()
   await onStopped?.()
+}
+
+/** systemd's STATUS= lines: live rates since the last line, and the buffer's size. */
+function statusReporter (collector: Collector): () => string {
+  const s = collector.state
+  let last = { at: Date.now(), accepted: s.eventsAccepted, delivered: s.get('eventsDelivered') }
+  return () => {
+    const now = { at: Date.now(), accepted: s.eventsAccepted, delivered: s.get('eventsDelivered') }
+    const seconds = Math.max((now.at - last.at) / 1000, 0.001)
+    const rate = (a: number, b: number): number => Math.round((a - b) / seconds)
+    const line = `${rate(now.accepted, last.accepted)} events/s in, ${rate(now.delivered, last.delivered)} events/s to HBase, buffer ${(s.bufferBytes / 1048576).toFixed(1)} MiB`
+    last = now
+    return line
+  }
 }
 
 async function main (): Promise<void> {
@@ -128,32 +182,34 @@ async function main (): Promise<void> {
     console.log(`${arg}: ok`)
     return
   }
-  const config = loadConfig(opts.config)
+  const path = configPath(opts.config)
+  const config = loadConfig(path)
 
   switch (command) {
-    case 'serve': {
-      const collector = await startCollector(config, createLogger(config.log.level))
-      await runUntilSignal(collector)
+    case 'serve':
+      await serve(config, path, () => {})
       return
-    }
     case 'dev': {
       const hbase = localHBase(config)
       console.log('starting the local HBase (the first start downloads its jars with Maven)…')
       await hbase.start()
       await init(config)
       config.server.demo = true
-      const collector = await startCollector(config, createLogger(config.log.level))
-      const base = `http://${config.server.host}:${collector.port}`
-      console.log(`
+      // No load balancer to tell in development: Ctrl-C stops at once.
+      config.shutdown.drainSeconds = 0
+      await serve(config, path, collector => {
+        const base = `http://${config.server.host}:${collector.port}`
+        console.log(`
 spoor is collecting on ${base}
   demo page   ${base}/            fires a pixel and a POST batch, then shows them read back from HBase
   pixel       ${base}/p.gif?uid=alice&a=page&url=https://example.com/
   batch       curl -d '[{"uid":"alice","a":"like","it":"q42","ch":"db"}]' -H 'content-type: application/json' ${base}/e
   health      ${base}/healthz
+  metrics     http://${config.admin.host}:${config.admin.port}/metrics
   read back   npx spoor user alice
 HBase Thrift2 on ${config.hbase.host}:${config.hbase.port}, data under ${resolve('.spoor')}. Ctrl-C stops both.
 `)
-      await runUntilSignal(collector, async () => await hbase.stop())
+      }, async () => await hbase.stop())
       return
     }
     case 'hbase':

@@ -1,76 +1,155 @@
-// Wires the collector together: encoder, batcher, buffer, flusher and HTTP server, and shuts them down in order.
+// The collector's main thread: starts the serving threads, commits their batches to the buffer, runs the flush, reloads and drains.
 
-import { Batcher } from './batcher'
+import { createServer, type AddressInfo } from 'node:net'
+import { availableParallelism } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { Worker } from 'node:worker_threads'
 import { EventBuffer } from './buffer'
-import type { Config } from './config'
-import { demoRoutes } from './demo'
-import { Flusher } from './flush'
+import { changedKeys, type Config } from './config'
+import { Flusher, type FlushObserver } from './flush'
 import type { Logger } from './log'
-import { Metrics } from './metrics'
-import { Encoder } from './native'
-import { listen } from './server'
+import type { ThreadData, ToMain, ToThread } from './serving-thread'
+import { SharedState } from './shared-state'
 
 export interface Collector {
   port: number
-  metrics: Metrics
-  /** Stops taking requests, commits the in-memory batch and waits up to timeoutMs for the flushes in flight. */
-  close: (timeoutMs?: number) => Promise<void>
+  threads: number
+  state: SharedState
+  buffer: EventBuffer
+  /** Applies a new config: what can change at run time does, the rest is logged as needing a restart. */
+  reload: (config: Config) => void
+  /**
+   * Stops in order: fail health, wait shutdown.drain_seconds, close the listen sockets, commit the
+   * in-memory batches, wait up to shutdown.timeout_seconds for the flushes in flight.
+   */
+  close: () => Promise<void>
 }
 
-export function encoderOptions (config: Config): ConstructorParameters<typeof Encoder>[0] {
-  const l = config.limits
-  return {
-    saltBuckets: config.hbase.saltBuckets,
-    maxQueryBytes: l.maxQueryBytes,
-    maxFields: l.maxFields,
-    maxValueBytes: l.maxValueBytes,
-    maxDataBytes: l.maxDataBytes,
-    maxEventsPerPost: l.maxEventsPerPost,
-    maxJsonDepth: l.maxJsonDepth,
-    batchMaxBytes: config.batch.maxBytes,
-    anonymizeIp: config.privacy.anonymizeIp,
-    cookieName: config.cookie.name
+export interface CollectorHooks {
+  /** Called when draining starts (systemd's STOPPING=1). */
+  onDraining?: () => void
+  onFlush?: FlushObserver
+  /** Called with the size of each batch committed to the buffer. */
+  onBatch?: (events: number, bytes: number) => void
+}
+
+class ServingThread {
+  readonly worker: Worker
+  readonly stopped: Promise<void>
+  private stop: () => void = () => {}
+
+  constructor (data: ThreadData, onBatch: (thread: ServingThread, id: number, batch: Buffer) => void, log: Logger) {
+    this.worker = new Worker(join(__dirname, 'serving-thread.js'), { workerData: data })
+    this.stopped = new Promise(resolve => { this.stop = resolve })
+    this.worker.on('message', (m: ToMain) => {
+      if (m.type === 'batch') onBatch(this, m.id, Buffer.from(m.batch.buffer, m.batch.byteOffset, m.batch.byteLength))
+      else if (m.type === 'stopped') this.stop()
+    })
+    this.worker.on('error', err => {
+      // A serving thread that dies takes events with it; let the supervisor restart the whole collector.
+      log.fatal({ err, thread: data.index }, 'serving thread failed')
+      process.exit(1)
+    })
+  }
+
+  async listening (): Promise<number> {
+    return await new Promise((resolve, reject) => {
+      const onMessage = (m: ToMain): void => {
+        if (m.type !== 'listening') return
+        this.worker.off('message', onMessage)
+        resolve(m.port)
+      }
+      this.worker.on('message', onMessage)
+      this.worker.once('exit', code => reject(new Error(`serving thread exited with ${code} before listening`)))
+    })
+  }
+
+  post (message: ToThread): void {
+    this.worker.postMessage(message)
   }
 }
 
-export async function startCollector (config: Config, log: Logger): Promise<Collector> {
-  const metrics = new Metrics()
-  const buffer = new EventBuffer(config.dataDir)
-  const encoder = new Encoder(encoderOptions(config))
-  const flusher = new Flusher(buffer, config, metrics, log)
-  const batcher = new Batcher(encoder, buffer, () => flusher.kick(), metrics, log)
-  let draining = false
-  let accepting = true
+async function freePort (host: string): Promise<number> {
+  const probe = createServer()
+  await new Promise<void>((resolve, reject) => {
+    probe.once('error', reject)
+    probe.listen(0, host, resolve)
+  })
+  const { port } = probe.address() as AddressInfo
+  await new Promise(resolve => probe.close(resolve))
+  return port
+}
 
+export async function startCollector (config: Config, log: Logger, hooks: CollectorHooks = {}): Promise<Collector> {
+  const threads = config.server.threads === 0 ? availableParallelism() : config.server.threads
+  const state = SharedState.create(threads)
+  const buffer = new EventBuffer(config.dataDir)
+  const flusher = new Flusher(buffer, config, state, log, hooks.onFlush)
+  state.set('bufferBytes', buffer.size)
+  state.set('bufferBatches', buffer.batchCount)
   if (buffer.batchCount > 0) {
     log.info({ batches: buffer.batchCount, bytes: buffer.size }, 'flushing batches left in the buffer by the last run')
   }
 
-  const server = await listen({
-    config,
-    encoder,
-    batcher,
-    buffer,
-    metrics,
-    log,
-    isDraining: () => draining,
-    isAccepting: () => accepting,
-    extraRoutes: config.server.demo ? app => demoRoutes(app, config, log) : undefined,
-    health: () => ({ flush: { active: flusher.active } })
-  })
-  batcher.start(config.batch.intervalMs)
+  function commit (thread: ServingThread, id: number, batch: Buffer): void {
+    const events = batch.readUInt32BE(4)
+    buffer.append(batch).then(
+      () => {
+        state.add('batchesBuffered')
+        state.add('bytesBuffered', batch.length)
+        state.add('eventsBuffered', events)
+        state.set('bufferBytes', buffer.size)
+        state.set('bufferBatches', buffer.batchCount)
+        hooks.onBatch?.(events, batch.length)
+        thread.post({ type: 'committed', id })
+        flusher.kick()
+      },
+      (err: Error) => {
+        state.add('batchesLost')
+        state.add('eventsLost', events)
+        log.error({ err, events, bytes: batch.length }, 'buffer append failed; this batch is lost')
+        thread.post({ type: 'committed', id, error: err.message })
+      }
+    )
+  }
+
+  // Every thread binds the same port with SO_REUSEPORT, which a port the kernel picks does not get:
+  // so for server.port 0, a free port is found first.
+  let current = config
+  const port = config.server.port === 0 ? await freePort(config.server.host) : config.server.port
+  const serving = Array.from({ length: threads }, (_, index) =>
+    new ServingThread({ config: { ...config, server: { ...config.server, port } }, index, threads, sab: state.sab }, commit, log))
+  await Promise.all(serving.map(async t => await t.listening()))
+  log.info({ host: config.server.host, port, threads }, 'listening')
   flusher.kick()
 
   return {
-    port: server.port,
-    metrics,
-    close: async (timeoutMs = config.flush.timeoutMs) => {
-      draining = true
-      server.close()
-      // Keep-alive connections outlive the listen socket; what they send from here on is not recorded.
-      accepting = false
-      await batcher.stop()
-      await flusher.stop(timeoutMs)
+    port,
+    threads,
+    state,
+    buffer,
+    reload (next: Config) {
+      const { applied, needRestart } = changedKeys(current, next)
+      // Keys that need a restart keep their running values until then.
+      const effective: Config = { ...next, dataDir: current.dataDir, server: { ...next.server, host: current.server.host, port, threads: current.server.threads, demo: current.server.demo }, admin: current.admin, hbase: current.hbase, flush: { ...next.flush, workers: current.flush.workers } }
+      current = effective
+      log.level = effective.log.level
+      flusher.setConfig(effective)
+      for (const t of serving) t.post({ type: 'reload', config: effective })
+      log.info({ applied }, 'config reloaded')
+      if (needRestart.length > 0) log.warn({ keys: needRestart }, 'these keys change only at the next restart')
+    },
+    async close () {
+      state.draining = true
+      hooks.onDraining?.()
+      await sleep(current.shutdown.drainSeconds * 1000)
+      for (const t of serving) t.post({ type: 'close' })
+      state.accepting = false
+      for (const t of serving) t.post({ type: 'stop' })
+      await Promise.all(serving.map(async t => await t.stopped))
+      await flusher.stop(current.shutdown.timeoutSeconds * 1000)
+      await Promise.all(serving.map(async t => await t.worker.terminate()))
       await buffer.close()
       log.info({ left: buffer.batchCount }, 'stopped')
     }

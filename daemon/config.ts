@@ -1,6 +1,7 @@
 // The collector's configuration: every key with its unit, default and limits, one set of defaults, checked once at start-up.
 
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
+import { parseTrustedProxies } from './client-ip'
 import { SpoorError } from './errors'
 
 // smol-toml ships CommonJS beside its ES module, but its types are written for the ES module.
@@ -9,7 +10,9 @@ const { parse: parseToml, TomlError } = require('smol-toml') as typeof import('s
 
 export interface Config {
   dataDir: string
-  server: { host: string, port: number, demo: boolean, corsOrigins: string[] }
+  server: { host: string, port: number, threads: number, trustedProxies: string[], demo: boolean, corsOrigins: string[] }
+  shutdown: { drainSeconds: number, timeoutSeconds: number }
+  admin: { enabled: boolean, host: string, port: number }
   batch: { intervalMs: number, maxBytes: number }
   buffer: { highWaterBytes: number, maxBytes: number, pixelOverHighWater: 'accept' | 'drop', retryAfterSeconds: number }
   flush: { workers: number, inFlight: number, maxRequestBytes: number, retryMinMs: number, retryMaxMs: number, timeoutMs: number }
@@ -38,6 +41,8 @@ export interface KeyDef {
   readonly unit?: string
   /** One sentence, then limits and interactions; docs/configuration.md is checked against it. */
   readonly doc: string
+  /** SIGHUP applies a change of this key without a restart; a change of any other key is logged as needing one. */
+  readonly reload?: boolean
 }
 
 const MiB = 1024 * 1024
@@ -53,23 +58,32 @@ export const keyDefs: readonly KeyDef[] = [
 
   { key: 'server.host', kind: str, default: '127.0.0.1', doc: 'Address the collector listens on; use 0.0.0.0 behind a load balancer.' },
   { key: 'server.port', kind: int(0, 65535), default: 8800, doc: 'TCP port the collector listens on; 0 picks a free port and logs it.' },
+  { key: 'server.threads', kind: int(0, 64), default: 0, doc: 'Serving threads, each a uWebSockets.js app on the same port (SO_REUSEPORT); 0 means one per core.' },
+  { key: 'server.trusted_proxies', kind: { type: 'strings' }, default: [], reload: true, doc: 'Addresses or CIDR ranges of load balancers whose X-Forwarded-For and Forwarded headers are believed; the client IP is the rightmost address in them that is not trusted. Empty: the socket address is the client.' },
   { key: 'server.demo', kind: bool, default: false, doc: 'Serve the demo page at / and the read-back endpoint GET /api/events, which read HBase; for development only.' },
-  { key: 'server.cors_origins', kind: { type: 'strings' }, default: ['*'], doc: 'Origins allowed to POST /e from a browser with credentials; "*" allows any origin by echoing it.' },
+  { key: 'server.cors_origins', kind: { type: 'strings' }, default: ['*'], reload: true, doc: 'Origins allowed to POST /e from a browser with credentials; "*" allows any origin by echoing it.' },
 
-  { key: 'batch.interval_ms', kind: int(1, 1000), default: 5, unit: 'ms', doc: 'How often the in-memory batch is appended to the buffer; this bounds the pixel events a crash can lose. A POST does not wait for it: its batch is appended at once.' },
-  { key: 'batch.max_bytes', kind: int(4096, 64 * MiB), default: 256 * 1024, unit: 'bytes', doc: 'A batch that reaches this size is appended at once, before the interval ends.' },
+  { key: 'shutdown.drain_seconds', kind: int(0, 600), default: 5, unit: 's', reload: true, doc: 'On SIGTERM, how long /healthz fails while requests are still served, so the load balancer takes the node out before its sockets close.' },
+  { key: 'shutdown.timeout_seconds', kind: int(1, 3600), default: 30, unit: 's', reload: true, doc: 'On SIGTERM, how long to wait for the flushes in flight after the last batch is committed; what is left stays in the buffer for the next start.' },
 
-  { key: 'buffer.high_water_bytes', kind: int(MiB, 1024 * GiB), default: GiB, unit: 'bytes', doc: 'Above this many unflushed bytes POST /e answers 503 with Retry-After and /healthz answers 503; must be below buffer.max_bytes.' },
-  { key: 'buffer.max_bytes', kind: int(MiB, 1024 * GiB), default: 8 * GiB, unit: 'bytes', doc: 'Above this many unflushed bytes every new event is refused (pixels are answered but not recorded, and counted as dropped).' },
-  { key: 'buffer.pixel_over_high_water', kind: { type: 'enum', values: ['accept', 'drop'] }, default: 'accept', doc: 'What GET /p.gif does above the high-water mark: "accept" keeps recording until buffer.max_bytes, "drop" answers the GIF without recording.' },
-  { key: 'buffer.retry_after_seconds', kind: int(1, 3600), default: 5, unit: 's', doc: 'The Retry-After value sent with 503 answers.' },
+  { key: 'admin.enabled', kind: bool, default: true, doc: 'Serve GET /metrics (Prometheus text format) and GET /healthz on the admin listener.' },
+  { key: 'admin.host', kind: str, default: '127.0.0.1', doc: 'Address of the admin listener; keep it off the public interface.' },
+  { key: 'admin.port', kind: int(1, 65535), default: 9464, doc: 'Port of the admin listener; must differ from server.port.' },
+
+  { key: 'batch.interval_ms', reload: true, kind: int(1, 1000), default: 5, unit: 'ms', doc: 'How often the in-memory batch is appended to the buffer; this bounds the pixel events a crash can lose. A POST does not wait for it: its batch is appended at once.' },
+  { key: 'batch.max_bytes', reload: true, kind: int(4096, 64 * MiB), default: 256 * 1024, unit: 'bytes', doc: 'A batch that reaches this size is appended at once, before the interval ends.' },
+
+  { key: 'buffer.high_water_bytes', reload: true, kind: int(MiB, 1024 * GiB), default: GiB, unit: 'bytes', doc: 'Above this many unflushed bytes POST /e answers 503 with Retry-After and /healthz answers 503; must be below buffer.max_bytes.' },
+  { key: 'buffer.max_bytes', reload: true, kind: int(MiB, 1024 * GiB), default: 8 * GiB, unit: 'bytes', doc: 'Above this many unflushed bytes every new event is refused (pixels are answered but not recorded, and counted as dropped).' },
+  { key: 'buffer.pixel_over_high_water', reload: true, kind: { type: 'enum', values: ['accept', 'drop'] }, default: 'accept', doc: 'What GET /p.gif does above the high-water mark: "accept" keeps recording until buffer.max_bytes, "drop" answers the GIF without recording.' },
+  { key: 'buffer.retry_after_seconds', reload: true, kind: int(1, 3600), default: 5, unit: 's', doc: 'The Retry-After value sent with 503 answers.' },
 
   { key: 'flush.workers', kind: int(1, 64), default: 1, doc: 'Worker threads that write batches to HBase.' },
-  { key: 'flush.in_flight', kind: int(1, 256), default: 2, doc: 'Most batches being written to HBase at once; bounds the memory the flush uses.' },
-  { key: 'flush.max_request_bytes', kind: int(64 * 1024, 16 * MiB), default: MiB, unit: 'bytes', doc: 'A batch is split into putMultiple calls of at most about this size; keep it under the Thrift gateway frame limit (2 MiB by default).' },
-  { key: 'flush.retry_min_ms', kind: int(1, 60000), default: 100, unit: 'ms', doc: 'First retry delay after a failed flush; it doubles on each retry, with full jitter.' },
-  { key: 'flush.retry_max_ms', kind: int(1, 600000), default: 30000, unit: 'ms', doc: 'Longest retry delay; must be at least flush.retry_min_ms.' },
-  { key: 'flush.timeout_ms', kind: int(100, 600000), default: 10000, unit: 'ms', doc: 'A Thrift call that takes longer fails and is retried.' },
+  { key: 'flush.in_flight', reload: true, kind: int(1, 256), default: 2, doc: 'Most batches being written to HBase at once; bounds the memory the flush uses.' },
+  { key: 'flush.max_request_bytes', reload: true, kind: int(64 * 1024, 16 * MiB), default: MiB, unit: 'bytes', doc: 'A batch is split into putMultiple calls of at most about this size; keep it under the Thrift gateway frame limit (2 MiB by default).' },
+  { key: 'flush.retry_min_ms', reload: true, kind: int(1, 60000), default: 100, unit: 'ms', doc: 'First retry delay after a failed flush; it doubles on each retry, with full jitter.' },
+  { key: 'flush.retry_max_ms', reload: true, kind: int(1, 600000), default: 30000, unit: 'ms', doc: 'Longest retry delay; must be at least flush.retry_min_ms.' },
+  { key: 'flush.timeout_ms', reload: true, kind: int(100, 600000), default: 10000, unit: 'ms', doc: 'A Thrift call that takes longer fails and is retried.' },
 
   { key: 'hbase.host', kind: str, default: '127.0.0.1', doc: 'Host of the HBase Thrift2 gateway (framed transport, compact protocol).' },
   { key: 'hbase.port', kind: int(1, 65535), default: 9090, doc: 'Port of the HBase Thrift2 gateway.' },
@@ -78,24 +92,24 @@ export const keyDefs: readonly KeyDef[] = [
   { key: 'hbase.salt_buckets', kind: int(1, 256), default: 16, doc: 'N, the number of salt and bucket values, and so of regions the tables are pre-split into; fixed once data is written.' },
   { key: 'hbase.ttl_seconds', kind: int(0, 2 ** 31 - 1), default: 0, unit: 's', doc: 'Time to live of event cells, applied by `spoor hbase init`; 0 keeps events forever.' },
 
-  { key: 'limits.max_query_bytes', kind: int(64, 65536), default: 4096, unit: 'bytes', doc: 'Longest pixel query string; longer answers 414.' },
-  { key: 'limits.max_header_bytes', kind: int(256, 65536), default: 8192, unit: 'bytes', doc: 'Longest Cookie, User-Agent or Referer header; longer answers 431. Independently, the HTTP layer closes any connection whose request head reaches about 120 KiB, without an answer.' },
-  { key: 'limits.max_body_bytes', kind: int(1024, 64 * MiB), default: MiB, unit: 'bytes', doc: 'Largest POST /e body; larger answers 413.' },
-  { key: 'limits.max_fields', kind: int(1, 1024), default: 32, doc: 'Most query parameters per pixel, or keys per event object, including unknown ones.' },
-  { key: 'limits.max_value_bytes', kind: int(16, 65535), default: 2048, unit: 'bytes', doc: 'Longest field value after decoding (the User-Agent is truncated to it instead).' },
-  { key: 'limits.max_data_bytes', kind: int(16, 65535), default: 8192, unit: 'bytes', doc: 'Longest value of the free-form d field.' },
-  { key: 'limits.max_events_per_post', kind: int(1, 100000), default: 500, doc: 'Most events in one POST /e body; more answers 413.' },
-  { key: 'limits.max_json_depth', kind: int(2, 128), default: 16, doc: 'Deepest nesting of a POST /e body, counting the outer array as 1.' },
+  { key: 'limits.max_query_bytes', reload: true, kind: int(64, 65536), default: 4096, unit: 'bytes', doc: 'Longest pixel query string; longer answers 414.' },
+  { key: 'limits.max_header_bytes', reload: true, kind: int(256, 65536), default: 8192, unit: 'bytes', doc: 'Longest Cookie, User-Agent or Referer header; longer answers 431. Independently, the HTTP layer closes any connection whose request head reaches about 120 KiB, without an answer.' },
+  { key: 'limits.max_body_bytes', reload: true, kind: int(1024, 64 * MiB), default: MiB, unit: 'bytes', doc: 'Largest POST /e body; larger answers 413.' },
+  { key: 'limits.max_fields', reload: true, kind: int(1, 1024), default: 32, doc: 'Most query parameters per pixel, or keys per event object, including unknown ones.' },
+  { key: 'limits.max_value_bytes', reload: true, kind: int(16, 65535), default: 2048, unit: 'bytes', doc: 'Longest field value after decoding (the User-Agent is truncated to it instead).' },
+  { key: 'limits.max_data_bytes', reload: true, kind: int(16, 65535), default: 8192, unit: 'bytes', doc: 'Longest value of the free-form d field.' },
+  { key: 'limits.max_events_per_post', reload: true, kind: int(1, 100000), default: 500, doc: 'Most events in one POST /e body; more answers 413.' },
+  { key: 'limits.max_json_depth', reload: true, kind: int(2, 128), default: 16, doc: 'Deepest nesting of a POST /e body, counting the outer array as 1.' },
 
-  { key: 'cookie.name', kind: { type: 'string', pattern: /^[A-Za-z0-9_-]{1,64}$/ }, default: 'sp_uid', doc: 'Name of the cookie holding the user id minted by the collector.' },
-  { key: 'cookie.domain', kind: str, default: '', doc: 'Domain attribute of the cookie; empty means the collector host only.' },
-  { key: 'cookie.max_age_days', kind: int(1, 400), default: 395, unit: 'days', doc: 'Lifetime of the cookie; browsers cap it at 400 days.' },
-  { key: 'cookie.same_site', kind: { type: 'enum', values: ['Lax', 'Strict', 'None'] }, default: 'Lax', doc: 'SameSite attribute of the cookie; "None" needs cookie.secure.' },
-  { key: 'cookie.secure', kind: bool, default: false, doc: 'Mark the cookie Secure; set it when the load balancer terminates TLS.' },
+  { key: 'cookie.name', reload: true, kind: { type: 'string', pattern: /^[A-Za-z0-9_-]{1,64}$/ }, default: 'sp_uid', doc: 'Name of the cookie holding the user id minted by the collector.' },
+  { key: 'cookie.domain', reload: true, kind: str, default: '', doc: 'Domain attribute of the cookie; empty means the collector host only.' },
+  { key: 'cookie.max_age_days', reload: true, kind: int(1, 400), default: 395, unit: 'days', doc: 'Lifetime of the cookie; browsers cap it at 400 days.' },
+  { key: 'cookie.same_site', reload: true, kind: { type: 'enum', values: ['Lax', 'Strict', 'None'] }, default: 'Lax', doc: 'SameSite attribute of the cookie; "None" needs cookie.secure.' },
+  { key: 'cookie.secure', reload: true, kind: bool, default: false, doc: 'Mark the cookie Secure; set it when the load balancer terminates TLS.' },
 
-  { key: 'privacy.anonymize_ip', kind: bool, default: true, doc: 'Store the client IP with the last IPv4 octet, or all but the first 48 bits of IPv6, zeroed.' },
+  { key: 'privacy.anonymize_ip', reload: true, kind: bool, default: true, doc: 'Store the client IP with the last IPv4 octet, or all but the first 48 bits of IPv6, zeroed.' },
 
-  { key: 'log.level', kind: { type: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] }, default: 'info', doc: 'Least severe level written to the log (JSON lines on stdout).' }
+  { key: 'log.level', reload: true, kind: { type: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] }, default: 'info', doc: 'Least severe level written to the log (JSON lines on stdout).' }
 ]
 
 const camel = (s: string): string => s.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())
@@ -149,6 +163,17 @@ function checkValue (def: KeyDef, value: unknown): string | undefined {
   }
 }
 
+/** Checks that go beyond the value's type. */
+function checkMeaning (def: KeyDef, value: unknown): string | undefined {
+  if (def.key !== 'server.trusted_proxies') return undefined
+  try {
+    parseTrustedProxies(value as string[])
+  } catch (err) {
+    return (err as Error).message
+  }
+  return undefined
+}
+
 function flatten (obj: Record<string, unknown>, prefix: string, out: Array<[string, unknown]>): void {
   for (const [k, v] of Object.entries(obj)) {
     const key = prefix === '' ? k : `${prefix}.${k}`
@@ -170,7 +195,7 @@ export function fromToml (parsed: Record<string, unknown>, source: string, text:
     const where = `${source}:${lineOf(text, key)}: ${key}`
     const def = keyDefs.find(d => d.key === key)
     if (def == null) throw new SpoorError('CONFIG_INVALID', `${where}: unknown key`)
-    const problem = checkValue(def, value)
+    const problem = checkValue(def, value) ?? checkMeaning(def, value)
     if (problem != null) throw new SpoorError('CONFIG_INVALID', `${where}: ${problem}`)
     setPath(config, key, value)
   }
@@ -184,6 +209,7 @@ function checkConflicts (c: Config, source: string): void {
   if (c.flush.retryMaxMs < c.flush.retryMinMs) conflict('flush.retry_max_ms must be at least flush.retry_min_ms')
   if (c.cookie.sameSite === 'None' && !c.cookie.secure) conflict('cookie.same_site = "None" needs cookie.secure = true')
   if (c.hbase.userTable === c.hbase.timeTable) conflict('hbase.user_table and hbase.time_table must differ')
+  if (c.admin.enabled && c.admin.port === c.server.port && c.admin.host === c.server.host) conflict('admin.port must differ from server.port')
 }
 
 /** Reads and checks a TOML config file; a missing path gives the defaults. */
@@ -204,3 +230,30 @@ export function loadConfig (path?: string): Config {
   }
   return fromToml(parsed, path, text)
 }
+
+function getPath (config: Config, key: string): unknown {
+  let node: any = config
+  for (const part of key.split('.').map(camel)) node = node?.[part]
+  return node
+}
+
+/** The keys whose values differ between two configs, split into those SIGHUP applies and those that need a restart. */
+export function changedKeys (before: Config, after: Config): { applied: string[], needRestart: string[] } {
+  const applied: string[] = []
+  const needRestart: string[] = []
+  for (const def of keyDefs) {
+    if (JSON.stringify(getPath(before, def.key)) === JSON.stringify(getPath(after, def.key))) continue
+    if (def.reload === true) applied.push(def.key)
+    else needRestart.push(def.key)
+  }
+  return { applied, needRestart }
+}
+
+/** The config file to read: --config, else $SPOOR_CONFIG, else /etc/spoor/spoor.toml when it exists. */
+export function configPath (fromArgs: string | undefined, env = process.env): string | undefined {
+  if (fromArgs != null) return fromArgs
+  if (env.SPOOR_CONFIG != null && env.SPOOR_CONFIG !== '') return env.SPOOR_CONFIG
+  return existsSync(DEFAULT_CONFIG_PATH) ? DEFAULT_CONFIG_PATH : undefined
+}
+
+export const DEFAULT_CONFIG_PATH = '/etc/spoor/spoor.toml'

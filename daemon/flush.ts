@@ -7,7 +7,10 @@ import type { Config } from './config'
 import { errors } from './errors'
 import type { FlushResult, FlushTask } from './flush-worker'
 import type { Logger } from './log'
-import type { Metrics } from './metrics'
+import type { SharedState } from './shared-state'
+
+/** Told of every flush attempt, for the flush latency histogram. */
+export type FlushObserver = (outcome: 'acknowledged' | 'retried' | 'dead-lettered', seconds: number) => void
 
 /** Full-jitter exponential backoff: a random delay up to min(max, base · 2^attempt). */
 export function backoff (attempt: number, baseMs: number, maxMs: number, random = Math.random): number {
@@ -25,9 +28,10 @@ export class Flusher {
 
   constructor (
     private readonly buffer: EventBuffer,
-    private readonly config: Config,
-    private readonly metrics: Metrics,
-    private readonly log: Logger
+    private config: Config,
+    private readonly state: SharedState,
+    private readonly log: Logger,
+    private readonly observe: FlushObserver = () => {}
   ) {
     this.pool = new Piscina<FlushTask, FlushResult>({
       filename: join(__dirname, 'flush-worker.js'),
@@ -40,6 +44,19 @@ export class Flusher {
   /** Batches being written now, or waiting to be retried. */
   get active (): number { return this.inFlight }
 
+  /** Takes new flush tuning (a reload); flush.workers needs a restart. */
+  setConfig (config: Config): void {
+    this.config = config
+    this.kick()
+  }
+
+  /** Publishes the buffer's size and the flushes in flight to the serving threads. */
+  private publish (): void {
+    this.state.set('bufferBytes', this.buffer.size)
+    this.state.set('bufferBatches', this.buffer.batchCount)
+    this.state.set('flushActive', this.inFlight)
+  }
+
   /** Starts flushes for new batches, up to flush.in_flight at once. */
   kick (): void {
     while (!this.stopping && this.inFlight < this.config.flush.inFlight) {
@@ -47,6 +64,7 @@ export class Flusher {
       if (seq == null) return
       this.cursor = seq
       this.inFlight++
+      this.publish()
       void this.flushOne(seq)
     }
   }
@@ -67,25 +85,31 @@ export class Flusher {
         timeTable: hbase.timeTable,
         maxRequestBytes: flush.maxRequestBytes
       }
+      const started = process.hrtime.bigint()
       const result = await this.pool.run(task, { transferList: [bytes.buffer] })
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9
       if (result.ok) {
         await this.buffer.ack(seq, batch.length)
-        this.metrics.batchesAcknowledged++
-        this.metrics.eventsDelivered += result.events
+        this.state.add('batchesAcknowledged')
+        this.state.add('eventsDelivered', result.events)
+        this.observe('acknowledged', seconds)
         break
       }
       if (result.permanent) {
         await this.buffer.deadLetter(seq, batch, result.reason)
-        this.metrics.batchesDeadLettered++
+        this.state.add('batchesDeadLettered')
+        this.observe('dead-lettered', seconds)
         this.log.error({ code: errors.DEAD_LETTER.code, seq: seq.toString(), reason: result.reason }, errors.DEAD_LETTER.message)
         break
       }
-      this.metrics.flushRetries++
+      this.state.add('flushRetries')
+      this.observe('retried', seconds)
       const delay = backoff(attempt, flush.retryMinMs, flush.retryMaxMs)
       this.log.warn({ code: errors.FLUSH_RETRY.code, seq: seq.toString(), attempt, delay, reason: result.reason }, errors.FLUSH_RETRY.message)
       await this.sleep(delay)
     }
     this.inFlight--
+    this.publish()
     this.kick()
     if (this.inFlight === 0) {
       for (const resolve of this.idle) resolve()

@@ -2,12 +2,30 @@
 
 import { join } from 'node:path'
 import type * as Binding from '../native/index'
+import type { Config } from './config'
 
 // The generated loader sits next to the built .node file in native/, outside dist/.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const binding: typeof Binding = require(join(__dirname, '..', '..', 'native'))
 
 /** Flags of a non-negative Encoder.pixel/events result: NEW_UID, BATCH_FULL. */
-export const { Encoder, userRowPrefix, uidBytes, NEW_UID, BATCH_FULL } = binding
+export const { Encoder, userRowPrefix, uidBytes, sdNotify, NEW_UID, BATCH_FULL } = binding
 export type Encoder = Binding.Encoder
 export type EncoderOptions = Binding.EncoderOptions
+
+/** The encoder's options, from the config. */
+export function encoderOptions (config: Config): EncoderOptions {
+  const l = config.limits
+  return {
+    saltBuckets: config.hbase.saltBuckets,
+    maxQueryBytes: l.maxQueryBytes,
+    maxFields: l.maxFields,
+    maxValueBytes: l.maxValueBytes,
+    maxDataBytes: l.maxDataBytes,
+    maxEventsPerPost: l.maxEventsPerPost,
+    maxJsonDepth: l.maxJsonDepth,
+    batchMaxBytes: config.batch.maxBytes,
+    anonymizeIp: config.privacy.anonymizeIp,
+    cookieName: config.cookie.name
+  }
+}

@@ -3,12 +3,12 @@
 import * as uws from 'uWebSockets.js'
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js'
 import type { Batcher } from './batcher'
-import type { EventBuffer } from './buffer'
+import { clientIp, type TrustedProxies } from './client-ip'
 import type { Config } from './config'
 import { errors, nativeErrors, type ErrorDef } from './errors'
 import type { Logger } from './log'
-import type { Metrics } from './metrics'
 import { BATCH_FULL, NEW_UID, type Encoder } from './native'
+import { ROUTE, type SharedState, type ThreadCounters } from './shared-state'
 
 /** The 43-byte transparent 1×1 GIF, byte for byte what nginx's empty_gif serves. */
 export const GIF = Buffer.from([
@@ -42,22 +42,22 @@ export interface ServerContext {
   config: Config
   encoder: Encoder
   batcher: Batcher
-  buffer: EventBuffer
-  metrics: Metrics
-  log: Logger
-  /** True once shutdown has begun: health fails. */
-  isDraining: () => boolean
-  /** False once the in-memory batch has been committed for the last time: nothing more is recorded. */
-  isAccepting: () => boolean
-  /** Extra routes, such as the demo page; called after the core routes are set. */
-  extraRoutes?: (app: TemplatedApp) => void
-  /** Extra fields for /healthz. */
-  health?: () => Record<string, unknown>
+  /** Flags, buffer size and counters shared with the main thread. */
+  state: SharedState
+  /** This thread's counters. */
+  counters: ThreadCounters
+  /** Load balancers whose forwarding headers are believed. */
+  trusted: TrustedProxies
 }
 
 export interface Server {
   port: number
+  /** Closes the listen socket; keep-alive connections stay until they close. */
   close: () => void
+  /** Closes the listen socket and every connection, so that the thread can end. */
+  closeAll: () => void
+  /** Swaps in handlers built from a new context (a reload); requests already running finish on the old ones. */
+  reload: (ctx: ServerContext) => void
 }
 
 function errorBody (def: ErrorDef): Buffer {
@@ -85,7 +85,7 @@ export interface Handlers {
 
 /** The route handlers, apart from the app, so that bench/ can time them in-process. */
 export function handlers (ctx: ServerContext): Handlers {
-  const { config, encoder, batcher, buffer, metrics } = ctx
+  const { config, encoder, batcher, state, counters, trusted } = ctx
   const { header: cookieHeader, uidOut } = cookieTemplate(config)
   const bodies = new Map<ErrorDef, Buffer>(Object.values(errors).map(def => [def, errorBody(def)]))
   const retryAfter = String(config.buffer.retryAfterSeconds)
@@ -96,8 +96,9 @@ export function handlers (ctx: ServerContext): Handlers {
   const allowAnyOrigin = config.server.corsOrigins.includes('*')
   const allowedOrigins = new Set(config.server.corsOrigins)
 
-  function fail (res: HttpResponse, def: ErrorDef, close = false, origin = ''): void {
-    metrics.reject(def.code)
+  function failRoute (res: HttpResponse, route: number, def: ErrorDef, close = false, origin = ''): void {
+    counters.reject(def.code)
+    counters.request(route, def.status)
     res.writeStatus(STATUS_TEXT[def.status])
     writeCors(res, origin)
     res.writeHeader('Content-Type', 'application/json')
@@ -118,26 +119,41 @@ export function handlers (ctx: ServerContext): Handlers {
     const referer = req.getHeader('referer')
     const cookie = req.getHeader('cookie')
     if (userAgent.length > maxHeader || referer.length > maxHeader || cookie.length > maxHeader) {
-      fail(res, errors.HEADER_TOO_LARGE)
+      failRoute(res, ROUTE.pixel, errors.HEADER_TOO_LARGE)
       return
     }
-    const size = buffer.size
-    if (size >= maxBytes || (dropPixelOverHighWater && size >= highWater) || !ctx.isAccepting()) {
-      metrics.eventsDropped++
+    const size = state.bufferBytes
+    if (size >= maxBytes || (dropPixelOverHighWater && size >= highWater) || !state.accepting) {
+      counters.dropped()
     } else {
-      const r = encoder.pixel(req.getQuery() ?? '', userAgent, referer, cookie, res.getRemoteAddress(), Date.now(), uidOut)
+      const ip = trusted.empty ? res.getRemoteAddress() : forwardedIp(res, req)
+      const r = encoder.pixel(req.getQuery() ?? '', userAgent, referer, cookie, ip, Date.now(), uidOut)
       if (r < 0) {
-        fail(res, nativeErrors[-r - 1])
+        failRoute(res, ROUTE.pixel, nativeErrors[-r - 1])
         return
       }
-      metrics.eventsAccepted++
+      counters.accepted(1)
       if ((r & NEW_UID) !== 0) res.writeHeader(H_SET_COOKIE, cookieHeader)
       if ((r & BATCH_FULL) !== 0) batcher.drainSoon()
     }
-    metrics.pixels++
+    counters.request(ROUTE.pixel, 200)
     res.writeHeader(H_CONTENT_TYPE, V_GIF)
     res.writeHeader(H_CACHE_CONTROL, V_NO_STORE)
     res.end(GIF)
+  }
+
+  /** The client address from the forwarding headers, when the peer is a trusted load balancer. */
+  function forwardedIp (res: HttpResponse, req: HttpRequest): ArrayBuffer {
+    // Copied: the peer may be the answer, and uWS's buffer is only valid inside the handler.
+    const peer = new Uint8Array(res.getRemoteAddress().slice(0))
+    let xff = ''
+    let fwd = ''
+    // getHeader() returns only the first line of a repeated header, the one a client could have sent.
+    req.forEach((key, value) => {
+      if (key === 'x-forwarded-for') xff = xff === '' ? value : `${xff},${value}`
+      else if (key === 'forwarded') fwd = fwd === '' ? value : `${fwd},${value}`
+    })
+    return clientIp(peer, xff, fwd, trusted).buffer as ArrayBuffer
   }
 
   function postEvents (res: HttpResponse, req: HttpRequest): void {
@@ -148,18 +164,19 @@ export function handlers (ctx: ServerContext): Handlers {
     const cookie = req.getHeader('cookie')
     const origin = req.getHeader('origin')
     // The address buffer is only valid inside this handler; the body arrives later.
-    const ip = res.getRemoteAddress().slice(0)
+    const ip = trusted.empty ? res.getRemoteAddress().slice(0) : forwardedIp(res, req)
+    const fail = (def: ErrorDef, close: boolean): void => failRoute(res, ROUTE.events, def, close, origin)
     let done = false
     res.onAborted(() => { done = true })
 
-    if (!ctx.isAccepting()) return fail(res, errors.SHUTTING_DOWN, true, origin)
-    if (userAgent.length > maxHeader || referer.length > maxHeader || cookie.length > maxHeader) return fail(res, errors.HEADER_TOO_LARGE, true, origin)
-    if (!/^(application\/json|text\/plain)\s*(;|$)/i.test(contentType)) return fail(res, errors.UNSUPPORTED_MEDIA_TYPE, true, origin)
-    if (contentLength === '') return fail(res, errors.LENGTH_REQUIRED, true, origin)
+    if (!state.accepting) return fail(errors.SHUTTING_DOWN, true)
+    if (userAgent.length > maxHeader || referer.length > maxHeader || cookie.length > maxHeader) return fail(errors.HEADER_TOO_LARGE, true)
+    if (!/^(application\/json|text\/plain)\s*(;|$)/i.test(contentType)) return fail(errors.UNSUPPORTED_MEDIA_TYPE, true)
+    if (contentLength === '') return fail(errors.LENGTH_REQUIRED, true)
     const length = Number(contentLength)
-    if (!Number.isSafeInteger(length) || length < 0) return fail(res, errors.BODY_LENGTH_MISMATCH, true, origin)
-    if (length > config.limits.maxBodyBytes) return fail(res, errors.BODY_TOO_LARGE, true, origin)
-    if (buffer.size >= highWater) return fail(res, errors.BUFFER_FULL, true, origin)
+    if (!Number.isSafeInteger(length) || length < 0) return fail(errors.BODY_LENGTH_MISMATCH, true)
+    if (length > config.limits.maxBodyBytes) return fail(errors.BODY_TOO_LARGE, true)
+    if (state.bufferBytes >= highWater) return fail(errors.BUFFER_FULL, true)
 
     const body = Buffer.allocUnsafe(length)
     let received = 0
@@ -167,33 +184,33 @@ export function handlers (ctx: ServerContext): Handlers {
       if (done) return
       if (received + chunk.byteLength > length) {
         done = true
-        return res.cork(() => fail(res, errors.BODY_LENGTH_MISMATCH, true, origin))
+        return res.cork(() => fail(errors.BODY_LENGTH_MISMATCH, true))
       }
       body.set(new Uint8Array(chunk), received)
       received += chunk.byteLength
       if (!isLast) return
       if (received !== length) {
         done = true
-        return res.cork(() => fail(res, errors.BODY_LENGTH_MISMATCH, true, origin))
+        return res.cork(() => fail(errors.BODY_LENGTH_MISMATCH, true))
       }
-      if (!ctx.isAccepting()) {
+      if (!state.accepting) {
         done = true
-        return res.cork(() => fail(res, errors.SHUTTING_DOWN, true, origin))
+        return res.cork(() => fail(errors.SHUTTING_DOWN, true))
       }
       const pending = encoder.pending
       const r = encoder.events(body, userAgent, referer, cookie, ip, Date.now(), uidOut)
       if (r < 0) {
         done = true
-        return res.cork(() => fail(res, nativeErrors[-r - 1], false, origin))
+        return res.cork(() => fail(nativeErrors[-r - 1], false))
       }
-      metrics.eventsAccepted += encoder.pending - pending
+      counters.accepted(encoder.pending - pending)
       // The template is shared by every request: copy the new uid before anything else can write it.
       const setCookie = (r & NEW_UID) !== 0 ? cookieHeader.toString('latin1') : undefined
       batcher.committed().then(
         () => {
           if (done) return
           done = true
-          metrics.posts++
+          counters.request(ROUTE.events, 204)
           res.cork(() => {
             res.writeStatus(STATUS_TEXT[204])
             writeCors(res, origin)
@@ -204,13 +221,14 @@ export function handlers (ctx: ServerContext): Handlers {
         () => {
           if (done) return
           done = true
-          res.cork(() => fail(res, errors.BUFFER_WRITE_FAILED, false, origin))
+          res.cork(() => fail(errors.BUFFER_WRITE_FAILED, false))
         }
       )
     })
   }
 
   function preflight (res: HttpResponse, req: HttpRequest): void {
+    counters.request(ROUTE.preflight, 204)
     res.writeStatus(STATUS_TEXT[204])
     writeCors(res, req.getHeader('origin'))
     res.writeHeader('Access-Control-Allow-Methods', 'POST, OPTIONS')
@@ -220,41 +238,51 @@ export function handlers (ctx: ServerContext): Handlers {
   }
 
   function health (res: HttpResponse): void {
-    const status = ctx.isDraining() ? 'draining' : buffer.size >= highWater ? 'over_high_water' : 'ok'
-    const body = JSON.stringify({
-      status,
-      buffer: { bytes: buffer.size, batches: buffer.batchCount, highWaterBytes: highWater },
-      batch: { events: encoder.pending },
-      metrics,
-      ...ctx.health?.()
-    })
-    res.writeStatus(STATUS_TEXT[status === 'ok' ? 200 : 503])
+    const body = healthBody(state, config)
+    counters.request(ROUTE.healthz, body.status === 'ok' ? 200 : 503)
+    res.writeStatus(STATUS_TEXT[body.status === 'ok' ? 200 : 503])
     res.writeHeader('Content-Type', 'application/json')
     res.writeHeader('Cache-Control', 'no-store')
-    res.end(body)
+    res.end(JSON.stringify(body))
   }
 
   function pixelHead (res: HttpResponse): void {
+    counters.request(ROUTE.pixel_head, 200)
     res.writeHeader(H_CONTENT_TYPE, V_GIF)
     res.writeHeader(H_CACHE_CONTROL, V_NO_STORE)
     // This uWS build aborts the process when endWithoutBody is given a length, so HEAD goes without one.
     res.endWithoutBody()
   }
 
-  return { pixel, pixelHead, postEvents, preflight, health, notFound: res => fail(res, errors.NOT_FOUND) }
+  return { pixel, pixelHead, postEvents, preflight, health, notFound: res => failRoute(res, ROUTE.other, errors.NOT_FOUND) }
 }
 
-export function listen (ctx: ServerContext): Promise<Server> {
-  const { config, log } = ctx
-  const h = handlers(ctx)
+/** What /healthz answers: 503 while draining or over the high-water mark, so a load balancer takes the node out. */
+export function healthBody (state: SharedState, config: Config): { status: string } & Record<string, unknown> {
+  const bytes = state.bufferBytes
+  const status = state.draining ? 'draining' : bytes >= config.buffer.highWaterBytes ? 'over_high_water' : 'ok'
+  const metrics = state.snapshot()
+  return {
+    status,
+    buffer: { bytes, batches: metrics.bufferBatches, highWaterBytes: config.buffer.highWaterBytes },
+    batch: { events: state.eventsAccepted - (metrics.eventsBuffered as number) - (metrics.eventsLost as number) },
+    flush: { active: metrics.flushActive },
+    metrics
+  }
+}
+
+export function listen (ctx: ServerContext, log: Logger, extraRoutes?: (app: TemplatedApp) => void): Promise<Server> {
+  const { config } = ctx
+  let h = handlers(ctx)
+  // Routes call through `h`, so that a reload swaps every handler at once.
   const app = uws.App()
-    .get('/p.gif', h.pixel)
-    .head('/p.gif', h.pixelHead)
-    .post('/e', h.postEvents)
-    .options('/e', h.preflight)
-    .get('/healthz', h.health)
-  ctx.extraRoutes?.(app)
-  app.any('/*', h.notFound)
+    .get('/p.gif', (res, req) => h.pixel(res, req))
+    .head('/p.gif', res => h.pixelHead(res))
+    .post('/e', (res, req) => h.postEvents(res, req))
+    .options('/e', (res, req) => h.preflight(res, req))
+    .get('/healthz', res => h.health(res))
+  extraRoutes?.(app)
+  app.any('/*', res => h.notFound(res))
 
   return new Promise((resolve, reject) => {
     app.listen(config.server.host, config.server.port, (token: us_listen_socket | false) => {
@@ -263,8 +291,14 @@ export function listen (ctx: ServerContext): Promise<Server> {
         return
       }
       const port = uws.us_socket_local_port(token)
-      log.info({ host: config.server.host, port }, 'listening')
-      resolve({ port, close: () => uws.us_listen_socket_close(token) })
+      log.debug({ host: config.server.host, port }, 'serving thread listening')
+      resolve({
+        port,
+        close: () => uws.us_listen_socket_close(token),
+        // This build has TemplatedApp.close, though its type declarations leave it out.
+        closeAll: () => (app as TemplatedApp & { close: () => void }).close(),
+        reload: next => { h = handlers(next) }
+      })
     })
   })
 }

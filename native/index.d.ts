@@ -75,6 +75,12 @@ export interface EncoderOptions {
 /** Result bit of `pixel()`/`events()`: a new uid was minted and its 32 hex chars are in `uidOut[0..32]`. */
 export declare const NEW_UID: number
 
+/**
+ * Sends `state` (newline-separated `KEY=value` lines, e.g. `READY=1`) to `$NOTIFY_SOCKET` as sd_notify(3) does:
+ * false when the variable is unset or empty (not run by systemd), true once sent; throws when sending fails.
+ */
+export declare function sdNotify(state: string): boolean
+
 /** The 16 bytes a uid string maps to: its value if it is 32 hex chars, else its xxh3-128. */
 export declare function uidBytes(uid: string): Buffer
 

@@ -839,5 +839,6 @@ module.exports.Encoder = nativeBinding.Encoder
 module.exports.BATCH_FULL = nativeBinding.BATCH_FULL
 module.exports.EncodeError = nativeBinding.EncodeError
 module.exports.NEW_UID = nativeBinding.NEW_UID
+module.exports.sdNotify = nativeBinding.sdNotify
 module.exports.uidBytes = nativeBinding.uidBytes
 module.exports.userRowPrefix = nativeBinding.userRowPrefix

@@ -2,7 +2,7 @@
 
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { defaults, keyDefs, loadConfig } from '../daemon/config'
 import { SpoorError } from '../daemon/errors'
 import { tempDir } from './fixtures/daemon'
@@ -15,7 +15,7 @@ function file (text: string): string {
   return path
 }
 
-function fails (text: string, message: RegExp | string): void {
+function fails (t: Test, text: string, message: RegExp | string): void {
   const path = file(text)
   let err: unknown
   try {
@@ -58,27 +58,29 @@ t.test('values from TOML land in camelCase fields', async t => {
   t.equal(c.hbase.timeTable, 'spoor_events_by_time')
 })
 
-t.test('errors name the file, line and key', async () => {
-  fails('[server]\nport = 8800\nprot = 1\n', 'the configuration is invalid: FILE:3: server.prot: unknown key')
-  fails('[nope]\nx = 1\n', 'the configuration is invalid: FILE:2: nope.x: unknown key')
-  fails('[server]\nport = "80"\n', 'the configuration is invalid: FILE:2: server.port: must be an integer')
-  fails('[server]\n\nport = 70000\n', 'the configuration is invalid: FILE:3: server.port: must be between 0 and 65535')
-  fails('[batch]\ninterval_ms = 1.5\n', 'the configuration is invalid: FILE:2: batch.interval_ms: must be an integer')
-  fails('[server]\ndemo = "yes"\n', 'the configuration is invalid: FILE:2: server.demo: must be true or false')
-  fails('[log]\nlevel = "loud"\n', 'the configuration is invalid: FILE:2: log.level: must be one of "fatal", "error", "warn", "info", "debug", "trace", "silent"')
-  fails('[server]\ncors_origins = "*"\n', 'the configuration is invalid: FILE:2: server.cors_origins: must be an array of strings')
-  fails('[cookie]\nname = "a b"\n', 'the configuration is invalid: FILE:2: cookie.name: must match /^[A-Za-z0-9_-]{1,64}$/')
-  fails('data_dir = 3\n', 'the configuration is invalid: FILE:1: data_dir: must be a string')
+t.test('errors name the file, line and key', async t => {
+  fails(t, '[server]\nport = 8800\nprot = 1\n', 'the configuration is invalid: FILE:3: server.prot: unknown key')
+  fails(t, '[nope]\nx = 1\n', 'the configuration is invalid: FILE:2: nope.x: unknown key')
+  fails(t, '[server]\nport = "80"\n', 'the configuration is invalid: FILE:2: server.port: must be an integer')
+  fails(t, '[server]\n\nport = 70000\n', 'the configuration is invalid: FILE:3: server.port: must be between 0 and 65535')
+  fails(t, '[batch]\ninterval_ms = 1.5\n', 'the configuration is invalid: FILE:2: batch.interval_ms: must be an integer')
+  fails(t, '[server]\ndemo = "yes"\n', 'the configuration is invalid: FILE:2: server.demo: must be true or false')
+  fails(t, '[log]\nlevel = "loud"\n', 'the configuration is invalid: FILE:2: log.level: must be one of "fatal", "error", "warn", "info", "debug", "trace", "silent"')
+  fails(t, '[server]\ncors_origins = "*"\n', 'the configuration is invalid: FILE:2: server.cors_origins: must be an array of strings')
+  fails(t, '[cookie]\nname = "a b"\n', 'the configuration is invalid: FILE:2: cookie.name: must match /^[A-Za-z0-9_-]{1,64}$/')
+  fails(t, '[server]\ntrusted_proxies = ["10.0.0.0/8", "10.0.0.300"]\n', 'the configuration is invalid: FILE:2: server.trusted_proxies: trusted proxy "10.0.0.300": "10.0.0.300" is not an IPv4 or IPv6 address')
+  fails(t, '[admin]\nport = 8800\n', 'the configuration is invalid: FILE: admin.port must differ from server.port')
+  fails(t, 'data_dir = 3\n', 'the configuration is invalid: FILE:1: data_dir: must be a string')
 })
 
-t.test('conflicting settings are errors', async () => {
-  fails('[buffer]\nhigh_water_bytes = 2097152\nmax_bytes = 1048576\n', 'the configuration is invalid: FILE: buffer.high_water_bytes must be below buffer.max_bytes')
-  fails('[flush]\nretry_min_ms = 500\nretry_max_ms = 100\n', 'the configuration is invalid: FILE: flush.retry_max_ms must be at least flush.retry_min_ms')
-  fails('[cookie]\nsame_site = "None"\n', 'the configuration is invalid: FILE: cookie.same_site = "None" needs cookie.secure = true')
-  fails('[hbase]\nuser_table = "x"\ntime_table = "x"\n', 'the configuration is invalid: FILE: hbase.user_table and hbase.time_table must differ')
+t.test('conflicting settings are errors', async t => {
+  fails(t, '[buffer]\nhigh_water_bytes = 2097152\nmax_bytes = 1048576\n', 'the configuration is invalid: FILE: buffer.high_water_bytes must be below buffer.max_bytes')
+  fails(t, '[flush]\nretry_min_ms = 500\nretry_max_ms = 100\n', 'the configuration is invalid: FILE: flush.retry_max_ms must be at least flush.retry_min_ms')
+  fails(t, '[cookie]\nsame_site = "None"\n', 'the configuration is invalid: FILE: cookie.same_site = "None" needs cookie.secure = true')
+  fails(t, '[hbase]\nuser_table = "x"\ntime_table = "x"\n', 'the configuration is invalid: FILE: hbase.user_table and hbase.time_table must differ')
 })
 
 t.test('unreadable or malformed files', async t => {
   t.throws(() => loadConfig(join(dir, 'missing.toml')), { code: 'SPOOR_E_CONFIG_INVALID', message: /^the configuration is invalid: .*missing\.toml: ENOENT/ })
-  fails('[server\nport = 1\n', /^the configuration is invalid: FILE:1: /)
+  fails(t, '[server\nport = 1\n', /^the configuration is invalid: FILE:1: /)
 })

@@ -8,6 +8,7 @@ mod event;
 mod identity;
 mod ip;
 mod json;
+mod notify;
 mod options;
 mod query;
 mod rowkey;
@@ -166,4 +167,11 @@ pub fn user_row_prefix(uid: String, salt_buckets: f64) -> Result<Buffer> {
 #[napi]
 pub fn uid_bytes(uid: String) -> Result<Buffer> {
     Ok(args::uid(&uid)?.to_vec().into())
+}
+
+/// Sends `state` (newline-separated `KEY=value` lines, e.g. `READY=1`) to `$NOTIFY_SOCKET` as sd_notify(3) does:
+/// false when the variable is unset or empty (not run by systemd), true once sent; throws when sending fails.
+#[napi]
+pub fn sd_notify(state: String) -> Result<bool> {
+    notify::notify(&state).map_err(|e| Error::from_reason(e.to_string()))
 }

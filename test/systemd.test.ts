@@ -1,0 +1,63 @@
+// The systemd unit: it parses cleanly, and its hardening does not quietly get weaker.
+
+import t from 'tap'
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+const UNIT = join(__dirname, '..', '..', 'systemd', 'spoor.service')
+const EXEC_START = 'ExecStart=/usr/bin/node /opt/spoor/dist/daemon/cli.js '
+
+/** Measured with systemd 252 (Debian 12); any loosening of the unit raises it. */
+const MAX_EXPOSURE = 1.3
+
+/** The checks the unit fails on purpose, by their `json_field`, and why. */
+const ACCEPTED: Record<string, string> = {
+  PrivateNetwork: 'a network service',
+  IPAddressDeny: 'clients come from anywhere and HBase is wherever the config says',
+  RestrictAddressFamilies_AF_INET_INET6: 'clients and HBase',
+  RestrictAddressFamilies_AF_UNIX: 'sd_notify to systemd',
+  MemoryDenyWriteExecute: "V8's JIT writes executable memory",
+  RootDirectoryOrRootImage: 'spoor runs on the host\'s node from /opt/spoor',
+  DeviceAllow: 'ProtectClock= itself allows reading the RTC',
+  PrivateUsers: 'not yet tried on a systemd host'
+}
+
+interface Check { set: boolean, name: string, json_field: string, exposure: string | null }
+
+function analyze (args: string[]): { stdout: string, stderr: string, status: number | null } {
+  const r = spawnSync('systemd-analyze', args, { encoding: 'utf8' })
+  if ((r.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
+    throw new Error('systemd-analyze is not installed; on Debian and Ubuntu it comes with the systemd package')
+  }
+  if (r.error != null) throw r.error
+  return r
+}
+
+t.test('systemd-analyze verify finds nothing to say', async t => {
+  const text = readFileSync(UNIT, 'utf8')
+  t.ok(text.includes(`\n${EXEC_START}`), 'the unit still starts the installed cli.js')
+  // verify checks that ExecStart's program exists, so point it at this node and this checkout.
+  const dir = mkdtempSync(join(tmpdir(), 'spoor-unit-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const unit = join(dir, 'spoor.service')
+  const cli = join(__dirname, '..', 'daemon', 'cli.js')
+  writeFileSync(unit, text.replace(EXEC_START, `ExecStart=${process.execPath} ${cli} `))
+  const r = analyze(['verify', unit])
+  // Unknown keys and bad values are only warnings with exit status 0, so the output must be empty too.
+  t.equal(r.stderr + r.stdout, '')
+  t.equal(r.status, 0)
+})
+
+t.test('systemd-analyze security rates the unit', async t => {
+  const r = analyze(['security', '--offline=true', UNIT])
+  t.equal(r.status, 0, 'systemd-analyze security succeeds', { stderr: r.stderr })
+  const overall = /Overall exposure level for spoor\.service: (\d+\.\d) (\w+)/.exec(r.stdout)
+  t.ok(overall, 'the overall exposure is reported', { stdout: r.stdout })
+  t.ok(Number(overall?.[1]) <= MAX_EXPOSURE, `exposure ${overall?.[1]} ${overall?.[2]} is at most ${MAX_EXPOSURE}`)
+
+  const checks = JSON.parse(analyze(['security', '--offline=true', '--json=short', UNIT]).stdout) as Check[]
+  const exposed = checks.filter(c => !c.set && c.exposure != null && Number(c.exposure) > 0).map(c => c.json_field)
+  t.same(exposed.filter(f => !(f in ACCEPTED)), [], 'every failed check is one the unit accepts on purpose')
+})
