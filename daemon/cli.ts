@@ -105,35 +105,40 @@ function printRows (rows: Row[]): void {
 }
 
 /**
- * Runs the collector until SIGTERM or SIGINT, then drains it; a second signal exits at once.
+ * Waits for SIGTERM or SIGINT, then drains the collector; a second signal exits at once.
  * SIGHUP reads the config file again and applies it. systemd hears of each step through sd_notify.
+ * The handlers go in before the collector starts, so that an early SIGHUP cannot kill the process.
  */
-async function runUntilSignal (collector: Collector, path: string | undefined, log: Logger, notifier: Notifier): Promise<void> {
+function handleSignals (collector: () => Collector | undefined, path: string | undefined, log: Logger, notifier: Notifier): Promise<void> {
   process.on('SIGHUP', () => {
+    const c = collector()
+    if (c == null) return
     notifier.reloading()
     try {
-      collector.reload(loadConfig(path))
+      c.reload(loadConfig(path))
     } catch (err) {
       log.error({ err }, 'reload refused; the running config stays')
     }
     notifier.ready()
   })
-  await new Promise<void>(resolve => {
+  return new Promise<void>(resolve => {
     let stopping = false
     const stop = (): void => {
+      const c = collector()
+      if (c == null) process.exit(1)
       if (stopping) {
         log.warn('second signal: exiting at once; the buffer keeps what was not flushed')
-        process.exit(1)
+        void c.abort().finally(() => process.exit(1))
+        return
       }
       stopping = true
+      notifier.stopping()
+      notifier.status('draining')
       resolve()
     }
     process.on('SIGTERM', stop)
     process.on('SIGINT', stop)
   })
-  notifier.stopping()
-  notifier.status('draining')
-  await collector.close()
 }
 
 /** Starts the admin listener and the collector, runs until a stop signal, and stops both. */
@@ -141,6 +146,7 @@ async function serve (config: Config, path: string | undefined, onStarted: (coll
   const log = createLogger(config.log.level)
   const notifier = createNotifier(sdNotify)
   let collector: Collector | undefined
+  const stopRequested = handleSignals(() => collector, path, log, notifier)
   const { registry, hooks } = createMetrics(() => collector?.state, () => collector?.buffer)
   const admin = config.admin.enabled ? await startAdmin(config, registry, () => collector, log) : undefined
   collector = await startCollector(config, log, hooks)
@@ -150,7 +156,8 @@ async function serve (config: Config, path: string | undefined, onStarted: (coll
   const status = statusReporter(collector)
   notifier.status(status())
   const timer = setInterval(() => notifier.status(status()), 5000).unref()
-  await runUntilSignal(collector, path, log, notifier)
+  await stopRequested
+  await collector.close()
   clearInterval(timer)
   stopWatchdog()
   admin?.close()

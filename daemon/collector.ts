@@ -24,6 +24,8 @@ export interface Collector {
    * in-memory batches, wait up to shutdown.timeout_seconds for the flushes in flight.
    */
   close: () => Promise<void>
+  /** Closes every socket and ends the serving threads at once, for an exit without draining. */
+  abort: () => Promise<void>
 }
 
 export interface CollectorHooks {
@@ -139,6 +141,11 @@ export async function startCollector (config: Config, log: Logger, hooks: Collec
       for (const t of serving) t.post({ type: 'reload', config: effective })
       log.info({ applied }, 'config reloaded')
       if (needRestart.length > 0) log.warn({ keys: needRestart }, 'these keys change only at the next restart')
+    },
+    async abort () {
+      for (const t of serving) t.post({ type: 'abort' })
+      await Promise.race([Promise.all(serving.map(async t => await t.stopped)), sleep(1000)])
+      await Promise.all(serving.map(async t => await t.worker.terminate()))
     },
     async close () {
       state.draining = true

@@ -6,7 +6,7 @@ import type { EventBuffer } from './buffer'
 import type { Config } from './config'
 import { errors } from './errors'
 import type { FlushResult, FlushTask } from './flush-worker'
-import type { Logger } from './log'
+import { RateLimit, type Logger } from './log'
 import type { SharedState } from './shared-state'
 
 /** Told of every flush attempt, for the flush latency histogram. */
@@ -25,6 +25,8 @@ export class Flusher {
   private stopping = false
   private readonly sleeping = new Set<() => void>()
   private idle: Array<() => void> = []
+  /** Retry warnings during an outage: the first at once, then one every 10 s with the count held back. */
+  private readonly retryLog = new RateLimit(10000)
 
   constructor (
     private readonly buffer: EventBuffer,
@@ -90,6 +92,10 @@ export class Flusher {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9
       if (result.ok) {
         await this.buffer.ack(seq, batch.length)
+        if (this.retryLog.pending > 0 || attempt > 0) {
+          this.log.info({ seq: seq.toString(), attempts: attempt + 1, retriesNotLogged: this.retryLog.pending }, 'flush recovered')
+          this.retryLog.reset()
+        }
         this.state.add('batchesAcknowledged')
         this.state.add('eventsDelivered', result.events)
         this.observe('acknowledged', seconds)
@@ -105,7 +111,8 @@ export class Flusher {
       this.state.add('flushRetries')
       this.observe('retried', seconds)
       const delay = backoff(attempt, flush.retryMinMs, flush.retryMaxMs)
-      this.log.warn({ code: errors.FLUSH_RETRY.code, seq: seq.toString(), attempt, delay, reason: result.reason }, errors.FLUSH_RETRY.message)
+      const held = this.retryLog.take()
+      if (held >= 0) this.log.warn({ code: errors.FLUSH_RETRY.code, seq: seq.toString(), attempt, delay, reason: result.reason, retriesNotLogged: held }, errors.FLUSH_RETRY.message)
       await this.sleep(delay)
     }
     this.inFlight--

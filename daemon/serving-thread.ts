@@ -29,6 +29,7 @@ export type ToThread =
   | { type: 'reload', config: Config }
   | { type: 'close' }
   | { type: 'stop' }
+  | { type: 'abort' }
 
 const port = parentPort as NonNullable<typeof parentPort>
 const data = workerData as ThreadData
@@ -81,6 +82,10 @@ port.on('message', (message: ToThread) => {
     }
     case 'close':
       server?.close()
+      return
+    case 'abort':
+      server?.closeAll()
+      send({ type: 'stopped' })
       return
     case 'stop':
       server?.close()

@@ -64,6 +64,9 @@ t.test('HBase outage under load', async t => {
   await local.start()
   const done = await flushed(daemon, 300000)
   t.ok(done.metrics.flushRetries > 0, 'flushes failed and were retried during the outage')
+  const warnings = daemon.logs.filter(l => l.code === 'SPOOR_E_FLUSH_RETRY').length
+  t.ok(warnings <= 2 + done.metrics.flushRetries / 10 && warnings < 20, `${warnings} retry warnings for ${done.metrics.flushRetries} retries: the log is rate-limited`)
+  t.ok(daemon.logs.some(l => l.msg === 'flush recovered'), 'the recovery is logged')
   t.equal(done.metrics.batchesDeadLettered, 0, 'nothing was dead-lettered')
   const accepted = done.metrics.eventsAccepted
   t.equal(accepted, 170000, 'every answered pixel was accepted')

@@ -1,37 +1,16 @@
 // systemd's notify protocol end to end: the native sdNotify and the daemon's notifier against a fake NOTIFY_SOCKET.
 
-import t, { type Test } from 'tap'
-import { spawn } from 'node:child_process'
+import t from 'tap'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { createNotifier } from '../daemon/sd-notify'
+import { manager } from './fixtures/notify-socket'
 import type * as Binding from '../native/index'
 
 // daemon/native.ts is the daemon's only importer of the binding; a test may load it directly.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { sdNotify }: typeof Binding = require(join(__dirname, '..', '..', 'native'))
-
-// Node cannot bind a Unix datagram socket, so python3 plays the service manager: one JSON line per datagram,
-// as a datagram may hold several newline-separated assignments.
-const MANAGER = `
-import json, socket, sys
-a = sys.argv[1]
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind('\\0' + a[1:] if a.startswith('@') else a)
-print('bound', flush=True)
-while True:
-    print(json.dumps(s.recv(65536).decode()), flush=True)
-`
-
-interface Manager {
-  /** The next datagram, failing after 5 s. */
-  next: () => Promise<string>
-  /** Datagrams that arrived within `ms`. */
-  drain: (ms: number) => Promise<string[]>
-}
 
 const dir = mkdtempSync(join(tmpdir(), 'spoor-sd-notify-'))
 t.teardown(() => {
@@ -39,38 +18,6 @@ t.teardown(() => {
   rmSync(dir, { recursive: true, force: true })
 })
 
-async function manager (t: Test, address: string): Promise<Manager> {
-  const child = spawn('python3', ['-c', MANAGER, address], { stdio: ['ignore', 'pipe', 'inherit'] })
-  t.teardown(() => { child.kill() })
-  const queue: string[] = []
-  let wake: (() => void) | null = null
-  const lines = createInterface({ input: child.stdout })
-  await new Promise<void>((resolve, reject) => {
-    child.once('error', reject)
-    child.once('exit', code => reject(new Error(`the fake manager exited with ${code}`)))
-    lines.once('line', () => resolve())
-  })
-  lines.on('line', line => {
-    queue.push(JSON.parse(line) as string)
-    wake?.()
-  })
-  const next = async (): Promise<string> => {
-    const deadline = Date.now() + 5000
-    while (queue.length === 0) {
-      if (Date.now() > deadline) throw new Error('no datagram within 5 s')
-      await new Promise<void>(resolve => {
-        wake = resolve
-        setTimeout(resolve, 50)
-      })
-    }
-    return queue.shift() as string
-  }
-  const drain = async (ms: number): Promise<string[]> => {
-    await sleep(ms)
-    return queue.splice(0)
-  }
-  return { next, drain }
-}
 
 t.test('without NOTIFY_SOCKET nothing is sent', async t => {
   const path = join(dir, 'unset.sock')

@@ -1,0 +1,56 @@
+// Graceful stop as systemd drives it: READY after listening, STOPPING and failing health on SIGTERM while requests
+// are still served for shutdown.drain_seconds, then every accepted event committed and flushed, and exit 0.
+
+import { once } from 'node:events'
+import { join } from 'node:path'
+import t from 'tap'
+import { startDaemon, tempDir, until } from './fixtures/daemon'
+import { countRows, freshTables } from './fixtures/hbase'
+import { manager } from './fixtures/notify-socket'
+
+t.test('SIGTERM drains in order and loses nothing', async t => {
+  const hbase = await freshTables('drain')
+  const socket = join(tempDir('notify'), 'notify.sock')
+  const systemd = await manager(t, socket)
+  const daemon = await startDaemon({ hbase, shutdown: { drain_seconds: 3 } }, undefined, { NOTIFY_SOCKET: socket })
+  t.equal(await systemd.next(), 'READY=1', 'READY=1 once the listeners and the buffer are open')
+  t.match(await systemd.next(), /^STATUS=\d+ events\/s in, \d+ events\/s to HBase, buffer [\d.]+ MiB$/)
+
+  const post = async (n: number): Promise<number> => (await fetch(`${daemon.url}/e`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(Array.from({ length: n }, (_, i) => ({ uid: 'drain', a: 'x', d: String(i) })))
+  })).status
+  t.equal(await post(10), 204)
+
+  const exited = once(daemon.child, 'exit')
+  daemon.child.kill('SIGTERM')
+  t.equal(await systemd.next(), 'STOPPING=1', 'STOPPING=1 as draining starts')
+  await until('health to fail', async () => (await fetch(`${daemon.url}/healthz`)).status === 503, 5000, 20)
+  t.equal((await daemon.health()).status, 'draining')
+  // Still serving during the drain period, so that nothing is refused before the load balancer has moved on.
+  t.equal(await post(5), 204, 'POST is still accepted while draining')
+  t.equal((await fetch(`${daemon.url}/p.gif?uid=drain&a=late`)).status, 200)
+
+  const [code] = await exited
+  t.equal(code, 0, 'exits 0')
+  t.ok(daemon.logs.some(l => l.msg === 'stopped' && l.left === 0), 'nothing was left in the buffer')
+  t.equal(await countRows(hbase.user_table as string), 16, 'every accepted event is in HBase')
+})
+
+t.test('a second SIGTERM exits at once and the buffer keeps what was not flushed', async t => {
+  const dataDir = tempDir('drain2')
+  // An HBase that is not there: nothing can be flushed.
+  const daemon = await startDaemon({ hbase: { port: 1 }, shutdown: { drain_seconds: 30 } }, dataDir)
+  const res = await fetch(`${daemon.url}/e`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '[{"uid":"x","a":"y"}]' })
+  t.equal(res.status, 204)
+  const exited = once(daemon.child, 'exit')
+  daemon.child.kill('SIGTERM')
+  await until('health to fail', async () => (await fetch(`${daemon.url}/healthz`)).status === 503, 5000, 20)
+  daemon.child.kill('SIGTERM')
+  const [code] = await exited
+  t.equal(code, 1, 'the second signal exits 1 at once')
+  const again = await startDaemon({ hbase: { port: 1 } }, dataDir)
+  t.equal((await again.health()).buffer.batches, 1, 'the committed batch is still in the buffer')
+  await again.kill()
+})
