@@ -88,7 +88,14 @@ export class Flusher {
         maxRequestBytes: flush.maxRequestBytes
       }
       const started = process.hrtime.bigint()
-      const result = await this.pool.run(task, { transferList: [bytes.buffer] })
+      let result: FlushResult
+      try {
+        result = await this.pool.run(task, { transferList: [bytes.buffer] })
+      } catch (err) {
+        // The pool is destroyed when a stop times out; the batch stays in the buffer.
+        if (this.stopping) break
+        result = { ok: false, permanent: false, reason: `worker: ${(err as Error).message}` }
+      }
       const seconds = Number(process.hrtime.bigint() - started) / 1e9
       if (result.ok) {
         await this.buffer.ack(seq, batch.length)

@@ -2,6 +2,7 @@
 // are still served for shutdown.drain_seconds, then every accepted event committed and flushed, and exit 0.
 
 import { once } from 'node:events'
+import { createServer, type AddressInfo, type Socket } from 'node:net'
 import { join } from 'node:path'
 import t from 'tap'
 import { startDaemon, tempDir, until } from './fixtures/daemon'
@@ -53,4 +54,24 @@ t.test('a second SIGTERM exits at once and the buffer keeps what was not flushed
   const again = await startDaemon({ hbase: { port: 1 } }, dataDir)
   t.equal((await again.health()).buffer.batches, 1, 'the committed batch is still in the buffer')
   await again.kill()
+})
+
+t.test('flushes that hang are cut off by shutdown.timeout_seconds, and the buffer keeps them', async t => {
+  // An HBase gateway that accepts connections and never answers.
+  const sockets: Socket[] = []
+  const blackhole = createServer(socket => { sockets.push(socket) })
+  await new Promise<void>(resolve => blackhole.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => {
+    for (const s of sockets) s.destroy()
+    blackhole.close()
+  })
+  const dataDir = tempDir('drain3')
+  const port = (blackhole.address() as AddressInfo).port
+  const daemon = await startDaemon({ hbase: { port }, flush: { timeout_ms: 600000 }, shutdown: { timeout_seconds: 1 } }, dataDir)
+  t.equal((await fetch(`${daemon.url}/e`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '[{"uid":"x","a":"y"}]' })).status, 204)
+  await until('the flush to be in flight', async () => (await daemon.health()).flush.active === 1, 5000, 20)
+  const started = Date.now()
+  t.equal(await daemon.stop(), 0, 'exits 0 once the timeout is up')
+  t.ok(Date.now() - started < 10000, 'without waiting for the hung flush')
+  t.ok(daemon.logs.some(l => l.msg === 'stopped' && l.left === 1), 'the unacknowledged batch stays in the buffer')
 })
