@@ -5,10 +5,9 @@ import type { AddressInfo } from 'node:net'
 import Int64 from 'node-int64'
 import t, { type Test } from 'tap'
 import thrift = require('thrift')
-import { encoderOptions } from '../daemon/native'
 import { defaults } from '../daemon/config'
 import { HBaseClient } from '../daemon/hbase-client'
-import { Encoder } from '../daemon/native'
+import { Encoder, encoderOptions } from '../daemon/native'
 import { decodeBatch, FAMILY, QUALIFIERS, type EncodedEvent } from '../daemon/record'
 import { BufferCompactProtocol, BufferFramedTransport } from '../daemon/thrift-writer'
 import THBaseService = require('../daemon/thrift-gen/THBaseService')
