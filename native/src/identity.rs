@@ -4,6 +4,7 @@ use memchr::memchr;
 use xxhash_rust::xxh3::{xxh3_128, xxh3_64};
 
 use crate::event::MAX_EID_BYTES;
+use crate::query::hex_digit;
 
 /// Rule 1: a 32-hex-char uid is its own 16 bytes, any other string its xxh3-128 (big-endian).
 pub fn uid16(uid: &[u8]) -> [u8; 16] {
@@ -26,7 +27,7 @@ pub fn parse_hex32(s: &[u8]) -> Option<[u8; 16]> {
     let s: &[u8; 32] = s.try_into().ok()?;
     let mut out = [0; 16];
     for (byte, pair) in out.iter_mut().zip(s.chunks_exact(2)) {
-        *byte = hex_value(pair[0])? << 4 | hex_value(pair[1])?;
+        *byte = hex_digit(pair[0])? << 4 | hex_digit(pair[1])?;
     }
     Some(out)
 }
@@ -64,15 +65,6 @@ pub fn client_event_id(uid16: &[u8; 16], eid: &[u8]) -> [u8; 8] {
     input[..16].copy_from_slice(uid16);
     input[16..16 + eid.len()].copy_from_slice(eid);
     xxh3_64(&input[..16 + eid.len()]).to_be_bytes()
-}
-
-fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

@@ -81,7 +81,8 @@ fn decode_into(raw: &[u8], out: &mut Vec<u8>) -> Result<(), EncodeError> {
     Ok(())
 }
 
-fn hex_digit(b: u8) -> Option<u8> {
+/// The value of one hex digit, either case.
+pub(crate) fn hex_digit(b: u8) -> Option<u8> {
     match b {
         b'0'..=b'9' => Some(b - b'0'),
         b'a'..=b'f' => Some(b - b'a' + 10),
