@@ -31,10 +31,10 @@ an unknown key, a value of the wrong type or out of range, or two settings that 
     const name = def.key.includes('.') ? def.key.split('.')[0] : ''
     if (name !== section || out.endsWith('-->\n')) {
       section = name
-      out += `\n## ${name === '' ? 'Top level' : `[${name}]`}\n\n| key | type | default | unit | meaning |\n| --- | --- | --- | --- | --- |\n`
+      out += `\n## ${name === '' ? 'Top level' : `[${name}]`}\n\n| key | type | default | unit | reload | meaning |\n| --- | --- | --- | --- | --- | --- |\n`
     }
     const key = def.key.split('.').pop() as string
-    out += `| \`${key}\` | ${kindText(def)} | \`${JSON.stringify(def.default)}\` | ${def.unit ?? ''} | ${def.doc} |\n`
+    out += `| \`${key}\` | ${kindText(def)} | \`${JSON.stringify(def.default)}\` | ${def.unit ?? ''} | ${def.reload === true ? 'yes' : ''} | ${def.doc} |\n`
   }
   return out
 }

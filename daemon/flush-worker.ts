@@ -24,11 +24,14 @@ const qualifiers = QUALIFIERS.map(q => Buffer.from(q))
 
 // One connection per worker thread, kept across tasks and replaced after any failure.
 let client: HBaseClient | undefined
+/** The flush.timeout_ms the connection was made with; a reload that changes it gets a new connection. */
+let clientTimeoutMs = 0
 
 async function connection (task: FlushTask): Promise<HBaseClient> {
-  if (client?.isOpen === true) return client
+  if (client?.isOpen === true && clientTimeoutMs === task.timeoutMs) return client
   void client?.close()
   client = await HBaseClient.connect({ host: task.host, port: task.port, connectTimeoutMs: task.timeoutMs, requestTimeoutMs: task.timeoutMs })
+  clientTimeoutMs = task.timeoutMs
   return client
 }
 
