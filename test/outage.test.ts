@@ -40,10 +40,10 @@ t.test('HBase outage under load', async t => {
   await local.stop()
   const rssBefore = rssAnon(daemon.pid)
   const bufferBefore = (await daemon.health()).buffer.bytes
-  const down = await load(pixel, 150000)
+  const down = await load(pixel, 300000)
   t.equal(down.errors, 0, 'no connection errors while HBase is down')
   t.equal(down.non2xx, 0, 'every pixel answered 200 while HBase is down')
-  t.equal(down.requests.total, 150000, 'every pixel was answered during the outage')
+  t.equal(down.requests.total, 300000, 'every pixel was answered during the outage')
 
   const health = await daemon.health()
   const rssAfter = rssAnon(daemon.pid)
@@ -69,7 +69,7 @@ t.test('HBase outage under load', async t => {
   t.ok(daemon.logs.some(l => l.msg === 'flush recovered'), 'the recovery is logged')
   t.equal(done.metrics.batchesDeadLettered, 0, 'nothing was dead-lettered')
   const accepted = done.metrics.eventsAccepted
-  t.equal(accepted, 170000, 'every answered pixel was accepted')
+  t.equal(accepted, 320000, 'every answered pixel was accepted')
   t.equal(await countRows(hbase.user_table as string), accepted, 'every accepted event arrived in the by-user table, none twice')
   t.equal(await countRows(hbase.time_table as string), accepted, 'and in the by-time table')
 })
