@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { connect } from 'node:net'
 import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { HBaseClient } from './hbase-client'
@@ -99,6 +100,17 @@ function tail (file: string, lines: number): string {
   return text.trimEnd().split('\n').slice(-lines).map(line => line.length > 400 ? `${line.slice(0, 400)}…` : line).join('\n')
 }
 
+/** Whether something accepts TCP connections on 127.0.0.1:port. */
+async function portInUse (port: number): Promise<boolean> {
+  return await new Promise(resolve => {
+    const socket = connect({ host: '127.0.0.1', port })
+    socket.setTimeout(1000)
+    socket.once('connect', () => { socket.destroy(); resolve(true) })
+    socket.once('timeout', () => { socket.destroy(); resolve(false) })
+    socket.once('error', () => resolve(false))
+  })
+}
+
 export class LocalHBase {
   private readonly o: FilledOptions
 
@@ -130,6 +142,11 @@ export class LocalHBase {
       // A gateway that outlived its master may hold another config; it restarts with the new one.
       await this.terminate('thrift')
       thrift = undefined
+    }
+    // Another instance on these ports would answer in place of this one, and its data is not ours.
+    const ports = [...(master === undefined ? [this.o.zkPort, this.o.masterPort, this.o.regionServerPort] : []), ...(thrift === undefined ? [this.o.thriftPort] : [])]
+    for (const port of ports) {
+      if (await portInUse(port)) throw new Error(`cannot start the local HBase in ${this.o.dir}: port ${port} on 127.0.0.1 is already in use (another HBase? stop it, or give this one other ports)`)
     }
     const classpath = await mavenClasspath(join(this.o.hbaseDir, 'pom.xml'), this.o.dir)
     this.writeConfig()
