@@ -90,7 +90,7 @@ export function createMetrics (state: () => SharedState | undefined, buffer: () 
   }
 }
 
-/** Serves GET /metrics and GET /healthz on admin.host:admin.port. */
+/** Serves GET /metrics, GET /healthz and POST /dead-letters/replay on admin.host:admin.port. */
 export async function startAdmin (config: Config, registry: Registry, collector: () => Collector | undefined, log: Logger): Promise<Server> {
   const server = createServer((req, res) => {
     const c = collector()
@@ -99,11 +99,16 @@ export async function startAdmin (config: Config, registry: Registry, collector:
         text => res.writeHead(200, { 'Content-Type': registry.contentType }).end(text),
         (err: Error) => res.writeHead(500).end(err.message)
       )
+    } else if (req.method === 'POST' && req.url === '/dead-letters/replay' && c != null) {
+      c.replayDeadLetters().then(
+        replayed => res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ replayed })),
+        (err: Error) => res.writeHead(500, { 'Content-Type': 'application/json' }).end(JSON.stringify({ error: err.message }))
+      )
     } else if (req.method === 'GET' && req.url === '/healthz' && c != null) {
       const body = healthBody(c.state, config)
       res.writeHead(body.status === 'ok' ? 200 : 503, { 'Content-Type': 'application/json' }).end(JSON.stringify(body))
     } else {
-      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found: the admin listener serves GET /metrics and GET /healthz\n')
+      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found: the admin listener serves GET /metrics, GET /healthz and POST /dead-letters/replay\n')
     }
   })
   await new Promise<void>((resolve, reject) => {

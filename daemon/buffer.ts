@@ -129,6 +129,30 @@ export class EventBuffer {
     }
   }
 
+  /**
+   * Moves every dead letter back into the buffer under a new sequence number, each in one transaction,
+   * once the cause has been fixed; the flush then writes them again. Returns how many moved.
+   */
+  async requeueDeadLetters (): Promise<number> {
+    let moved = 0
+    for (const { key, value } of this.dead.getRange({})) {
+      const seq = this.nextSeq++
+      const batch = Buffer.from(value.batch)
+      const done = await this.root.transaction(() => {
+        if (!this.dead.doesExist(key)) return false
+        void this.batches.put(keyOf(seq), batch)
+        void this.dead.remove(key)
+        return true
+      })
+      if (!done) continue
+      this.bytes += batch.length
+      this.count++
+      this.appendedAt.set(seq, Date.now())
+      moved++
+    }
+    return moved
+  }
+
   /** Dead letters, oldest first. */
   * deadLetters (): Generator<DeadLetter> {
     for (const { key, value } of this.dead.getRange({})) {

@@ -29,6 +29,8 @@ commands:
   range --from T --to T [--limit N]
                              events between two times (ISO 8601 or ms since the epoch), newest first
   buffer                     unflushed batches and dead letters in the buffer
+  buffer replay              move the dead letters back into the running collector's buffer, once
+                             their cause is fixed (through the admin listener)
   config check FILE          check a config file and exit non-zero with the problem
 
 options:
@@ -250,6 +252,14 @@ HBase Thrift2 on ${config.hbase.host}:${config.hbase.port}, data under ${resolve
       return
     }
     case 'buffer': {
+      if (sub === 'replay') {
+        const url = `http://${config.admin.host}:${config.admin.port}/dead-letters/replay`
+        const res = await fetch(url, { method: 'POST' })
+          .catch((err: Error) => { throw new SpoorError('ADMIN_UNAVAILABLE', `${url}: ${err.message}; is the collector running, with admin.enabled?`) })
+        if (!res.ok) throw new SpoorError('ADMIN_UNAVAILABLE', `${url} answered ${res.status}: ${await res.text()}`)
+        console.log(`dead letters moved back into the buffer: ${((await res.json()) as { replayed: number }).replayed}`)
+        return
+      }
       const buffer = new EventBuffer(config.dataDir)
       console.log(`unflushed: ${buffer.batchCount} batches, ${buffer.size} bytes`)
       let dead = 0

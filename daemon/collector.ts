@@ -24,6 +24,8 @@ export interface Collector {
    * in-memory batches, wait up to shutdown.timeout_seconds for the flushes in flight.
    */
   close: () => Promise<void>
+  /** Moves the dead letters back into the buffer to be flushed again; returns how many. */
+  replayDeadLetters: () => Promise<number>
   /** Closes every socket and ends the serving threads at once, for an exit without draining. */
   abort: () => Promise<void>
 }
@@ -141,6 +143,14 @@ export async function startCollector (config: Config, log: Logger, hooks: Collec
       for (const t of serving) t.post({ type: 'reload', config: effective })
       log.info({ applied }, 'config reloaded')
       if (needRestart.length > 0) log.warn({ keys: needRestart }, 'these keys change only at the next restart')
+    },
+    async replayDeadLetters () {
+      const moved = await buffer.requeueDeadLetters()
+      state.set('bufferBytes', buffer.size)
+      state.set('bufferBatches', buffer.batchCount)
+      log.info({ batches: moved }, 'dead letters moved back into the buffer')
+      flusher.kick()
+      return moved
     },
     async abort () {
       for (const t of serving) t.post({ type: 'abort' })

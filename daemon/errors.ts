@@ -39,6 +39,7 @@ export const errors = {
   USAGE: def('SPOOR_E_USAGE', 0, 'the command line is invalid'),
   CONFIG_INVALID: def('SPOOR_E_CONFIG_INVALID', 0, 'the configuration is invalid'),
   HBASE_UNAVAILABLE: def('SPOOR_E_HBASE_UNAVAILABLE', 0, 'HBase did not answer'),
+  ADMIN_UNAVAILABLE: def('SPOOR_E_ADMIN_UNAVAILABLE', 0, 'the collector\'s admin listener did not answer'),
   FLUSH_RETRY: def('SPOOR_E_FLUSH_RETRY', 0, 'a flush failed and will be retried'),
   DEAD_LETTER: def('SPOOR_E_DEAD_LETTER', 0, 'HBase rejected a batch for good; it was moved to the dead-letter store')
 } as const

@@ -257,6 +257,10 @@ export class HBaseClient {
   }
 
   /** Replaces a family's settings with `spec`: fields left out go back to HBase's defaults. */
+  async addColumnFamily (table: string, spec: FamilySpec): Promise<void> {
+    await this.call<void>('addColumnFamily', done => this.client.addColumnFamily(tableName(table), family(spec), done))
+  }
+
   async modifyColumnFamily (table: string, spec: FamilySpec): Promise<void> {
     await this.call<void>('modifyColumnFamily', done => this.client.modifyColumnFamily(tableName(table), family(spec), done))
   }

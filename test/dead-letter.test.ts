@@ -1,24 +1,31 @@
-// A batch HBase rejects for good goes to the dead-letter store with its reason, is counted and logged, and is listed by `spoor buffer`.
+// A batch HBase rejects for good goes to the dead-letter store with its reason, is counted, logged and listed,
+// and `spoor buffer replay` sends it again once the cause is fixed.
 
 import { execFile } from 'node:child_process'
+import { createServer, type AddressInfo } from 'node:net'
 import { promisify } from 'node:util'
 import t from 'tap'
 import { CLI, flushed, startDaemon } from './fixtures/daemon'
-import { client, freshTables } from './fixtures/hbase'
+import { client, countRows, freshTables } from './fixtures/hbase'
 
 const run = promisify(execFile)
 
-t.test('a table without the event family dead-letters the batch', async t => {
+async function freePort (): Promise<number> {
+  const s = createServer()
+  await new Promise<void>(resolve => s.listen(0, '127.0.0.1', resolve))
+  const { port } = s.address() as AddressInfo
+  await new Promise(resolve => s.close(resolve))
+  return port
+}
+
+t.test('a table without the event family dead-letters the batch, and a replay delivers it', async t => {
   const hbase = await freshTables('dead')
   // A by-time table whose only family is not `e`: every put to it fails with NoSuchColumnFamilyException.
   const timeTable = `${hbase.time_table as string}_wrong`
   const c = await client()
-  try {
-    await c.createTable(timeTable, [{ name: Buffer.from('x') }])
-  } finally {
-    await c.close()
-  }
-  const daemon = await startDaemon({ hbase: { ...hbase, time_table: timeTable } })
+  t.teardown(async () => { await c.close() })
+  await c.createTable(timeTable, [{ name: Buffer.from('x') }])
+  const daemon = await startDaemon({ hbase: { ...hbase, time_table: timeTable }, admin: { enabled: true, port: await freePort() } })
   t.teardown(async () => { await daemon.stop() })
   const res = await fetch(`${daemon.url}/e`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '[{"uid":"dl","a":"x"},{"uid":"dl","a":"y"}]' })
   t.equal(res.status, 204, 'the POST was accepted: the buffer committed it')
@@ -26,9 +33,28 @@ t.test('a table without the event family dead-letters the batch', async t => {
   t.equal(health.metrics.batchesDeadLettered, 1)
   t.equal(health.metrics.batchesAcknowledged, 0)
   t.ok(daemon.logs.some(l => l.code === 'SPOOR_E_DEAD_LETTER' && /NoSuchColumnFamily/.test(l.reason)), 'logged with its reason')
-  t.equal(await daemon.stop(), 0)
-  const { stdout } = await run(process.execPath, [CLI, 'buffer', '--config', daemon.configPath])
-  t.match(stdout, /^unflushed: 0 batches, 0 bytes$/m)
-  t.match(stdout, /^dead letter 1: \d+ bytes at .*NoSuchColumnFamily/m)
-  t.match(stdout, /^dead letters: 1$/m)
+
+  const listed = (await run(process.execPath, [CLI, 'buffer', '--config', daemon.configPath])).stdout
+  t.match(listed, /^unflushed: 0 batches, 0 bytes$/m)
+  t.match(listed, /^dead letter 1: \d+ bytes at .*NoSuchColumnFamily/m)
+  t.match(listed, /^dead letters: 1$/m)
+
+  // Fix the cause, then replay.
+  await c.addColumnFamily(timeTable, { name: Buffer.from('e') })
+  const replay = (await run(process.execPath, [CLI, 'buffer', 'replay', '--config', daemon.configPath])).stdout
+  t.equal(replay, 'dead letters moved back into the buffer: 1\n')
+  const after = await flushed(daemon)
+  t.equal(after.metrics.batchesAcknowledged, 1, 'the replayed batch is acknowledged')
+  t.equal(after.metrics.eventsDelivered, 2)
+  t.equal(await countRows(timeTable), 2)
+  t.equal(await countRows(hbase.user_table as string), 2, 'the by-user rows written before are rewritten, not doubled')
+  t.match((await run(process.execPath, [CLI, 'buffer', '--config', daemon.configPath])).stdout, /^dead letters: 0$/m)
+})
+
+t.test('replay needs the admin listener', async t => {
+  const daemon = await startDaemon({ hbase: { port: 1 }, admin: { enabled: false, port: await freePort() } })
+  t.teardown(async () => { await daemon.stop() })
+  await t.rejects(run(process.execPath, [CLI, 'buffer', 'replay', '--config', daemon.configPath]), {
+    message: /spoor: SPOOR_E_ADMIN_UNAVAILABLE: the collector's admin listener did not answer: http:\/\/127\.0\.0\.1:\d+\/dead-letters\/replay: .*is the collector running, with admin\.enabled\?\n$/
+  })
 })
