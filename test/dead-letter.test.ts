@@ -2,21 +2,12 @@
 // and `spoor buffer replay` sends it again once the cause is fixed.
 
 import { execFile } from 'node:child_process'
-import { createServer, type AddressInfo } from 'node:net'
 import { promisify } from 'node:util'
 import t from 'tap'
-import { CLI, flushed, startDaemon } from './fixtures/daemon'
+import { CLI, flushed, freePort, startDaemon } from './fixtures/daemon'
 import { client, countRows, freshTables } from './fixtures/hbase'
 
 const run = promisify(execFile)
-
-async function freePort (): Promise<number> {
-  const s = createServer()
-  await new Promise<void>(resolve => s.listen(0, '127.0.0.1', resolve))
-  const { port } = s.address() as AddressInfo
-  await new Promise(resolve => s.close(resolve))
-  return port
-}
 
 t.test('a table without the event family dead-letters the batch, and a replay delivers it', async t => {
   const hbase = await freshTables('dead')

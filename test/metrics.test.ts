@@ -1,19 +1,10 @@
 // The admin listener's /metrics, parsed by a real Prometheus text parser, moves with traffic; and it is never on the public port.
 
-import { createServer, type AddressInfo } from 'node:net'
 import { availableParallelism } from 'node:os'
 import t from 'tap'
-import { flushed, startDaemon } from './fixtures/daemon'
+import { flushed, freePort, startDaemon } from './fixtures/daemon'
 import { freshTables } from './fixtures/hbase'
 import { parseMetrics, value } from './fixtures/prometheus'
-
-async function freePort (): Promise<number> {
-  const s = createServer()
-  await new Promise<void>(resolve => s.listen(0, '127.0.0.1', resolve))
-  const { port } = s.address() as AddressInfo
-  await new Promise(resolve => s.close(resolve))
-  return port
-}
 
 t.test('/metrics counts what the collector does', async t => {
   const hbase = await freshTables('metrics')
