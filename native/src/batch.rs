@@ -28,7 +28,6 @@ pub struct Mark {
 pub struct Batch {
     buf: Vec<u8>,
     count: u32,
-    capacity: usize,
 }
 
 impl Batch {
@@ -39,7 +38,6 @@ impl Batch {
         Self {
             buf: fresh(capacity),
             count: 0,
-            capacity,
         }
     }
 
@@ -88,12 +86,16 @@ impl Batch {
     }
 
     /// The finished batch, header count patched, leaving an empty batch behind; `None` when empty.
+    ///
+    /// The batch is copied out, exactly its length, and the working buffer is kept: a fresh
+    /// buffer per batch would fault in and zero its pages again, which cost more than the copy.
     pub fn take(&mut self) -> Option<Vec<u8>> {
         if self.count == 0 {
             return None;
         }
-        let mut full = std::mem::replace(&mut self.buf, fresh(self.capacity));
-        full[4..HEADER_LEN].copy_from_slice(&self.count.to_be_bytes());
+        self.buf[4..HEADER_LEN].copy_from_slice(&self.count.to_be_bytes());
+        let full = self.buf.clone();
+        self.buf.truncate(HEADER_LEN);
         self.count = 0;
         Some(full)
     }
