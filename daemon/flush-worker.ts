@@ -1,9 +1,7 @@
 // A flush worker thread: writes one batch to both HBase tables with Thrift2 putMultiple and reports the outcome.
 
-import Int64 from 'node-int64'
 import { HBaseClient } from './hbase-client'
-import { BatchFormatError, decodeBatch, FAMILY, QUALIFIERS, type EncodedEvent } from './record'
-import { TColumnValue, TPut } from './thrift-gen/hbase_types'
+import { PutRequests } from './native'
 
 export interface FlushTask {
   batch: Uint8Array
@@ -19,69 +17,59 @@ export type FlushResult =
   | { ok: true, events: number }
   | { ok: false, permanent: boolean, reason: string }
 
-const family = Buffer.from(FAMILY)
-const qualifiers = QUALIFIERS.map(q => Buffer.from(q))
+/** How the native module's message for a batch that is not format v1 begins. */
+const BATCH_FORMAT = 'batch is not format v1:'
 
-// One connection per worker thread, kept across tasks and replaced after any failure.
-let client: HBaseClient | undefined
-/** The flush.timeout_ms the connection was made with; a reload that changes it gets a new connection. */
-let clientTimeoutMs = 0
+/**
+ * Connections to the gateway, kept across tasks. The gateway answers one request per connection at a time, so
+ * each request in flight takes a connection of its own: the two tables' writes of a batch go at once, and so do
+ * the batches of concurrent tasks. A connection that failed is dropped; one made with an older flush.timeout_ms
+ * (changed by a reload) is closed when next picked.
+ */
+const idle: Array<{ client: HBaseClient, timeoutMs: number }> = []
 
-async function connection (task: FlushTask): Promise<HBaseClient> {
-  if (client?.isOpen === true && clientTimeoutMs === task.timeoutMs) return client
-  void client?.close()
-  client = await HBaseClient.connect({ host: task.host, port: task.port, connectTimeoutMs: task.timeoutMs, requestTimeoutMs: task.timeoutMs })
-  clientTimeoutMs = task.timeoutMs
-  return client
-}
-
-function toPut (row: Buffer, event: EncodedEvent): TPut {
-  const timestamp = new Int64(event.ts)
-  const columnValues = event.fields.map(([q, value]) => new TColumnValue({ family, qualifier: qualifiers[q], value, timestamp }))
-  return new TPut({ row, columnValues, timestamp })
-}
-
-/** Cuts a batch into slices whose puts stay under maxBytes on the wire. */
-function * slices (events: EncodedEvent[], maxBytes: number): Generator<EncodedEvent[]> {
-  let start = 0
-  let bytes = 0
-  for (let i = 0; i < events.length; i++) {
-    // Thrift adds per-cell framing, family and qualifier to what the batch holds.
-    const size = events[i].size + events[i].fields.length * 16
-    if (i > start && bytes + size > maxBytes) {
-      yield events.slice(start, i)
-      start = i
-      bytes = 0
-    }
-    bytes += size
+async function acquire (task: FlushTask): Promise<HBaseClient> {
+  for (let c = idle.pop(); c !== undefined; c = idle.pop()) {
+    if (c.client.isOpen && c.timeoutMs === task.timeoutMs) return c.client
+    void c.client.close()
   }
-  if (start < events.length) yield events.slice(start)
+  return await HBaseClient.connect({ host: task.host, port: task.port, connectTimeoutMs: task.timeoutMs, requestTimeoutMs: task.timeoutMs })
+}
+
+/** Writes one request on a connection of its own, which goes back to the idle set only if it is still sound. */
+async function send (task: FlushTask, build: (seqid: number) => Buffer): Promise<void> {
+  const client = await acquire(task)
+  try {
+    await client.putMultipleFrame(build)
+  } catch (err) {
+    void client.close()
+    throw err
+  }
+  idle.push({ client, timeoutMs: task.timeoutMs })
 }
 
 /** HBase errors that retrying cannot fix: the batch goes to the dead-letter store. */
 function isPermanent (err: Error & { kind?: string }): boolean {
-  if (err instanceof BatchFormatError) return true
+  if (err.message.startsWith(BATCH_FORMAT)) return true
   if (err.kind === 'illegal-argument') return true
   return err.kind === 'io' && /NoSuchColumnFamily|KeyValue size too large|Cell with size/.test(err.message)
 }
 
 export default async function flush (task: FlushTask): Promise<FlushResult> {
   try {
-    const batch = Buffer.from(task.batch.buffer, task.batch.byteOffset, task.batch.byteLength)
-    const events = decodeBatch(batch)
-    const hbase = await connection(task)
-    for (const slice of slices(events, task.maxRequestBytes)) {
-      await hbase.putMultiple(task.userTable, slice.map(e => toPut(e.userKey, e)))
-      await hbase.putMultiple(task.timeTable, slice.map(e => toPut(e.timeKey, e)))
+    // Checked whole before anything is written; each request is written by the native module as one frame.
+    const requests = new PutRequests(Buffer.from(task.batch.buffer, task.batch.byteOffset, task.batch.byteLength), task.maxRequestBytes)
+    const userTable = Buffer.from(task.userTable)
+    const timeTable = Buffer.from(task.timeTable)
+    for (let i = 0; i < requests.requests; i++) {
+      await Promise.all([
+        send(task, seqid => requests.frame(i, userTable, false, seqid)),
+        send(task, seqid => requests.frame(i, timeTable, true, seqid))
+      ])
     }
-    return { ok: true, events: events.length }
+    return { ok: true, events: requests.events }
   } catch (err) {
     const e = err as Error & { kind?: string }
-    const permanent = isPermanent(e)
-    if (!permanent) {
-      void client?.close()
-      client = undefined
-    }
-    return { ok: false, permanent, reason: `${e.kind ?? e.name}: ${e.message}` }
+    return { ok: false, permanent: isPermanent(e), reason: `${e.kind ?? e.name}: ${e.message}` }
   }
 }

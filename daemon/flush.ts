@@ -39,6 +39,9 @@ export class Flusher {
       filename: join(__dirname, 'flush-worker.js'),
       minThreads: config.flush.workers,
       maxThreads: config.flush.workers,
+      // A task mostly waits on HBase, so a worker takes several at once; flush.in_flight (at most 256, and
+      // reloadable) is what limits them.
+      concurrentTasksPerWorker: 256,
       idleTimeout: Infinity
     })
   }

@@ -113,9 +113,13 @@ function classify (method: string, err: unknown): HBaseError {
   return new HBaseError('io', `${method}: ${typeof err === 'string' ? err : String((err as Error)?.message ?? err)}`, { cause: err })
 }
 
-/** The generated client's members that the split-key workaround in `createTable` uses. */
+/** The generated client's members that the split-key workaround in `createTable` and `putMultipleFrame` use. */
 interface GeneratedClientInternals {
   output: unknown
+  /** Callbacks by sequence id; the connection hands each reply to `recv_<method>`, which calls and removes its callback. */
+  _reqs: Record<number, (err: unknown) => void>
+  /** Increments the client's sequence id and returns it. */
+  new_seqid: () => number
 }
 
 /**
@@ -223,6 +227,20 @@ export class HBaseClient {
   async putMultiple (table: string, puts: Put[]): Promise<void> {
     const name = Buffer.from(table)
     await this.call<void>('putMultiple', done => this.client.putMultiple(name, puts as ttypes.TPut[], done))
+  }
+
+  /**
+   * Sends a putMultiple request that is already written as a whole frame, as the native `PutRequests.frame` writes
+   * it: `build` gets the sequence id to write into it. The reply is read and checked as for `putMultiple`.
+   */
+  async putMultipleFrame (build: (seqid: number) => Buffer): Promise<void> {
+    await this.call<void>('putMultiple', done => {
+      const generated = this.client as unknown as GeneratedClientInternals
+      const seqid = generated.new_seqid()
+      const frame = build(seqid)
+      generated._reqs[seqid] = done
+      this.connection.write(frame)
+    })
   }
 
   async tableExists (table: string): Promise<boolean> {

@@ -9,8 +9,9 @@ import type { Config } from './config'
 const binding: typeof Binding = require(join(__dirname, '..', '..', 'native'))
 
 /** Flags of a non-negative Encoder.pixel/events result: NEW_UID, BATCH_FULL. */
-export const { Encoder, userRowPrefix, uidBytes, sdNotify, NEW_UID, BATCH_FULL } = binding
+export const { Encoder, PutRequests, userRowPrefix, uidBytes, sdNotify, NEW_UID, BATCH_FULL } = binding
 export type Encoder = Binding.Encoder
+export type PutRequests = Binding.PutRequests
 export type EncoderOptions = Binding.EncoderOptions
 
 /** The encoder's options, from the config. */

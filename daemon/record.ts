@@ -1,4 +1,5 @@
-// Decodes a batch (format v1, written by the native encoder) into events ready to become HBase puts.
+// Decodes a batch (format v1, written by the native encoder) in JS: the reference the tests and the bench read batches with.
+// The flush writes batches to HBase through the native PutRequests, which checks them by the same rules.
 //
 //   batch  = "SPB1" count:u32 record{count}
 //   record = len:u32 ts:u64 ku_len:u8 ku ku_len:u8 kt nf:u8 field{nf}

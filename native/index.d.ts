@@ -23,6 +23,24 @@ export declare class Encoder {
   get pending(): number
 }
 
+/**
+ * One batch as Thrift2 `putMultiple` requests for HBase's gateway, for the flush workers: checked once, cut into
+ * requests under `maxRequestBytes`, each written as one frame (framed transport, compact protocol) on demand.
+ */
+export declare class PutRequests {
+  /** Copies and checks the batch (format v1); throws an Error whose message starts `batch is not format v1:`. */
+  constructor(batch: Buffer, maxRequestBytes: number)
+  /** Events in the batch. */
+  get events(): number
+  /** Requests per table. */
+  get requests(): number
+  /**
+   * Request `index` (0 ≤ index < requests) as a whole frame, length first: `putMultiple(table, puts)` with the
+   * sequence id given, each event's row being its by-time rowkey if `byTime`, else its by-user rowkey.
+   */
+  frame(index: number, table: Buffer, byTime: boolean, seqid: number): Buffer
+}
+
 /** Result bit of `pixel()`/`events()`: the batch reached `batchMaxBytes`; call `drain()` now. */
 export declare const BATCH_FULL: number
 

@@ -7,7 +7,7 @@ import t, { type Test } from 'tap'
 import thrift = require('thrift')
 import { defaults } from '../daemon/config'
 import { HBaseClient } from '../daemon/hbase-client'
-import { Encoder, encoderOptions } from '../daemon/native'
+import { Encoder, encoderOptions, PutRequests } from '../daemon/native'
 import { decodeBatch, FAMILY, QUALIFIERS, type EncodedEvent } from '../daemon/record'
 import { BufferCompactProtocol, BufferFramedTransport } from '../daemon/thrift-writer'
 import THBaseService = require('../daemon/thrift-gen/THBaseService')
@@ -72,6 +72,10 @@ function toPut (row: Buffer, event: EncodedEvent): ttypes.TPut {
 
 /** A batch from the native encoder, with varied users, lengths and non-ASCII text. */
 function realisticEvents (n: number): EncodedEvent[] {
+  return decodeBatch(realisticBatch(n))
+}
+
+function realisticBatch (n: number): Buffer {
   const encoder = new Encoder(encoderOptions(defaults()))
   const uidOut = Buffer.alloc(32)
   const ip = Uint8Array.from([203, 0, 113, 7]).buffer
@@ -80,7 +84,7 @@ function realisticEvents (n: number): EncodedEvent[] {
     const query = `uid=u${i % 17}&sid=s${i}&p=site-a&a=view&url=https%3A%2F%2Fsite-a.example%2Fq%2F${i}&it=q${i}&ch=databases&ct=${1764000000000 + i}&d=${d}`
     encoder.pixel(query, 'Mozilla/5.0 (X11; Linux x86_64) Chrome/120', 'https://site-a.example/', '', ip, 1764000000000 + i * 997, uidOut)
   }
-  return decodeBatch(encoder.drain()!)
+  return encoder.drain()!
 }
 
 /** A row's cells as plain values, for comparing what was read with what was written. */
@@ -97,6 +101,72 @@ t.test('a realistic putMultiple, for both tables', async t => {
   const events = realisticEvents(250)
   sameAsStock(t, c => c.putMultiple(Buffer.from('spoor_user'), events.map(e => toPut(e.userKey, e)), none), 'user table')
   sameAsStock(t, c => c.putMultiple(Buffer.from('spoor_time'), events.map(e => toPut(e.timeKey, e)), none), 'time table')
+})
+
+/** The events of each request, by the size rule the flush has always used: record bytes plus 16 per field. */
+function slicesOf (events: EncodedEvent[], maxBytes: number): EncodedEvent[][] {
+  const out: EncodedEvent[][] = []
+  let current: EncodedEvent[] = []
+  let bytes = 0
+  for (const e of events) {
+    const size = e.size + e.fields.length * 16
+    if (current.length > 0 && bytes + size > maxBytes) {
+      out.push(current)
+      current = []
+      bytes = 0
+    }
+    current.push(e)
+    bytes += size
+  }
+  if (current.length > 0) out.push(current)
+  return out
+}
+
+/** The generated client's frame for `puts`, sent with sequence id `seqid`. */
+function stockFrame (table: string, puts: ttypes.TPut[], seqid: number): Buffer {
+  const [frame] = frames(stock, c => {
+    (c as unknown as { _seqid: number })._seqid = seqid - 1
+    c.putMultiple(Buffer.from(table), puts, none)
+  })
+  return frame
+}
+
+t.test('the native PutRequests writes the generated client\'s bytes, request by request', async t => {
+  const batch = realisticBatch(250)
+  const events = decodeBatch(batch)
+  for (const maxBytes of [4 * 1024 * 1024, 20000, 1]) {
+    const requests = new PutRequests(batch, maxBytes)
+    const slices = slicesOf(events, maxBytes)
+    t.equal(requests.events, 250)
+    t.equal(requests.requests, slices.length, `${maxBytes} bytes: ${slices.length} requests`)
+    slices.forEach((slice, i) => {
+      for (const seqid of [1, 127, 128, 300, 2 ** 31 - 1]) {
+        const user = requests.frame(i, Buffer.from('spoor_user'), false, seqid)
+        const time = requests.frame(i, Buffer.from('spoor_time'), true, seqid)
+        if (!user.equals(stockFrame('spoor_user', slice.map(e => toPut(e.userKey, e)), seqid))) t.fail(`${maxBytes} bytes, request ${i}, seqid ${seqid}: user frame differs`)
+        if (!time.equals(stockFrame('spoor_time', slice.map(e => toPut(e.timeKey, e)), seqid))) t.fail(`${maxBytes} bytes, request ${i}, seqid ${seqid}: time frame differs`)
+      }
+    })
+    t.pass(`${maxBytes} bytes: every frame equals the generated client's`)
+  }
+  t.throws(() => requests0().frame(1, Buffer.from('t'), false, 1), { message: /request 1 of 1/ })
+
+  function requests0 (): PutRequests {
+    return new PutRequests(realisticBatch(1), 1000)
+  }
+})
+
+t.test('the native PutRequests refuses a batch that is not format v1, with the reason the decoder gives', async t => {
+  const batch = realisticBatch(3)
+  const cases: Array<[string, Buffer]> = [
+    ['bad header', Buffer.concat([Buffer.from('XXXX'), batch.subarray(4)])],
+    ['trailing bytes', Buffer.concat([batch, Buffer.from([0])])],
+    ['record 2 is cut short', batch.subarray(0, batch.length - 3)]
+  ]
+  for (const [reason, bad] of cases) {
+    t.throws(() => new PutRequests(bad, 1000), { message: `batch is not format v1: ${reason}` })
+    t.throws(() => decodeBatch(bad), { message: `batch is not format v1: ${reason}` })
+  }
 })
 
 t.test('putMultiple with edge values', async t => {

@@ -19,6 +19,12 @@ pub mod q {
     pub const CT: u8 = 15;
 }
 
+/// Column qualifiers of family `e`, by qualifier id; `daemon/record.ts` has the same list.
+pub const QUALIFIERS: [&[u8]; 16] = [
+    b"id", b"uid", b"sid", b"p", b"url", b"ref", b"a", b"d", b"it", b"ch", b"co", b"rg", b"ci",
+    b"ua", b"ip", b"ct",
+];
+
 /// `eid` is hashed, never stored, so its limit need not follow `maxValueBytes`.
 pub const MAX_EID_BYTES: usize = 64;
 /// Sixteen digits of ms reach the year 316 889 and still fit a JS number exactly.

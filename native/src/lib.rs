@@ -10,6 +10,7 @@ mod ip;
 mod json;
 mod notify;
 mod options;
+mod put;
 mod query;
 mod rowkey;
 
@@ -153,6 +154,60 @@ impl Encoder {
     #[napi(getter)]
     pub fn pending(&self) -> u32 {
         self.inner.pending()
+    }
+}
+
+/// One batch as Thrift2 `putMultiple` requests for HBase's gateway, for the flush workers: checked once, cut into
+/// requests under `maxRequestBytes`, each written as one frame (framed transport, compact protocol) on demand.
+#[napi]
+pub struct PutRequests {
+    inner: put::Requests,
+}
+
+#[napi]
+impl PutRequests {
+    /// Copies and checks the batch (format v1); throws an Error whose message starts `batch is not format v1:`.
+    #[napi(constructor)]
+    pub fn new(batch: BufferSlice, max_request_bytes: u32) -> Result<Self> {
+        put::Requests::new(batch.to_vec(), max_request_bytes as usize)
+            .map(|inner| Self { inner })
+            .map_err(|reason| Error::from_reason(format!("batch is not format v1: {reason}")))
+    }
+
+    /// Events in the batch.
+    #[napi(getter)]
+    pub fn events(&self) -> u32 {
+        self.inner.events() as u32
+    }
+
+    /// Requests per table.
+    #[napi(getter)]
+    pub fn requests(&self) -> u32 {
+        self.inner.requests() as u32
+    }
+
+    /// Request `index` (0 ≤ index < requests) as a whole frame, length first: `putMultiple(table, puts)` with the
+    /// sequence id given, each event's row being its by-time rowkey if `byTime`, else its by-user rowkey.
+    #[napi]
+    pub fn frame(
+        &self,
+        index: u32,
+        table: BufferSlice,
+        by_time: bool,
+        seqid: i32,
+    ) -> Result<Buffer> {
+        if index as usize >= self.inner.requests() {
+            return Err(args::invalid(format!(
+                "request {index} of {}",
+                self.inner.requests()
+            )));
+        }
+        let key = if by_time {
+            put::Key::ByTime
+        } else {
+            put::Key::ByUser
+        };
+        Ok(self.inner.frame(index as usize, &table, key, seqid).into())
     }
 }
 
