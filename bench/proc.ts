@@ -98,3 +98,25 @@ export async function machineBusyPct (ms: number): Promise<number> {
   const sum = (cores: CoreTicks[], key: keyof CoreTicks): number => cores.reduce((n, c) => n + c[key], 0)
   return round1(100 * (sum(after, 'busy') - sum(before, 'busy')) / ((sum(after, 'total') - sum(before, 'total')) || 1))
 }
+
+/** A run starts once the machine uses less than this share of its cores, the bench HBase's compactions included. */
+export const QUIET_BELOW_PCT = 10
+
+export interface Quiet {
+  waitedMs: number
+  /** Share of all cores busy over the last second waited, in percent. */
+  busyPct: number
+  /** The machine was still busy when the wait ran out: the run that follows is noisy. */
+  gaveUp: boolean
+}
+
+/** Waits until the machine is idle, up to maxWaitMs: tests, builds or compactions running beside would skew a run. */
+export async function waitQuiet (maxWaitMs: number): Promise<Quiet> {
+  const started = Date.now()
+  for (;;) {
+    const busyPct = await machineBusyPct(maxWaitMs === 0 ? 200 : 1000)
+    const waitedMs = Date.now() - started
+    if (busyPct < QUIET_BELOW_PCT) return { waitedMs, busyPct, gaveUp: false }
+    if (waitedMs >= maxWaitMs) return { waitedMs, busyPct, gaveUp: maxWaitMs > 0 }
+  }
+}

@@ -14,3 +14,22 @@ export const REFERER = 'https://shop.example.com/shoes/running?size=42'
 export const COOKIE = 'sp_uid=5f0c6a1e9b2d4c7f8a3e1b0d9c6f2a47'
 
 export const HEADERS: Readonly<Record<string, string>> = { 'User-Agent': USER_AGENT, Referer: REFERER, Cookie: COOKIE }
+
+/** The same page view as a JSON event for POST /e: the fields the pixel sends, by the same names. */
+export const EVENT = {
+  uid: '5f0c6a1e9b2d4c7f8a3e1b0d9c6f2a47',
+  sid: '7f3a9c21',
+  p: 'web',
+  a: 'page',
+  url: 'https://shop.example.com/shoes/running?size=42',
+  ref: 'https://www.google.com/',
+  it: 'sku-48213',
+  ch: 'shoes',
+  ct: '1764149400123',
+  d: { w: 1280, h: 720 }
+}
+
+/** A POST /e body of `events` copies of EVENT; the collector gives each its own event id. */
+export function postBody (events: number): string {
+  return JSON.stringify(Array.from({ length: events }, () => EVENT))
+}

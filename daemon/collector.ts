@@ -74,7 +74,8 @@ class ServingThread {
   }
 }
 
-async function freePort (host: string): Promise<number> {
+/** A TCP port on `host` that nothing listens on right now. */
+export async function freePort (host = '127.0.0.1'): Promise<number> {
   const probe = createServer()
   await new Promise<void>((resolve, reject) => {
     probe.once('error', reject)

@@ -1,5 +1,14 @@
--- wrk script for bench/pixel.ts: prints the run's totals and latency percentiles (µs) as one JSON line at the end.
--- Only `done` is defined, so wrk still sends its prebuilt request and runs no Lua per request.
+-- wrk script for spoor's benchmarks. With SPOOR_BENCH_BODY set to a file, every request is a POST of that file;
+-- otherwise wrk sends its prebuilt GET. At the end it prints the run's totals and latency percentiles (µs) as one
+-- JSON line. No per-request function is defined, so wrk runs no Lua per request.
+
+local body_file = os.getenv('SPOOR_BENCH_BODY')
+if body_file ~= nil and body_file ~= '' then
+  local f = assert(io.open(body_file, 'rb'))
+  wrk.method = 'POST'
+  wrk.body = f:read('*a')
+  f:close()
+end
 
 done = function(summary, latency, requests)
   local e = summary.errors
