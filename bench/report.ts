@@ -43,6 +43,8 @@ export interface LoadRecord extends LoadResult {
   othersOnServerCorePct: number
   rssMaxBytes: number
   rssEndBytes: number
+  /** The highest anonymous RSS sampled: RSS without mapped files such as the LMDB buffer's pages. */
+  anonMaxBytes: number
   collector?: CollectorCounts
   flush?: FlushFigures
 }
@@ -70,7 +72,7 @@ export interface MemoryResult {
     requests: number
     eventsBuffered: number
     command: string
-    samples: Array<{ atMs: number, rssBytes: number, bufferBytes: number }>
+    samples: Array<{ atMs: number, rssBytes: number, anonBytes: number, bufferBytes: number }>
   }
 }
 
@@ -90,6 +92,7 @@ export interface ContenderSummary {
   latencyUs: { p50: Spread, p99: Spread, 'p99.9': Spread }
   serverCpuUsPerRequest: Spread
   rssMaxMiB: Spread
+  anonMaxMiB: Spread
   errors: number
 }
 
@@ -187,6 +190,7 @@ function summaryOf (runs: RunRecord[], section: Section, contender: string, gene
     },
     serverCpuUsPerRequest: spread(loads.map(l => l.serverCpuUsPerRequest)),
     rssMaxMiB: spread(loads.map(l => l.rssMaxBytes / MiB)),
+    anonMaxMiB: spread(loads.map(l => l.anonMaxBytes / MiB)),
     errors: loads.reduce((n, l) => n + l.errors, 0)
   }
 }
@@ -230,17 +234,23 @@ export function summarize (runs: RunRecord[], side: Pick<Results, 'outage' | 'la
   const vsNginx = ratio('spoor / nginx')
   const vsBare = ratio('spoor / bare-uws')
   const rssMax = spoorLoads.length === 0 ? undefined : Math.max(...spoorLoads.map(l => l.rssMaxBytes))
+  const anonMax = spoorLoads.length === 0 ? undefined : Math.max(...spoorLoads.map(l => l.anonMaxBytes))
   const outage = side.outage?.samples
   const targets: Target[] = [
     { name: 'spoor full pipeline ≥ 1.0× nginx empty_gif req/s, one core each (wrk)', measured: vsNginx === undefined ? 'not run' : `${vsNginx.requestsPerSecond.ofMedians}× (rounds ${vsNginx.requestsPerSecond.perRound.min}–${vsNginx.requestsPerSecond.perRound.max})`, met: vsNginx === undefined ? null : vsNginx.requestsPerSecond.ofMedians >= 1 },
     { name: 'spoor p99 ≤ nginx p99 (wrk)', measured: vsNginx === undefined ? 'not run' : `${vsNginx.p99.ofMedians}× nginx's`, met: vsNginx === undefined ? null : vsNginx.p99.ofMedians <= 1 },
     { name: 'spoor full pipeline ≥ 0.9× bare uWS.js req/s (wrk)', measured: vsBare === undefined ? 'not run' : `${vsBare.requestsPerSecond.ofMedians}× (rounds ${vsBare.requestsPerSecond.perRound.min}–${vsBare.requestsPerSecond.perRound.max})`, met: vsBare === undefined ? null : vsBare.requestsPerSecond.ofMedians >= 0.9 },
     { name: 'flush ≥ 0.8× Java BufferedMutator events/s', measured: side.flush === undefined ? 'not run' : `${round(side.flush.ratio)}× (${side.flush.spoor.eventsPerSecond} vs ${side.flush.java.eventsPerSecond} events/s)`, met: side.flush === undefined ? null : side.flush.ratio >= 0.8 },
-    { name: 'RSS < 200 MB at steady load (spoor full pipeline, highest sample)', measured: rssMax === undefined ? 'not run' : `${round(rssMax / 1e6)} MB`, met: rssMax === undefined ? null : rssMax < 200e6 },
+    {
+      name: 'RSS < 200 MB at steady load (spoor full pipeline, highest sample)',
+      measured: rssMax === undefined || anonMax === undefined ? 'not run' : `${round(rssMax / 1e6)} MB, of which ${round(anonMax / 1e6)} MB anonymous (the rest is the LMDB buffer's mapped pages)`,
+      met: rssMax === undefined ? null : rssMax < 200e6
+    },
     {
       name: 'RSS flat while the buffer grows during an HBase outage',
-      measured: outage === undefined ? 'not run' : `RSS ${round(outage[0].rssBytes / 1e6)} → ${round(outage[outage.length - 1].rssBytes / 1e6)} MB while the buffer grew ${round((outage[outage.length - 1].bufferBytes - outage[0].bufferBytes) / 1e6)} MB`,
-      met: outage === undefined ? null : outage[outage.length - 1].rssBytes - outage[0].rssBytes < Math.max(16e6, (outage[outage.length - 1].bufferBytes - outage[0].bufferBytes) / 4)
+      measured: outage === undefined ? 'not run' : `anonymous RSS ${round(outage[0].anonBytes / 1e6)} → ${round(outage[outage.length - 1].anonBytes / 1e6)} MB (RSS ${round(outage[0].rssBytes / 1e6)} → ${round(outage[outage.length - 1].rssBytes / 1e6)} MB) while the buffer grew ${round((outage[outage.length - 1].bufferBytes - outage[0].bufferBytes) / 1e6)} MB`,
+      // Flat: the process's own memory grows by less than 16 MB, or a quarter of what the buffer grew by.
+      met: outage === undefined ? null : outage[outage.length - 1].anonBytes - outage[0].anonBytes < Math.max(16e6, (outage[outage.length - 1].bufferBytes - outage[0].bufferBytes) / 4)
     },
     { name: 'end-to-end lag p99 < 2 s', measured: side.lag === undefined ? 'not run' : `p99 ${side.lag.lagMs.p99} ms (p50 ${side.lag.lagMs.p50} ms)`, met: side.lag === undefined ? null : side.lag.lagMs.p99 < 2000 },
     { name: 'in-process pixel handler + encode p99 < 20 µs', measured: side.handler === undefined ? 'not run' : `p99 ${side.handler.latencyUs.p99} µs`, met: side.handler === undefined ? null : side.handler.latencyUs.p99 < 20 }
@@ -275,6 +285,7 @@ const fmt = (s: Spread, unit = ''): string => s.min === s.max ? `${s.median}${un
 const kfmt = (s: Spread): string => s.min === s.max ? `${(s.median / 1000).toFixed(1)}k` : `${(s.median / 1000).toFixed(1)}k (${(s.min / 1000).toFixed(1)}–${(s.max / 1000).toFixed(1)}k)`
 const met = (b: boolean | null): string => b === null ? 'not run' : b ? 'met' : '**missed**'
 const mb = (bytes: number): string => `${round(bytes / 1e6)} MB`
+const fmtMiB = (s: Spread): string => s.min === s.max ? `${Math.round(s.median)}` : `${Math.round(s.median)} (${Math.round(s.min)}–${Math.round(s.max)})`
 
 const LABELS: Record<string, string> = {
   spoor: 'spoor, full pipeline',
@@ -295,9 +306,9 @@ function contenderTable (s: Summary, section: Section, generator: Generator): st
   const rows = s.contenders.filter(c => c.section === section && c.generator === generator)
   if (rows.length === 0) return []
   return [
-    `| ${generator} | req/s | events/s | p50 µs | p99 µs | p99.9 µs | server CPU µs/req | RSS MiB | errors |`,
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...rows.map(c => `| ${LABELS[c.contender] ?? c.contender} | ${kfmt(c.requestsPerSecond)} | ${kfmt(c.eventsPerSecond)} | ${fmt(c.latencyUs.p50)} | ${fmt(c.latencyUs.p99)} | ${fmt(c.latencyUs['p99.9'])} | ${fmt(c.serverCpuUsPerRequest)} | ${fmt(c.rssMaxMiB)} | ${c.errors} |`),
+    `| ${generator} | req/s | events/s | p50 µs | p99 µs | p99.9 µs | server CPU µs/req | RSS MiB | anon RSS MiB | errors |`,
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...rows.map(c => `| ${LABELS[c.contender] ?? c.contender} | ${kfmt(c.requestsPerSecond)} | ${kfmt(c.eventsPerSecond)} | ${fmt(c.latencyUs.p50)} | ${fmt(c.latencyUs.p99)} | ${fmt(c.latencyUs['p99.9'])} | ${fmt(c.serverCpuUsPerRequest)} | ${fmtMiB(c.rssMaxMiB)} | ${fmtMiB(c.anonMaxMiB)} | ${c.errors} |`),
     ''
   ]
 }
@@ -342,7 +353,7 @@ export function markdown (r: Results, plots: string[]): string {
     `The server runs on core ${st.serverCpus} (\`taskset -c ${st.serverCpus}\`); the load generator and the bench HBase on core ${st.loadCpus}. ` +
       'Every contender answers the same 248-byte page-view request (ten params, User-Agent, Referer, the uid cookie) with the same 43-byte GIF and headers, checked before measuring. ' +
       'nginx runs one worker and writes a buffered access log (`buffer=64k flush=1s`) of the fields spoor stores. ' +
-      'The POST rows send JSON arrays of the same event; they run with the flush off (HBase on a closed port), so they measure what the front door and the LMDB buffer acknowledge, and the flush section below measures what HBase takes. ' +
+      'The POST rows send JSON arrays of the same event; they run with the flush off (HBase on a closed port) and the buffer\'s high-water mark raised to 32 GiB, so they measure what the front door and the LMDB buffer acknowledge, not the 503 that spoor answers once 1 GiB waits unflushed; the flush section below measures what HBase takes. ' +
       'Median of the rounds, with min–max.',
     '',
     ...contenderTable(s, 'pixel', 'wrk'),
@@ -375,6 +386,7 @@ export function markdown (r: Results, plots: string[]): string {
       '| | at start | at end | highest |',
       '| --- | --- | --- | --- |',
       `| RSS | ${mb(first.rssBytes)} | ${mb(last.rssBytes)} | ${mb(maxRss)} |`,
+      `| anonymous RSS | ${mb(first.anonBytes)} | ${mb(last.anonBytes)} | ${mb(Math.max(...o.samples.map(x => x.anonBytes)))} |`,
       `| buffer on disk | ${mb(first.bufferBytes)} | ${mb(last.bufferBytes)} | ${mb(Math.max(...o.samples.map(x => x.bufferBytes)))} |`,
       '')
   }

@@ -59,7 +59,7 @@ const { values: args } = parseArgs({
 })
 const quick = args.quick === true
 const rounds = Number(args.rounds ?? (quick ? 1 : 3))
-const seconds = Number(args.seconds ?? (quick ? 1 : 4))
+const seconds = Number(args.seconds ?? (quick ? 1 : 3))
 const quietWaitMs = 1000 * Number(args['quiet-wait'] ?? (quick ? 0 : 15))
 /** --quick skips the warm-up: it checks that the suite works, and spoor's full pipeline would wait to flush the warm-up's events. */
 const warmupSeconds = quick ? 0 : 1
@@ -201,7 +201,11 @@ async function measureLoad (c: Contender, server: Running, generator: Generator,
   const cpu0 = server.cpuTicks()
   const cores0 = coreTicks()
   let rssMax = server.rssBytes()
-  const sampler = setInterval(() => { rssMax = Math.max(rssMax, server.rssBytes()) }, 250)
+  let anonMax = server.anonBytes()
+  const sampler = setInterval(() => {
+    rssMax = Math.max(rssMax, server.rssBytes())
+    anonMax = Math.max(anonMax, server.anonBytes())
+  }, 250)
   const run = generator === 'wrk' ? runWrk : runAutocannon
   let load: LoadResult
   try {
@@ -220,7 +224,8 @@ async function measureLoad (c: Contender, server: Running, generator: Generator,
     cores: coreUse(cores0, cores1),
     othersOnServerCorePct: 0,
     rssMaxBytes: Math.max(rssMax, rssEnd),
-    rssEndBytes: rssEnd
+    rssEndBytes: rssEnd,
+    anonMaxBytes: Math.max(anonMax, server.anonBytes())
   }
   if (c.serverCpus === SERVER_CPUS) {
     const core = Number(SERVER_CPUS)
@@ -290,7 +295,7 @@ async function measureOutage (target: HBaseTarget): Promise<MemoryResult['outage
     const before = await spoor.health()
     const samples: MemoryResult['outage']['samples'] = []
     const started = Date.now()
-    const sample = (): void => { samples.push({ atMs: Date.now() - started, rssBytes: spoor.rssBytes(), bufferBytes: spoor.diskBytes() }) }
+    const sample = (): void => { samples.push({ atMs: Date.now() - started, rssBytes: spoor.rssBytes(), anonBytes: spoor.anonBytes(), bufferBytes: spoor.diskBytes() }) }
     sample()
     const sampler = setInterval(sample, 500)
     let load: LoadResult
