@@ -1,4 +1,4 @@
-// The ceiling for bench/pixel.ts: bare uWebSockets.js answering GET /p.gif with spoor's GIF and headers, and doing nothing else.
+// The ceiling for bench/run.ts: bare uWebSockets.js answering GET /p.gif with spoor's GIF and headers, and doing nothing else.
 //
 // Usage: node dist/bench/bare-uws.js [--port N]   (0, the default, picks a free port)
 // Prints {"msg":"listening","port":N} like the daemon's log line, and exits on SIGTERM or SIGINT.
@@ -8,7 +8,7 @@ import type { us_listen_socket } from 'uWebSockets.js'
 // Loading spoor's server module costs start-up time only; its GIF stays the one source of the bytes.
 import { GIF } from '../daemon/server'
 
-// The same header values as daemon/server.ts; pixel.ts checks that both servers answer alike.
+// The same header values as daemon/server.ts; run.ts checks that every contender answers alike.
 const H_CONTENT_TYPE = Buffer.from('Content-Type')
 const H_CACHE_CONTROL = Buffer.from('Cache-Control')
 const V_GIF = Buffer.from('image/gif')

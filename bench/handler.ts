@@ -1,8 +1,8 @@
 // In-process timing of spoor's pixel handler and its one encode call, with the real encoder, batcher and buffer but no HTTP.
 //
 // Usage: node dist/bench/handler.js [--calls N] [--json]
-// The HTTP benchmark (pixel.ts) measures the whole server; this isolates what spoor adds per request, call by call,
-// so that a slow tail in the handler shows even when throughput hides it. bench/pixel.ts runs it pinned to one core.
+// The HTTP benchmark (run.ts) measures the whole server; this isolates what spoor adds per request, call by call,
+// so that a slow tail in the handler shows even when throughput hides it. bench/run.ts runs it pinned to one core.
 
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
