@@ -135,7 +135,9 @@ export interface Results {
     quietBelowPct: number
     quietWaitMaxMs: number
     lagRate: number
-    sideSeconds: number
+    scalingSeconds: number
+    outageSeconds: number
+    lagSeconds: number
     bufferEvents: number
     flushEvents: number
     handlerCalls: number
@@ -368,7 +370,7 @@ export function markdown (r: Results, plots: string[]): string {
     '',
     '## Scaling: two cores shared',
     '',
-    `spoor (full pipeline) with 1 and 2 serving threads against nginx with 1 and 2 workers. With only 2 cores, the server, wrk and the bench HBase share cores ${st.sharedCpus}: these figures show how each server uses a second core while the load generator competes for it, not a clean scaling curve.`,
+    `spoor (full pipeline) with 1 and 2 serving threads against nginx with 1 and 2 workers, each measured for ${st.scalingSeconds} s. With only 2 cores, the server, wrk and the bench HBase share cores ${st.sharedCpus}: these figures show how each server uses a second core while the load generator competes for it, not a clean scaling curve.`,
     '',
     ...contenderTable(s, 'scaling', 'wrk'),
     ...ratioTable(s, ['spoor-1t / nginx-1w', 'spoor-2t / nginx-2w']),

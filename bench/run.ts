@@ -3,7 +3,7 @@
 //
 // Usage: node dist/bench/run.js [--quick] [--rounds N] [--seconds S] [--quiet-wait S] [--out DIR]
 //                               [--sections a,b,…] [--hbase-port P --zk-port Z] [--salt-buckets N]
-//   default   3 rounds of 3 s per contender and load generator, about 12 minutes; results in bench/results/
+//   default   3 rounds of 3 s per contender and load generator (2 s for scaling), about 10 minutes; results in bench/results/
 //   --quick   1 round of 1 s, no warm-up, short side sections, about 1.5 minutes; results in bench/results/tmp/ (gitignored)
 //   --hbase-port/--zk-port   use an HBase that is already running (the test suite's) instead of starting the bench's
 //   --salt-buckets N         regions per table (default 16, the collector's default); fewer spare a shared HBase
@@ -63,9 +63,15 @@ const seconds = Number(args.seconds ?? (quick ? 1 : 3))
 const quietWaitMs = 1000 * Number(args['quiet-wait'] ?? (quick ? 0 : 15))
 /** --quick skips the warm-up: it checks that the suite works, and spoor's full pipeline would wait to flush the warm-up's events. */
 const warmupSeconds = quick ? 0 : 1
-const sideSeconds = quick ? 3 : 20
+/**
+ * The scaling section's loads are a second shorter: spoor's full pipeline on two cores answers some 75k req/s, and
+ * every event answered is flushed (at HBase's 8–10k events/s here) before the next load starts.
+ */
+const scalingSeconds = Math.max(1, seconds - 1)
+const outageSeconds = quick ? 3 : 10
+const lagSeconds = quick ? 3 : 20
 const bufferEvents = quick ? 50_000 : 500_000
-const flushEvents = quick ? 20_000 : 200_000
+const flushEvents = quick ? 20_000 : 100_000
 const handlerCalls = quick ? 100_000 : 1_000_000
 const outDir = args.out ?? join(ROOT, 'bench', 'results', ...(quick ? ['tmp'] : []))
 const sections = new Set<SectionName>((args.sections?.split(',') ?? SECTIONS).map(s => {
@@ -209,7 +215,7 @@ async function measureLoad (c: Contender, server: Running, generator: Generator,
   const run = generator === 'wrk' ? runWrk : runAutocannon
   let load: LoadResult
   try {
-    load = await run(server.port, c.workload, seconds, c.loadCpus, body)
+    load = await run(server.port, c.workload, c.section === 'scaling' ? scalingSeconds : seconds, c.loadCpus, body)
   } finally {
     clearInterval(sampler)
   }
@@ -300,13 +306,13 @@ async function measureOutage (target: HBaseTarget): Promise<MemoryResult['outage
     const sampler = setInterval(sample, 500)
     let load: LoadResult
     try {
-      load = await runWrk(spoor.port, PIXEL, sideSeconds, LOAD_CPUS)
+      load = await runWrk(spoor.port, PIXEL, outageSeconds, LOAD_CPUS)
     } finally {
       clearInterval(sampler)
     }
     sample()
     const h = await spoor.health()
-    return { seconds: sideSeconds, requests: load.requests, eventsBuffered: h.metrics.eventsAccepted - before.metrics.eventsAccepted, command: load.command, samples }
+    return { seconds: outageSeconds, requests: load.requests, eventsBuffered: h.metrics.eventsAccepted - before.metrics.eventsAccepted, command: load.command, samples }
   } finally {
     current = undefined
     await spoor.stop()
@@ -361,7 +367,7 @@ async function main (): Promise<void> {
       const spoor = await startSpoor(SERVER_CPUS, lagTarget, { threads: 1, flush: true })
       current = spoor
       try {
-        results.lag = await withClient(async c => await measureLag(spoor, c, lagTarget, sideSeconds, LAG_RATE, LOAD_CPUS))
+        results.lag = await withClient(async c => await measureLag(spoor, c, lagTarget, lagSeconds, LAG_RATE, LOAD_CPUS))
       } finally {
         current = undefined
         await spoor.stop()
@@ -405,7 +411,9 @@ async function main (): Promise<void> {
       quietBelowPct: QUIET_BELOW_PCT,
       quietWaitMaxMs: quietWaitMs,
       lagRate: LAG_RATE,
-      sideSeconds,
+      scalingSeconds,
+      outageSeconds,
+      lagSeconds,
       bufferEvents,
       flushEvents,
       handlerCalls
