@@ -102,11 +102,6 @@ function note (text: string): void {
   process.stderr.write(`${text.split('\n').map(line => at + line).join('\n')}\n`)
 }
 
-/** The bench HBase keeps nothing between invocations, so that no run inherits another's regions or compaction debt. */
-function wipeHBaseData (): void {
-  for (const sub of ['data', 'zk', 'tmp']) rmSync(join(HBASE_DIR, sub), { recursive: true, force: true })
-}
-
 async function withClient<T> (fn: (c: HBaseClient) => Promise<T>): Promise<T> {
   const client = await HBaseClient.connect({ host: '127.0.0.1', port: thriftPort })
   try {
@@ -118,8 +113,8 @@ async function withClient<T> (fn: (c: HBaseClient) => Promise<T>): Promise<T> {
 
 async function startHBase (): Promise<void> {
   if (external !== undefined) return
-  await hbase.stop()
-  wipeHBaseData()
+  // The bench HBase keeps nothing between invocations, so that no run inherits another's regions or compaction debt.
+  await hbase.reset()
   note(`starting the bench HBase in ${HBASE_DIR} (Thrift2 on ${HBASE.thriftPort})…`)
   await hbase.start()
   // Kept off the server's core; it shares the load generator's, and its CPU is recorded per run.
@@ -129,8 +124,7 @@ async function startHBase (): Promise<void> {
 
 async function stopHBase (): Promise<void> {
   if (external !== undefined) return
-  await hbase.stop()
-  wipeHBaseData()
+  await hbase.reset()
 }
 
 async function freshTarget (name: string): Promise<HBaseTarget> {

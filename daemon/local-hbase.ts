@@ -169,6 +169,16 @@ export class LocalHBase {
     await this.terminate('master')
   }
 
+  /**
+   * Stops both, then removes what HBase stored: tables, ZooKeeper state and temporary files. The logs, the config
+   * and the resolved classpath stay. The test suite and the benchmark start from a reset, so that no run inherits
+   * another's regions or compaction debt.
+   */
+  async reset (): Promise<void> {
+    await this.stop()
+    for (const sub of ['data', 'zk', 'tmp']) rmSync(join(this.o.dir, sub), { recursive: true, force: true })
+  }
+
   async status (): Promise<LocalHBaseStatus> {
     const master = this.pid('master')
     const thrift = this.pid('thrift')
