@@ -84,12 +84,7 @@ async function quiet (what: string, maxWaitMs: number): Promise<void> {
 }
 
 async function withClient<T> (port: number, use: (client: HBaseClient) => Promise<T>): Promise<T> {
-  const client = await HBaseClient.connect({ host: '127.0.0.1', port, requestTimeoutMs: 120_000 })
-  try {
-    return await use(client)
-  } finally {
-    await client.close()
-  }
+  return await HBaseClient.using({ host: '127.0.0.1', port, requestTimeoutMs: 120_000 }, use)
 }
 
 async function countBoth (port: number, userTable: string, timeTable: string, events: number): Promise<{ rowsUser: number, rowsTime: number }> {

@@ -103,12 +103,7 @@ function note (text: string): void {
 }
 
 async function withClient<T> (fn: (c: HBaseClient) => Promise<T>): Promise<T> {
-  const client = await HBaseClient.connect({ host: '127.0.0.1', port: thriftPort })
-  try {
-    return await fn(client)
-  } finally {
-    await client.close()
-  }
+  return await HBaseClient.using({ host: '127.0.0.1', port: thriftPort }, fn)
 }
 
 async function startHBase (): Promise<void> {

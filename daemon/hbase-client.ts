@@ -218,6 +218,16 @@ export class HBaseClient {
     })
   }
 
+  /** Connects, runs `use` with the client, and closes the connection however `use` ends. */
+  static async using<T> (options: HBaseClientOptions, use: (client: HBaseClient) => Promise<T>): Promise<T> {
+    const client = await HBaseClient.connect(options)
+    try {
+      return await use(client)
+    } finally {
+      await client.close()
+    }
+  }
+
   /** False once the connection has failed or been closed; every call then rejects with kind `transport`. */
   get isOpen (): boolean {
     return this.failure === undefined

@@ -10,8 +10,8 @@
 
 use crate::rowkey;
 
-const MAGIC: &[u8; 4] = b"SPB1";
-const HEADER_LEN: usize = 8;
+pub const MAGIC: &[u8; 4] = b"SPB1";
+pub const HEADER_LEN: usize = 8;
 /// Preallocating up to the full-batch size avoids regrowing on the hot path, but a huge
 /// `batchMaxBytes` must not pin that much memory in every drained buffer.
 const MAX_PREALLOC: usize = 4 << 20;

@@ -15,10 +15,9 @@ use thrift::protocol::{
     TOutputProtocol, TStructIdentifier, TType,
 };
 
+use crate::batch::{HEADER_LEN, MAGIC};
 use crate::event::QUALIFIERS;
 
-const MAGIC: &[u8; 4] = b"SPB1";
-const HEADER_LEN: usize = 8;
 const FAMILY: &[u8] = b"e";
 /// What the gateway adds per cell to the bytes the batch holds: framing, family and qualifier.
 const CELL_OVERHEAD: usize = 16;
@@ -127,9 +126,7 @@ fn write_call(
         seqid,
     ))?;
     o.write_struct_begin(&TStructIdentifier::new("THBaseService_putMultiple_args"))?;
-    o.write_field_begin(&ARGS_TABLE)?;
-    o.write_bytes(table)?;
-    o.write_field_end()?;
+    binary_field(&mut o, &ARGS_TABLE, table)?;
     o.write_field_begin(&ARGS_TPUTS)?;
     o.write_list_begin(&TListIdentifier::new(TType::Struct, events.len() as i32))?;
     let put = TStructIdentifier::new("TPut");
@@ -141,9 +138,7 @@ fn write_call(
             Key::ByTime => e.by_time,
         };
         o.write_struct_begin(&put)?;
-        o.write_field_begin(&PUT_ROW)?;
-        o.write_bytes(&batch[row_at..row_at + row_len])?;
-        o.write_field_end()?;
+        binary_field(&mut o, &PUT_ROW, &batch[row_at..row_at + row_len])?;
         o.write_field_begin(&PUT_COLUMN_VALUES)?;
         o.write_list_begin(&TListIdentifier::new(TType::Struct, i32::from(e.nf)))?;
         let mut p = e.fields.0;
@@ -153,15 +148,9 @@ fn write_call(
             let value = &batch[p + 3..p + 3 + vlen];
             p += 3 + vlen;
             o.write_struct_begin(&cell)?;
-            o.write_field_begin(&CV_FAMILY)?;
-            o.write_bytes(FAMILY)?;
-            o.write_field_end()?;
-            o.write_field_begin(&CV_QUALIFIER)?;
-            o.write_bytes(QUALIFIERS[usize::from(q)])?;
-            o.write_field_end()?;
-            o.write_field_begin(&CV_VALUE)?;
-            o.write_bytes(value)?;
-            o.write_field_end()?;
+            binary_field(&mut o, &CV_FAMILY, FAMILY)?;
+            binary_field(&mut o, &CV_QUALIFIER, QUALIFIERS[usize::from(q)])?;
+            binary_field(&mut o, &CV_VALUE, value)?;
             o.write_field_begin(&CV_TIMESTAMP)?;
             o.write_i64(ts)?;
             o.write_field_end()?;
@@ -182,6 +171,16 @@ fn write_call(
     o.write_struct_end()?;
     o.write_message_end()?;
     o.flush()
+}
+
+fn binary_field(
+    o: &mut impl TOutputProtocol,
+    id: &TFieldIdentifier,
+    bytes: &[u8],
+) -> thrift::Result<()> {
+    o.write_field_begin(id)?;
+    o.write_bytes(bytes)?;
+    o.write_field_end()
 }
 
 fn parse(batch: &[u8]) -> Result<Vec<Event>, String> {
