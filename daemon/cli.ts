@@ -74,6 +74,7 @@ async function init (config: Config, ttl?: string): Promise<void> {
   const outcome = await withClient(config, async c => await ensureSchema(c, {
     userTable: config.hbase.userTable,
     timeTable: config.hbase.timeTable,
+    identityTable: config.hbase.identityTable,
     saltBuckets: config.hbase.saltBuckets,
     ttlSeconds: ttlSeconds > 0 ? ttlSeconds : undefined
   }))

@@ -16,7 +16,7 @@ export interface Config {
   batch: { intervalMs: number, maxBytes: number }
   buffer: { highWaterBytes: number, maxBytes: number, pixelOverHighWater: 'accept' | 'drop', retryAfterSeconds: number }
   flush: { workers: number, inFlight: number, maxRequestBytes: number, retryMinMs: number, retryMaxMs: number, timeoutMs: number }
-  hbase: { host: string, port: number, userTable: string, timeTable: string, saltBuckets: number, ttlSeconds: number }
+  hbase: { host: string, port: number, userTable: string, timeTable: string, identityTable: string, saltBuckets: number, ttlSeconds: number }
   limits: {
     maxQueryBytes: number, maxHeaderBytes: number, maxBodyBytes: number, maxFields: number,
     maxValueBytes: number, maxDataBytes: number, maxEventsPerPost: number, maxJsonDepth: number
@@ -89,8 +89,9 @@ export const keyDefs: readonly KeyDef[] = [
   { key: 'hbase.port', kind: int(1, 65535), default: 9090, doc: 'Port of the HBase Thrift2 gateway.' },
   { key: 'hbase.user_table', kind: tableName, default: 'spoor_events_by_user', doc: 'Table of events keyed user first: salt, uid, inverse timestamp, event id.' },
   { key: 'hbase.time_table', kind: tableName, default: 'spoor_events_by_time', doc: 'Table of events keyed time first: bucket, inverse timestamp, uid, event id.' },
+  { key: 'hbase.identity_table', kind: tableName, default: 'spoor_identity', doc: 'Table of identity links: each id seen with another on one event (see docs/identity.md), salted like the event tables.' },
   { key: 'hbase.salt_buckets', kind: int(1, 256), default: 16, doc: 'N, the number of salt and bucket values, and so of regions the tables are pre-split into; fixed once data is written.' },
-  { key: 'hbase.ttl_seconds', kind: int(0, 2 ** 31 - 1), default: 0, unit: 's', doc: 'Time to live of event cells, applied by `spoor hbase init`; 0 keeps events forever.' },
+  { key: 'hbase.ttl_seconds', kind: int(0, 2 ** 31 - 1), default: 0, unit: 's', doc: 'Time to live of event and identity-link cells, applied by `spoor hbase init`; 0 keeps them forever.' },
 
   { key: 'limits.max_query_bytes', reload: true, kind: int(64, 65536), default: 4096, unit: 'bytes', doc: 'Longest pixel query string; longer answers 414.' },
   { key: 'limits.max_header_bytes', reload: true, kind: int(256, 65536), default: 8192, unit: 'bytes', doc: 'Longest Cookie, User-Agent or Referer header; longer answers 431. Independently, the HTTP layer closes any connection whose request head reaches about 120 KiB, without an answer.' },
@@ -209,6 +210,7 @@ function checkConflicts (c: Config, source: string): void {
   if (c.flush.retryMaxMs < c.flush.retryMinMs) conflict('flush.retry_max_ms must be at least flush.retry_min_ms')
   if (c.cookie.sameSite === 'None' && !c.cookie.secure) conflict('cookie.same_site = "None" needs cookie.secure = true')
   if (c.hbase.userTable === c.hbase.timeTable) conflict('hbase.user_table and hbase.time_table must differ')
+  if (c.hbase.identityTable === c.hbase.userTable || c.hbase.identityTable === c.hbase.timeTable) conflict('hbase.identity_table must differ from hbase.user_table and hbase.time_table')
   if (c.admin.enabled && c.admin.port === c.server.port && c.admin.host === c.server.host) conflict('admin.port must differ from server.port')
 }
 

@@ -1,4 +1,4 @@
-// A flush worker thread: writes one batch to both HBase tables with Thrift2 putMultiple and reports the outcome.
+// A flush worker thread: writes one batch to both event tables and its identity links to HBase with Thrift2 putMultiple, and reports the outcome.
 
 import { HBaseClient } from './hbase-client'
 import { PutRequests } from './native'
@@ -10,6 +10,8 @@ export interface FlushTask {
   timeoutMs: number
   userTable: string
   timeTable: string
+  identityTable: string
+  saltBuckets: number
   maxRequestBytes: number
 }
 
@@ -58,15 +60,17 @@ function isPermanent (err: Error & { kind?: string }): boolean {
 export default async function flush (task: FlushTask): Promise<FlushResult> {
   try {
     // Checked whole before anything is written; each request is written by the native module as one frame.
-    const requests = new PutRequests(Buffer.from(task.batch.buffer, task.batch.byteOffset, task.batch.byteLength), task.maxRequestBytes)
+    const requests = new PutRequests(Buffer.from(task.batch.buffer, task.batch.byteOffset, task.batch.byteLength), task.maxRequestBytes, task.saltBuckets)
     const userTable = Buffer.from(task.userTable)
     const timeTable = Buffer.from(task.timeTable)
+    const identityTable = Buffer.from(task.identityTable)
     for (let i = 0; i < requests.requests; i++) {
       await Promise.all([
         send(task, seqid => requests.frame(i, userTable, false, seqid)),
         send(task, seqid => requests.frame(i, timeTable, true, seqid))
       ])
     }
+    for (let i = 0; i < requests.linkRequests; i++) await send(task, seqid => requests.linkFrame(i, identityTable, seqid))
     return { ok: true, events: requests.events }
   } catch (err) {
     const e = err as Error & { kind?: string }

@@ -88,6 +88,8 @@ export class Flusher {
         timeoutMs: flush.timeoutMs,
         userTable: hbase.userTable,
         timeTable: hbase.timeTable,
+        identityTable: hbase.identityTable,
+        saltBuckets: hbase.saltBuckets,
         maxRequestBytes: flush.maxRequestBytes
       }
       const started = process.hrtime.bigint()

@@ -1,4 +1,4 @@
-// Creates spoor's two event tables in HBase, pre-split by salt bucket, and keeps their family settings as configured.
+// Creates spoor's two event tables and its identity table in HBase, pre-split by salt bucket, and keeps their family settings as configured.
 
 import { HBaseError, type FamilySpec, type HBaseClient } from './hbase-client'
 import { FAMILY } from './record'
@@ -12,6 +12,8 @@ export interface SchemaOptions {
   userTable: string
   /** The by-time table, named like `userTable` and different from it. */
   timeTable: string
+  /** The identity-link table (family `l`), named like `userTable` and different from both; not created when undefined. */
+  identityTable?: string
   /** N, the number of salt and bucket values, 1–256: new tables are pre-split at the single bytes 1 … N−1. */
   saltBuckets: number
   /** Seconds a cell lives, 1 – 2^31−1; undefined or 0 keeps cells forever. Applied to existing tables as well. */
@@ -25,6 +27,9 @@ function checkOptions (options: SchemaOptions): void {
   if (typeof options.userTable !== 'string' || options.userTable === '') throw new TypeError('options.userTable must be a non-empty string')
   if (typeof options.timeTable !== 'string' || options.timeTable === '') throw new TypeError('options.timeTable must be a non-empty string')
   if (options.userTable === options.timeTable) throw new RangeError('options.userTable and options.timeTable must differ')
+  const id = options.identityTable
+  if (id !== undefined && (typeof id !== 'string' || id === '')) throw new TypeError('options.identityTable must be a non-empty string')
+  if (id === options.userTable || id === options.timeTable) throw new RangeError('options.identityTable must differ from options.userTable and options.timeTable')
   if (!Number.isInteger(options.saltBuckets) || options.saltBuckets < 1 || options.saltBuckets > 256) throw new RangeError('options.saltBuckets must be an integer from 1 to 256')
   const ttl = options.ttlSeconds
   if (ttl !== undefined && (!Number.isInteger(ttl) || ttl < 0 || ttl > FOREVER)) throw new RangeError('options.ttlSeconds must be an integer from 0 to 2147483647')
@@ -48,10 +53,10 @@ export function saltSplitKeys (saltBuckets: number): Buffer[] {
   return Array.from({ length: saltBuckets - 1 }, (_, i) => Buffer.from([i + 1]))
 }
 
-async function ensureTable (client: HBaseClient, table: string, saltBuckets: number, want: Wanted): Promise<SchemaAction> {
+async function ensureTable (client: HBaseClient, table: string, family: string, saltBuckets: number, want: Wanted): Promise<SchemaAction> {
   if (!await client.tableExists(table)) {
     try {
-      await client.createTable(table, [{ name: Buffer.from(FAMILY), ...want }], saltSplitKeys(saltBuckets))
+      await client.createTable(table, [{ name: Buffer.from(family), ...want }], saltSplitKeys(saltBuckets))
       return 'created'
     } catch (err) {
       // Another process created it since tableExists; fall through and check its settings.
@@ -59,8 +64,8 @@ async function ensureTable (client: HBaseClient, table: string, saltBuckets: num
     }
   }
   const desc = await client.getTableDescriptor(table)
-  const current = desc.columns?.find(c => c.name.toString() === FAMILY)
-  if (current === undefined) throw new Error(`HBase table ${table} exists but has no column family '${FAMILY}', so spoor did not create it; choose another table name`)
+  const current = desc.columns?.find(c => c.name.toString() === family)
+  if (current === undefined) throw new Error(`HBase table ${table} exists but has no column family '${family}', so spoor did not create it; choose another table name`)
   const stale = Object.entries(want).some(([key, value]) => current[key as keyof typeof current] !== value)
   if (!stale) return 'unchanged'
   // modifyColumnFamily replaces the whole family, so send every typed setting it has with the wanted ones over them.
@@ -68,17 +73,24 @@ async function ensureTable (client: HBaseClient, table: string, saltBuckets: num
   return 'updated'
 }
 
+/** The identity table's one family: links (`native/src/links.rs`). */
+export const LINK_FAMILY = 'l'
+
 /**
- * Creates the by-user and by-time tables if they are missing, each with the one family FAMILY (record.ts) and
- * pre-split at the salt boundaries, and brings an existing table's family to one version, a row bloom filter
- * and the wanted TTL.
+ * Creates the by-user and by-time tables if they are missing, each with the one family FAMILY (record.ts), and the
+ * identity table with LINK_FAMILY, all pre-split at the salt boundaries, and brings an existing table's family to
+ * one version, a row bloom filter and the wanted TTL.
  * Returns what it did, keyed by table name.
  */
 export async function ensureSchema (client: HBaseClient, options: SchemaOptions): Promise<Record<string, SchemaAction>> {
   checkOptions(options)
   const want = wanted(options.ttlSeconds)
-  return {
-    [options.userTable]: await ensureTable(client, options.userTable, options.saltBuckets, want),
-    [options.timeTable]: await ensureTable(client, options.timeTable, options.saltBuckets, want)
+  const done: Record<string, SchemaAction> = {
+    [options.userTable]: await ensureTable(client, options.userTable, FAMILY, options.saltBuckets, want),
+    [options.timeTable]: await ensureTable(client, options.timeTable, FAMILY, options.saltBuckets, want)
   }
+  if (options.identityTable !== undefined) {
+    done[options.identityTable] = await ensureTable(client, options.identityTable, LINK_FAMILY, options.saltBuckets, want)
+  }
+  return done
 }

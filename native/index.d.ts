@@ -28,12 +28,19 @@ export declare class Encoder {
  * requests under `maxRequestBytes`, each written as one frame (framed transport, compact protocol) on demand.
  */
 export declare class PutRequests {
-  /** Copies and checks the batch (format v1); throws an Error whose message starts `batch is not format v1:`. */
-  constructor(batch: Buffer, maxRequestBytes: number)
+  /**
+   * Copies and checks the batch (format v1); throws an Error whose message starts `batch is not format v1:`.
+   * `saltBuckets` (1–256) salts the identity table's rows, as `hbase.salt_buckets` does the event tables'.
+   */
+  constructor(batch: Buffer, maxRequestBytes: number, saltBuckets: number)
   /** Events in the batch. */
   get events(): number
   /** Requests per table. */
   get requests(): number
+  /** Requests for the identity table: the batch's links (`docs/identity.md`), merged; often none. */
+  get linkRequests(): number
+  /** Identity request `index` (0 ≤ index < linkRequests) as a whole frame, length first, like `frame`. */
+  linkFrame(index: number, table: Buffer, seqid: number): Buffer
   /**
    * Request `index` (0 ≤ index < requests) as a whole frame, length first: `putMultiple(table, puts)` with the
    * sequence id given, each event's row being its by-time rowkey if `byTime`, else its by-user rowkey.

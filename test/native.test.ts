@@ -29,7 +29,9 @@ t.test('pixel events match the reference byte for byte', async t => {
     ['uid=0123456789ABCDEF0123456789abcdef&eid=x', 'UA', '', v4(10, 1, 2, 3)],
     ['uid=b%C3%B6b+smith&eid=%E2%9C%93&d=%7B%22k%22%3A1%7D&_=123', '', 'https://ref.example/page', v6('20010db8000100020003000400050006')],
     ['uid=carol&eid=1&a=&it=', 'agent', 'https://r.example/', v6('00000000000000000000ffffc0000201')],
-    ['eid=2&uid=dave&uid=erin&a=first&a=second', 'ü'.repeat(1500), '', new ArrayBuffer(7)]
+    ['eid=2&uid=dave&uid=erin&a=first&a=second', 'ü'.repeat(1500), '', new ArrayBuffer(7)],
+    ['uid=frank&eid=3&vid=v1&sto=s1&eti=e1&fp=9f3a&lid=frank%40example&lnk=v0', 'Mozilla/5.0 (X11)', '', v4(198, 51, 100, 7)],
+    ['uid=grace&eid=4&fp=9f3a', 'Mozilla/5.0 (X11)', '', new ArrayBuffer(0)]
   ]
   const encoder = new Encoder(options)
   const expected: RefEvent[] = []

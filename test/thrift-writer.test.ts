@@ -11,6 +11,7 @@ import { Encoder, encoderOptions, PutRequests } from '../daemon/native'
 import { decodeBatch, FAMILY, QUALIFIERS, type EncodedEvent } from '../daemon/record'
 import { BufferCompactProtocol, BufferFramedTransport } from '../daemon/thrift-writer'
 import THBaseService = require('../daemon/thrift-gen/THBaseService')
+import { linkRows } from './reference/links'
 import ttypes = require('../daemon/thrift-gen/hbase_types')
 
 type Client = InstanceType<typeof THBaseService.Client>
@@ -135,7 +136,7 @@ t.test('the native PutRequests writes the generated client\'s bytes, request by 
   const batch = realisticBatch(250)
   const events = decodeBatch(batch)
   for (const maxBytes of [4 * 1024 * 1024, 20000, 1]) {
-    const requests = new PutRequests(batch, maxBytes)
+    const requests = new PutRequests(batch, maxBytes, 16)
     const slices = slicesOf(events, maxBytes)
     t.equal(requests.events, 250)
     t.equal(requests.requests, slices.length, `${maxBytes} bytes: ${slices.length} requests`)
@@ -152,8 +153,51 @@ t.test('the native PutRequests writes the generated client\'s bytes, request by 
   t.throws(() => requests0().frame(1, Buffer.from('t'), false, 1), { message: /request 1 of 1/ })
 
   function requests0 (): PutRequests {
-    return new PutRequests(realisticBatch(1), 1000)
+    return new PutRequests(realisticBatch(1), 1000, 16)
   }
+})
+
+t.test('the native PutRequests writes the identity links the reference gives, as the generated client would', async t => {
+  const encoder = new Encoder(encoderOptions(defaults()))
+  const uidOut = Buffer.alloc(32)
+  const ip = Uint8Array.from([203, 0, 113, 7]).buffer
+  const queries = [
+    'uid=c1&p=web&vid=v1&sto=s1&eti=e1&fp=f&lid=alice&a=page',
+    'uid=c1&p=web&vid=v1&a=ping',
+    'uid=c1&p=app&lid=alice&a=identify',
+    'uid=c2&p=web&vid=v2&lnk=v1',
+    'uid=c3&p=web&a=page',
+    'uid=c%C3%A9&vid=v%E2%82%AC'
+  ]
+  queries.forEach((q, i) => encoder.pixel(q, 'UA', '', '', ip, 1764000000000 + i * 1000, uidOut))
+  const batch = encoder.drain()!
+  const want = linkRows(decodeBatch(batch), 16)
+  t.equal(want.length, 10, 'u:c1 v:v1 s:s1 e:e1 f:… l:alice, u:c2 v:v2 (v:v1 again), u:cé v:v€')
+  const linkFamily = Buffer.from('l')
+  const toLinkPut = (r: typeof want[number]): ttypes.TPut => new ttypes.TPut({
+    row: r.row,
+    columnValues: r.cells.map(c => new ttypes.TColumnValue({ family: linkFamily, qualifier: c.qualifier, value: c.platform, timestamp: new Int64(c.ts) }))
+  })
+  for (const maxBytes of [1 << 20, 200, 1]) {
+    const requests = new PutRequests(batch, maxBytes, 16)
+    const got: Buffer[] = []
+    for (let i = 0; i < requests.linkRequests; i++) got.push(requests.linkFrame(i, Buffer.from('spoor_identity'), 7))
+    // Rebuild the same cut from the request count: rows are whole, in order, each request at least one.
+    let at = 0
+    for (const frame of got) {
+      let match = false
+      for (let end = at + 1; end <= want.length && !match; end++) {
+        if (frame.equals(stockFrame('spoor_identity', want.slice(at, end).map(toLinkPut), 7))) {
+          match = true
+          at = end
+        }
+      }
+      if (!match) t.fail(`${maxBytes} bytes: a link frame is not the generated client's for the next rows`)
+    }
+    t.equal(at, want.length, `${maxBytes} bytes: ${got.length} link requests carry all ${want.length} rows as the generated client writes them`)
+  }
+  t.equal(new PutRequests(realisticBatch(5), 1000, 16).linkRequests, 0, 'events with only a uid link nothing')
+  t.throws(() => new PutRequests(batch, 1000, 0), { message: /saltBuckets must be from 1 to 256/ })
 })
 
 t.test('the native PutRequests refuses a batch that is not format v1, with the reason the decoder gives', async t => {
@@ -164,7 +208,7 @@ t.test('the native PutRequests refuses a batch that is not format v1, with the r
     ['record 2 is cut short', batch.subarray(0, batch.length - 3)]
   ]
   for (const [reason, bad] of cases) {
-    t.throws(() => new PutRequests(bad, 1000), { message: `batch is not format v1: ${reason}` })
+    t.throws(() => new PutRequests(bad, 1000, 16), { message: `batch is not format v1: ${reason}` })
     t.throws(() => decodeBatch(bad), { message: `batch is not format v1: ${reason}` })
   }
 })

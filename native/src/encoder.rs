@@ -176,6 +176,20 @@ impl<'r> Call<'r> {
         if let Some(ct) = event.ct {
             record.field(q::CT, ct.get(arena));
         }
+        for id in q::VID..=q::LNK {
+            let Some(given) = event.column(id) else {
+                continue;
+            };
+            if id == q::FP {
+                let ip = self.ip.as_ref().map_or(&[][..], IpText::as_bytes);
+                record.field(
+                    id,
+                    &identity::fingerprint(given.get(arena), self.user_agent, ip),
+                );
+            } else {
+                record.field(id, given.get(arena));
+            }
+        }
         record.finish();
     }
 
@@ -271,6 +285,29 @@ mod tests {
         assert_eq!(r.field(q::UA), Some("Mozilla/5.0"));
         assert_eq!(r.field(q::IP), Some("192.0.2.33"));
         assert_eq!(r.field(q::CT), Some("0042"));
+    }
+
+    #[test]
+    fn stores_the_identity_ids_and_mixes_the_fingerprint_with_what_the_server_sees() {
+        let mut e = encoder();
+        pixel(&mut e, "vid=v1&sto=s1&eti=e1&fp=abc&lid=alice&lnk=v0");
+        let r = &drained(&mut e)[0];
+        let ids: Vec<u8> = r
+            .fields
+            .iter()
+            .map(|f| f.0)
+            .filter(|&q| q >= q::VID)
+            .collect();
+        assert_eq!(ids, [16, 17, 18, 19, 20, 21]);
+        assert_eq!(r.field(q::VID), Some("v1"));
+        assert_eq!(r.field(20), Some("alice"));
+        assert_eq!(r.field(q::LNK), Some("v0"));
+        let fp = identity::fingerprint(b"abc", b"Mozilla/5.0", b"192.0.2.33");
+        assert_eq!(r.field(q::FP).unwrap().as_bytes(), fp);
+        assert_ne!(
+            fp,
+            identity::fingerprint(b"abc", b"Mozilla/5.0", b"192.0.3.0")
+        );
     }
 
     #[test]

@@ -17,13 +17,20 @@ pub mod q {
     pub const UA: u8 = 13;
     pub const IP: u8 = 14;
     pub const CT: u8 = 15;
+    /// Identity ids the tracker sends besides the uid; see `docs/identity.md`.
+    pub const VID: u8 = 16;
+    pub const FP: u8 = 19;
+    pub const LNK: u8 = 21;
 }
 
 /// Column qualifiers of family `e`, by qualifier id; `daemon/record.ts` has the same list.
-pub const QUALIFIERS: [&[u8]; 16] = [
+pub const QUALIFIERS: [&[u8]; 22] = [
     b"id", b"uid", b"sid", b"p", b"url", b"ref", b"a", b"d", b"it", b"ch", b"co", b"rg", b"ci",
-    b"ua", b"ip", b"ct",
+    b"ua", b"ip", b"ct", b"vid", b"sto", b"eti", b"fp", b"lid", b"lnk",
 ];
+
+/// Client columns kept per event: `sid` … `ch`, then `vid` … `lnk`.
+const CLIENT_COLUMNS: usize = 8 + 6;
 
 /// `eid` is hashed, never stored, so its limit need not follow `maxValueBytes`.
 pub const MAX_EID_BYTES: usize = 64;
@@ -36,7 +43,7 @@ pub enum Name {
     Uid,
     Eid,
     Ct,
-    /// A stored client column (`sid` … `ch`, `d` among them), by qualifier id.
+    /// A stored client column (`sid` … `ch`, `d` among them, and the ids `vid` … `lnk`), by qualifier id.
     Column(u8),
     /// Ignored, but it still counts toward `maxFields`.
     Unknown,
@@ -56,6 +63,12 @@ impl Name {
             b"d" => Self::Column(7),
             b"it" => Self::Column(8),
             b"ch" => Self::Column(9),
+            b"vid" => Self::Column(16),
+            b"sto" => Self::Column(17),
+            b"eti" => Self::Column(18),
+            b"fp" => Self::Column(19),
+            b"lid" => Self::Column(20),
+            b"lnk" => Self::Column(21),
             _ => Self::Unknown,
         }
     }
@@ -94,8 +107,8 @@ pub struct Event {
     pub eid: Option<Span>,
     /// Digits only, stored as given.
     pub ct: Option<Span>,
-    /// Client columns by qualifier id minus `q::SID`: sid p url ref a d it ch.
-    pub columns: [Option<Span>; 8],
+    /// Client columns by `slot(id)`: sid p url ref a d it ch, then vid sto eti fp lid lnk.
+    pub columns: [Option<Span>; CLIENT_COLUMNS],
 }
 
 impl Event {
@@ -130,7 +143,7 @@ impl Event {
                 if bytes.len() > max {
                     return Err(EncodeError::ValueTooLong);
                 }
-                if let Some(slot) = self.columns.get_mut(usize::from(id - q::SID)) {
+                if let Some(slot) = slot(id).and_then(|i| self.columns.get_mut(i)) {
                     *slot = (!bytes.is_empty()).then_some(value);
                 }
             }
@@ -139,10 +152,16 @@ impl Event {
     }
 
     pub fn column(&self, id: u8) -> Option<Span> {
-        self.columns
-            .get(usize::from(id.checked_sub(q::SID)?))
-            .copied()
-            .flatten()
+        self.columns.get(slot(id)?).copied().flatten()
+    }
+}
+
+/// Where a client column's value is kept in `Event::columns`.
+fn slot(id: u8) -> Option<usize> {
+    match id {
+        q::SID..=q::CH => Some(usize::from(id - q::SID)),
+        q::VID..=q::LNK => Some(8 + usize::from(id - q::VID)),
+        _ => None,
     }
 }
 
@@ -170,6 +189,11 @@ mod tests {
         for (id, name) in (2..).zip(cols) {
             assert_eq!(Name::of(name.as_bytes()), Name::Column(id));
         }
+        let ids = ["vid", "sto", "eti", "fp", "lid", "lnk"];
+        for (id, name) in (16..).zip(ids) {
+            assert_eq!(Name::of(name.as_bytes()), Name::Column(id));
+            assert_eq!(QUALIFIERS[usize::from(id)], name.as_bytes());
+        }
         assert_eq!(Name::of(b"uid"), Name::Uid);
         assert_eq!(Name::of(b"eid"), Name::Eid);
         assert_eq!(Name::of(b"ct"), Name::Ct);
@@ -185,9 +209,12 @@ mod tests {
         set(&mut ev, "sid", "two").unwrap();
         set(&mut ev, "ch", "x").unwrap();
         set(&mut ev, "ch", "").unwrap();
+        set(&mut ev, "lnk", "v").unwrap();
         assert!(ev.column(q::SID).is_some());
         assert_eq!(ev.column(q::CH), None);
-        assert_eq!(ev.columns.iter().flatten().count(), 1);
+        assert!(ev.column(q::LNK).is_some());
+        assert_eq!(ev.column(q::CT), None);
+        assert_eq!(ev.columns.iter().flatten().count(), 2);
     }
 
     #[test]

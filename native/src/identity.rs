@@ -58,6 +58,18 @@ pub fn cookie_uid(header: &str, name: &str) -> Option<[u8; 16]> {
     })
 }
 
+/// The stored fingerprint: the tracker's hash of browser features mixed with what the server sees of the
+/// browser (its user agent and its IP as stored, so anonymised by default), as 32 hex digits.
+pub fn fingerprint(client: &[u8], user_agent: &[u8], ip: &[u8]) -> [u8; 32] {
+    let mut input = Vec::with_capacity(client.len() + user_agent.len() + ip.len() + 2);
+    for part in [client, b"\0", user_agent, b"\0", ip] {
+        input.extend_from_slice(part);
+    }
+    let mut out = [0; 32];
+    hex(&xxh3_128(&input).to_be_bytes(), &mut out);
+    out
+}
+
 /// A client event id makes retries idempotent: the same uid and eid always give the same eid8.
 pub fn client_event_id(uid16: &[u8; 16], eid: &[u8]) -> [u8; 8] {
     let mut input = [0; 16 + MAX_EID_BYTES];

@@ -8,6 +8,7 @@ mod event;
 mod identity;
 mod ip;
 mod json;
+mod links;
 mod notify;
 mod options;
 mod put;
@@ -167,11 +168,21 @@ pub struct PutRequests {
 #[napi]
 impl PutRequests {
     /// Copies and checks the batch (format v1); throws an Error whose message starts `batch is not format v1:`.
+    /// `saltBuckets` (1–256) salts the identity table's rows, as `hbase.salt_buckets` does the event tables'.
     #[napi(constructor)]
-    pub fn new(batch: BufferSlice, max_request_bytes: u32) -> Result<Self> {
-        put::Requests::new(batch.to_vec(), max_request_bytes as usize)
-            .map(|inner| Self { inner })
-            .map_err(|reason| Error::from_reason(format!("batch is not format v1: {reason}")))
+    pub fn new(batch: BufferSlice, max_request_bytes: u32, salt_buckets: u32) -> Result<Self> {
+        if !(1..=256).contains(&salt_buckets) {
+            return Err(args::invalid(format!(
+                "saltBuckets must be from 1 to 256, not {salt_buckets}"
+            )));
+        }
+        put::Requests::new(
+            batch.to_vec(),
+            max_request_bytes as usize,
+            u64::from(salt_buckets),
+        )
+        .map(|inner| Self { inner })
+        .map_err(|reason| Error::from_reason(format!("batch is not format v1: {reason}")))
     }
 
     /// Events in the batch.
@@ -184,6 +195,24 @@ impl PutRequests {
     #[napi(getter)]
     pub fn requests(&self) -> u32 {
         self.inner.requests() as u32
+    }
+
+    /// Requests for the identity table: the batch's links (`docs/identity.md`), merged; often none.
+    #[napi(getter)]
+    pub fn link_requests(&self) -> u32 {
+        self.inner.link_requests() as u32
+    }
+
+    /// Identity request `index` (0 ≤ index < linkRequests) as a whole frame, length first, like `frame`.
+    #[napi]
+    pub fn link_frame(&self, index: u32, table: BufferSlice, seqid: i32) -> Result<Buffer> {
+        if index as usize >= self.inner.link_requests() {
+            return Err(args::invalid(format!(
+                "link request {index} of {}",
+                self.inner.link_requests()
+            )));
+        }
+        Ok(self.inner.link_frame(index as usize, &table, seqid).into())
     }
 
     /// Request `index` (0 ≤ index < requests) as a whole frame, length first: `putMultiple(table, puts)` with the

@@ -17,8 +17,11 @@ use thrift::protocol::{
 
 use crate::batch::{HEADER_LEN, MAGIC};
 use crate::event::QUALIFIERS;
+use crate::links::{self, Links};
 
 const FAMILY: &[u8] = b"e";
+/// The identity table's family (`links.rs`).
+const LINK_FAMILY: &[u8] = b"l";
 /// What the gateway adds per cell to the bytes the batch holds: framing, family and qualifier.
 const CELL_OVERHEAD: usize = 16;
 
@@ -69,18 +72,70 @@ pub struct Requests {
     events: Vec<Event>,
     /// Event index ranges, one per request.
     slices: Vec<(usize, usize)>,
+    /// The identity table's rows for the batch's links, and their ranges, one per request.
+    links: Vec<links::Row>,
+    link_slices: Vec<(usize, usize)>,
 }
 
 impl Requests {
     /// Checks the whole batch (format v1) first, so that a bad batch writes nothing; the error
-    /// says what is wrong, in the words of `daemon/record.ts`.
-    pub fn new(batch: Vec<u8>, max_request_bytes: usize) -> Result<Self, String> {
+    /// says what is wrong, in the words of `daemon/record.ts`. `salt_buckets` salts the identity rows.
+    pub fn new(
+        batch: Vec<u8>,
+        max_request_bytes: usize,
+        salt_buckets: u64,
+    ) -> Result<Self, String> {
         let events = parse(&batch)?;
         let slices = slices(&events, max_request_bytes);
+        let mut links = Links::default();
+        for e in &events {
+            links.add(e.ts as i64, fields(&batch, e), salt_buckets);
+        }
+        let links = links.into_rows();
+        let link_slices = cut(
+            links.iter().map(|(row, cells)| {
+                row.len()
+                    + cells
+                        .iter()
+                        .map(|(q, c)| q.len() + c.platform.len() + CELL_OVERHEAD)
+                        .sum::<usize>()
+            }),
+            max_request_bytes,
+        );
         Ok(Self {
             batch,
             events,
             slices,
+            links,
+            link_slices,
+        })
+    }
+
+    pub fn link_requests(&self) -> usize {
+        self.link_slices.len()
+    }
+
+    /// Identity request `index` for `table` as one frame, like `frame`.
+    pub fn link_frame(&self, index: usize, table: &[u8], seqid: i32) -> Vec<u8> {
+        let (start, end) = self.link_slices[index];
+        let rows = &self.links[start..end];
+        framed(64 + rows.len() * 128, |out| {
+            write_message(out, table, seqid, rows.len(), |o| {
+                for (row, cells) in rows {
+                    o.write_struct_begin(&TStructIdentifier::new("TPut"))?;
+                    binary_field(o, &PUT_ROW, row)?;
+                    o.write_field_begin(&PUT_COLUMN_VALUES)?;
+                    o.write_list_begin(&TListIdentifier::new(TType::Struct, cells.len() as i32))?;
+                    for (qualifier, cell) in cells {
+                        write_cell(o, LINK_FAMILY, qualifier, &cell.platform, cell.ts)?;
+                    }
+                    o.write_list_end()?;
+                    o.write_field_end()?;
+                    o.write_field_stop()?;
+                    o.write_struct_end()?;
+                }
+                Ok(())
+            })
         })
     }
 
@@ -101,23 +156,43 @@ impl Requests {
                 .iter()
                 .map(|e| e.size + 2 * usize::from(e.nf) * CELL_OVERHEAD)
                 .sum::<usize>();
-        let mut out = Vec::with_capacity(estimate);
-        out.extend_from_slice(&[0; 4]);
-        write_call(&mut out, &self.batch, events, table, key, seqid)
-            .expect("writing to a Vec cannot fail");
-        let len = (out.len() - 4) as u32;
-        out[..4].copy_from_slice(&len.to_be_bytes());
-        out
+        framed(estimate, |out| {
+            write_message(out, table, seqid, events.len(), |o| {
+                write_puts(o, &self.batch, events, key)
+            })
+        })
     }
 }
 
-fn write_call(
+/// The fields of an event as `(qualifier id, value)`.
+fn fields<'a>(batch: &'a [u8], e: &Event) -> impl Iterator<Item = (u8, &'a [u8])> {
+    let mut p = e.fields.0;
+    (0..e.nf).map(move |_| {
+        let q = batch[p];
+        let vlen = usize::from(u16::from_be_bytes([batch[p + 1], batch[p + 2]]));
+        let value = &batch[p + 3..p + 3 + vlen];
+        p += 3 + vlen;
+        (q, value)
+    })
+}
+
+/// A frame written by `write`, its 4-byte length first.
+fn framed(capacity: usize, write: impl FnOnce(&mut Vec<u8>) -> thrift::Result<()>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(capacity);
+    out.extend_from_slice(&[0; 4]);
+    write(&mut out).expect("writing to a Vec cannot fail");
+    let len = (out.len() - 4) as u32;
+    out[..4].copy_from_slice(&len.to_be_bytes());
+    out
+}
+
+/// The call `putMultiple(table, puts)`, with `count` puts written by `puts`.
+fn write_message(
     out: &mut Vec<u8>,
-    batch: &[u8],
-    events: &[Event],
     table: &[u8],
-    key: Key,
     seqid: i32,
+    count: usize,
+    puts: impl FnOnce(&mut TCompactOutputProtocol<&mut Vec<u8>>) -> thrift::Result<()>,
 ) -> thrift::Result<()> {
     let mut o = TCompactOutputProtocol::new(out);
     o.write_message_begin(&TMessageIdentifier::new(
@@ -128,9 +203,41 @@ fn write_call(
     o.write_struct_begin(&TStructIdentifier::new("THBaseService_putMultiple_args"))?;
     binary_field(&mut o, &ARGS_TABLE, table)?;
     o.write_field_begin(&ARGS_TPUTS)?;
-    o.write_list_begin(&TListIdentifier::new(TType::Struct, events.len() as i32))?;
+    o.write_list_begin(&TListIdentifier::new(TType::Struct, count as i32))?;
+    puts(&mut o)?;
+    o.write_list_end()?;
+    o.write_field_end()?;
+    o.write_field_stop()?;
+    o.write_struct_end()?;
+    o.write_message_end()?;
+    o.flush()
+}
+
+fn write_cell(
+    o: &mut impl TOutputProtocol,
+    family: &[u8],
+    qualifier: &[u8],
+    value: &[u8],
+    ts: i64,
+) -> thrift::Result<()> {
+    o.write_struct_begin(&TStructIdentifier::new("TColumnValue"))?;
+    binary_field(o, &CV_FAMILY, family)?;
+    binary_field(o, &CV_QUALIFIER, qualifier)?;
+    binary_field(o, &CV_VALUE, value)?;
+    o.write_field_begin(&CV_TIMESTAMP)?;
+    o.write_i64(ts)?;
+    o.write_field_end()?;
+    o.write_field_stop()?;
+    o.write_struct_end()
+}
+
+fn write_puts(
+    o: &mut impl TOutputProtocol,
+    batch: &[u8],
+    events: &[Event],
+    key: Key,
+) -> thrift::Result<()> {
     let put = TStructIdentifier::new("TPut");
-    let cell = TStructIdentifier::new("TColumnValue");
     for e in events {
         let ts = e.ts as i64;
         let (row_at, row_len) = match key {
@@ -138,24 +245,11 @@ fn write_call(
             Key::ByTime => e.by_time,
         };
         o.write_struct_begin(&put)?;
-        binary_field(&mut o, &PUT_ROW, &batch[row_at..row_at + row_len])?;
+        binary_field(o, &PUT_ROW, &batch[row_at..row_at + row_len])?;
         o.write_field_begin(&PUT_COLUMN_VALUES)?;
         o.write_list_begin(&TListIdentifier::new(TType::Struct, i32::from(e.nf)))?;
-        let mut p = e.fields.0;
-        for _ in 0..e.nf {
-            let q = batch[p];
-            let vlen = usize::from(u16::from_be_bytes([batch[p + 1], batch[p + 2]]));
-            let value = &batch[p + 3..p + 3 + vlen];
-            p += 3 + vlen;
-            o.write_struct_begin(&cell)?;
-            binary_field(&mut o, &CV_FAMILY, FAMILY)?;
-            binary_field(&mut o, &CV_QUALIFIER, QUALIFIERS[usize::from(q)])?;
-            binary_field(&mut o, &CV_VALUE, value)?;
-            o.write_field_begin(&CV_TIMESTAMP)?;
-            o.write_i64(ts)?;
-            o.write_field_end()?;
-            o.write_field_stop()?;
-            o.write_struct_end()?;
+        for (q, value) in fields(batch, e) {
+            write_cell(o, FAMILY, QUALIFIERS[usize::from(q)], value, ts)?;
         }
         o.write_list_end()?;
         o.write_field_end()?;
@@ -165,12 +259,7 @@ fn write_call(
         o.write_field_stop()?;
         o.write_struct_end()?;
     }
-    o.write_list_end()?;
-    o.write_field_end()?;
-    o.write_field_stop()?;
-    o.write_struct_end()?;
-    o.write_message_end()?;
-    o.flush()
+    Ok(())
 }
 
 fn binary_field(
@@ -239,20 +328,31 @@ fn parse(batch: &[u8]) -> Result<Vec<Event>, String> {
 /// this module: the record's bytes plus `CELL_OVERHEAD` per field. A single larger event still
 /// gets a request of its own.
 fn slices(events: &[Event], max_bytes: usize) -> Vec<(usize, usize)> {
+    cut(
+        events
+            .iter()
+            .map(|e| e.size + usize::from(e.nf) * CELL_OVERHEAD),
+        max_bytes,
+    )
+}
+
+/// Index ranges over items of the given sizes, each summing to at most `max_bytes` unless one item alone is larger.
+fn cut(sizes: impl Iterator<Item = usize>, max_bytes: usize) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     let mut start = 0;
     let mut bytes = 0;
-    for (i, e) in events.iter().enumerate() {
-        let size = e.size + usize::from(e.nf) * CELL_OVERHEAD;
+    let mut n = 0;
+    for (i, size) in sizes.enumerate() {
         if i > start && bytes + size > max_bytes {
             out.push((start, i));
             start = i;
             bytes = 0;
         }
         bytes += size;
+        n = i + 1;
     }
-    if start < events.len() {
-        out.push((start, events.len()));
+    if start < n {
+        out.push((start, n));
     }
     out
 }
@@ -283,7 +383,9 @@ mod tests {
     use super::*;
     use crate::batch::Batch;
 
-    fn batch(events: &[(u64, &[(u8, &[u8])])]) -> Vec<u8> {
+    type Fields<'a> = &'a [(u8, &'a [u8])];
+
+    fn batch(events: &[(u64, Fields)]) -> Vec<u8> {
         let mut b = Batch::new(1 << 20);
         for &(ts, fields) in events {
             let mut rec = b.record(ts, &[1; 33], &[2; 33]);
@@ -298,7 +400,7 @@ mod tests {
     #[test]
     fn frames_carry_their_length_and_every_cell() {
         let b = batch(&[(7, &[(0, b"id-1"), (4, b"/a")]), (8, &[(6, b"page")])]);
-        let r = Requests::new(b, 1 << 20).unwrap();
+        let r = Requests::new(b, 1 << 20, 16).unwrap();
         assert_eq!((r.events(), r.requests()), (2, 1));
         let frame = r.frame(0, b"t_user", Key::ByUser, 3);
         assert_eq!(
@@ -333,34 +435,36 @@ mod tests {
             (3, &[(4, b"/b")]),
             (4, &[(4, &big[..])]),
         ]);
-        let r = Requests::new(b, 1000).unwrap();
+        let r = Requests::new(b, 1000, 16).unwrap();
         assert_eq!(r.slices, vec![(0, 1), (1, 3), (3, 4)]);
     }
 
     #[test]
     fn refuses_bad_batches_with_the_reason() {
         assert_eq!(
-            Requests::new(b"SPB2\0\0\0\0".to_vec(), 100).err().unwrap(),
+            Requests::new(b"SPB2\0\0\0\0".to_vec(), 100, 16)
+                .err()
+                .unwrap(),
             "bad header"
         );
         let mut b = batch(&[(1, &[(4, b"/a")])]);
         b.push(0);
         assert_eq!(
-            Requests::new(b.clone(), 100).err().unwrap(),
+            Requests::new(b.clone(), 100, 16).err().unwrap(),
             "trailing bytes"
         );
         b.pop();
         b.truncate(b.len() - 1);
         assert_eq!(
-            Requests::new(b.clone(), 100).err().unwrap(),
+            Requests::new(b.clone(), 100, 16).err().unwrap(),
             "record 0 is cut short"
         );
         let mut bad_q = batch(&[(1, &[(4, b"/a")])]);
         let q_at = bad_q.len() - 5;
-        bad_q[q_at] = 16;
+        bad_q[q_at] = 22;
         assert_eq!(
-            Requests::new(bad_q, 100).err().unwrap(),
-            "record 0 has unknown qualifier 16"
+            Requests::new(bad_q, 100, 16).err().unwrap(),
+            "record 0 has unknown qualifier 22"
         );
     }
 }

@@ -2,7 +2,7 @@
 
 import { xxh3 } from '@node-rs/xxhash'
 
-export const Q = { id: 0, uid: 1, sid: 2, p: 3, url: 4, ref: 5, a: 6, d: 7, it: 8, ch: 9, co: 10, rg: 11, ci: 12, ua: 13, ip: 14, ct: 15 } as const
+export const Q = { id: 0, uid: 1, sid: 2, p: 3, url: 4, ref: 5, a: 6, d: 7, it: 8, ch: 9, co: 10, rg: 11, ci: 12, ua: 13, ip: 14, ct: 15, vid: 16, sto: 17, eti: 18, fp: 19, lid: 20, lnk: 21 } as const
 
 export interface RefOptions {
   saltBuckets: number
@@ -87,7 +87,7 @@ export function pixelEvent (query: string, userAgent: string, referer: string, i
   const uid = params.get('uid') as string
   const eid = params.get('eid') as string
   const fields: RefEvent['fields'] = {}
-  for (const name of ['sid', 'p', 'url', 'ref', 'a', 'd', 'it', 'ch', 'ct'] as const) {
+  for (const name of ['sid', 'p', 'url', 'ref', 'a', 'd', 'it', 'ch', 'ct', 'vid', 'sto', 'eti', 'fp', 'lid', 'lnk'] as const) {
     const v = params.get(name)
     if (v != null && v !== '') fields[name] = v
   }
@@ -97,8 +97,15 @@ export function pixelEvent (query: string, userAgent: string, referer: string, i
   if (userAgent !== '') fields.ua = truncate(userAgent, opts.maxValueBytes)
   const ipText = formatIp(ip, opts.anonymizeIp)
   if (ipText != null) fields.ip = ipText
+  if (fields.fp != null) fields.fp = fingerprint(fields.fp, fields.ua ?? '', ipText ?? '')
   for (const k of Object.keys(fields) as Array<keyof typeof Q>) if (fields[k] == null) delete fields[k]
   return { ts, uid, eid, fields }
+}
+
+/** The stored fingerprint: XXH3-128 of the client's hash, the user agent and the stored IP, NUL-separated. */
+export function fingerprint (client: string, userAgent: string, ip: string): string {
+  const h = xxh3.xxh128(Buffer.from(`${client}\0${userAgent}\0${ip}`, 'utf8'))
+  return h.toString(16).padStart(32, '0')
 }
 
 function truncate (s: string, maxBytes: number): string {
