@@ -22,6 +22,8 @@ export interface Config {
     maxValueBytes: number, maxDataBytes: number, maxEventsPerPost: number, maxJsonDepth: number
   }
   cookie: { name: string, domain: string, maxAgeDays: number, sameSite: 'Lax' | 'Strict' | 'None', secure: boolean }
+  identity: { cookie: boolean, bounce: boolean, etag: boolean, storage: boolean, syncOrigins: string[], fingerprint: boolean, login: boolean, linkDomains: string[] }
+  tracker: { maxAgeSeconds: number }
   privacy: { anonymizeIp: boolean }
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' }
 }
@@ -107,6 +109,17 @@ export const keyDefs: readonly KeyDef[] = [
   { key: 'cookie.max_age_days', reload: true, kind: int(1, 400), default: 395, unit: 'days', doc: 'Lifetime of the cookie; browsers cap it at 400 days.' },
   { key: 'cookie.same_site', reload: true, kind: { type: 'enum', values: ['Lax', 'Strict', 'None'] }, default: 'Lax', doc: 'SameSite attribute of the cookie; "None" needs cookie.secure.' },
   { key: 'cookie.secure', reload: true, kind: bool, default: false, doc: 'Mark the cookie Secure; set it when the load balancer terminates TLS.' },
+
+  { key: 'identity.cookie', reload: true, kind: bool, default: true, doc: 'Read and set the uid cookie ([cookie]); off, an event without a uid gets a new uid every request. First-party when the collector is under the site\'s domain, third-party otherwise (see docs/identity.md).' },
+  { key: 'identity.bounce', reload: true, kind: bool, default: false, doc: 'A pixel without the uid cookie is redirected once to itself with the cookie set, to tell browsers that block it; those events are stored under the uid of 32 zeros. Needs identity.cookie.' },
+  { key: 'identity.etag', reload: true, kind: bool, default: true, doc: 'Serve GET /id.gif, which hands each browser an id as an ETag that its cache sends back (the eti field); off, /id.gif answers 404 and eti is not stored.' },
+  { key: 'identity.storage', reload: true, kind: bool, default: true, doc: 'Serve GET /sync.html, the iframe that keeps an id in the collector origin\'s localStorage (the sto field); off, it answers 404 and sto is not stored.' },
+  { key: 'identity.sync_origins', reload: true, kind: { type: 'strings' }, default: [], doc: 'Origins /sync.html hands its id to by postMessage; empty means server.cors_origins ("*" allows any).' },
+  { key: 'identity.fingerprint', reload: true, kind: bool, default: false, doc: 'Have the tracker send a hash of browser features (the fp field), stored mixed with the user agent and stored IP; probabilistic. Off, fp is not stored.' },
+  { key: 'identity.login', reload: true, kind: bool, default: true, doc: 'Store the login id that the tracker\'s identify (or a client\'s lid field) gives; it links platforms.' },
+  { key: 'identity.link_domains', reload: true, kind: { type: 'strings' }, default: [], doc: 'Hostnames the tracker decorates links to with its visitor id (_spid), for journeys across the operator\'s own sites.' },
+
+  { key: 'tracker.max_age_seconds', reload: true, kind: int(0, 31536000), default: 86400, unit: 's', doc: 'Cache-Control max-age of /t.js and /sync.html; browsers revalidate with their ETag after it.' },
 
   { key: 'privacy.anonymize_ip', reload: true, kind: bool, default: true, doc: 'Store the client IP with the last IPv4 octet, or all but the first 48 bits of IPv6, zeroed.' },
 
@@ -209,6 +222,7 @@ function checkConflicts (c: Config, source: string): void {
   if (c.buffer.highWaterBytes >= c.buffer.maxBytes) conflict('buffer.high_water_bytes must be below buffer.max_bytes')
   if (c.flush.retryMaxMs < c.flush.retryMinMs) conflict('flush.retry_max_ms must be at least flush.retry_min_ms')
   if (c.cookie.sameSite === 'None' && !c.cookie.secure) conflict('cookie.same_site = "None" needs cookie.secure = true')
+  if (c.identity.bounce && !c.identity.cookie) conflict('identity.bounce needs identity.cookie = true')
   if (c.hbase.userTable === c.hbase.timeTable) conflict('hbase.user_table and hbase.time_table must differ')
   if (c.hbase.identityTable === c.hbase.userTable || c.hbase.identityTable === c.hbase.timeTable) conflict('hbase.identity_table must differ from hbase.user_table and hbase.time_table')
   if (c.admin.enabled && c.admin.port === c.server.port && c.admin.host === c.server.host) conflict('admin.port must differ from server.port')

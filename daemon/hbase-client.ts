@@ -297,6 +297,11 @@ export class HBaseClient {
     return await this.call<ttypes.THRegionLocation[]>('getAllRegionLocations', done => this.client.getAllRegionLocations(Buffer.from(table), done))
   }
 
+  /** One row with all its cells; a row that does not exist has no columnValues. */
+  async get (table: string, row: Buffer): Promise<ttypes.TResult> {
+    return await this.call<ttypes.TResult>('get', done => this.client.get(Buffer.from(table), new ttypes.TGet({ row }), done))
+  }
+
   /** Opens a scanner, reads up to `numRows` rows and closes it, in one call. */
   async getScannerResults (table: string, scan: Scan, numRows: number): Promise<ttypes.TResult[]> {
     return await this.call<ttypes.TResult[]>('getScannerResults', done => this.client.getScannerResults(Buffer.from(table), new ttypes.TScan(scan), numRows, done))

@@ -9,7 +9,7 @@ import type { Config } from './config'
 const binding: typeof Binding = require(join(__dirname, '..', '..', 'native'))
 
 /** Flags of a non-negative Encoder.pixel/events result: NEW_UID, BATCH_FULL. */
-export const { Encoder, PutRequests, userRowPrefix, uidBytes, sdNotify, NEW_UID, BATCH_FULL } = binding
+export const { Encoder, PutRequests, userRowPrefix, identityRow, uidBytes, sdNotify, NEW_UID, BATCH_FULL } = binding
 export type Encoder = Binding.Encoder
 export type PutRequests = Binding.PutRequests
 export type EncoderOptions = Binding.EncoderOptions
@@ -27,6 +27,14 @@ export function encoderOptions (config: Config): EncoderOptions {
     maxJsonDepth: l.maxJsonDepth,
     batchMaxBytes: config.batch.maxBytes,
     anonymizeIp: config.privacy.anonymizeIp,
-    cookieName: config.cookie.name
+    cookieName: config.cookie.name,
+    dropIds: droppedIds(config)
   }
+}
+
+/** The identity fields of methods switched off, which the encoder does not store. */
+function droppedIds (config: Config): string[] {
+  const i = config.identity
+  const off: Array<[boolean, string]> = [[i.storage, 'sto'], [i.etag, 'eti'], [i.fingerprint, 'fp'], [i.login, 'lid']]
+  return off.filter(([on]) => !on).map(([, name]) => name)
 }

@@ -1,11 +1,13 @@
 // The HTTP front door: the tracking pixel, the batch endpoint and health, on uWebSockets.js.
 
+import { randomFillSync } from 'node:crypto'
 import * as uws from 'uWebSockets.js'
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js'
 import type { Batcher } from './batcher'
 import { clientIp, type TrustedProxies } from './client-ip'
 import type { Config } from './config'
 import { errors, nativeErrors, type ErrorDef } from './errors'
+import { serveAsset, serveIdGif, syncAsset, trackerAsset } from './identity-routes'
 import type { Logger } from './log'
 import { BATCH_FULL, NEW_UID, type Encoder } from './native'
 import { ROUTE, type SharedState, type ThreadCounters } from './shared-state'
@@ -20,6 +22,7 @@ export const GIF = Buffer.from([
 const STATUS_TEXT: Record<number, string> = {
   200: '200 OK',
   204: '204 No Content',
+  302: '302 Found',
   400: '400 Bad Request',
   404: '404 Not Found',
   411: '411 Length Required',
@@ -37,6 +40,7 @@ const H_CACHE_CONTROL = Buffer.from('Cache-Control')
 const H_SET_COOKIE = Buffer.from('Set-Cookie')
 const V_GIF = Buffer.from('image/gif')
 const V_NO_STORE = Buffer.from('no-store, no-cache, must-revalidate, max-age=0')
+const HEX = Buffer.from('0123456789abcdef')
 
 export interface ServerContext {
   config: Config
@@ -74,8 +78,16 @@ function cookieTemplate (config: Config): { header: Buffer, uidOut: Buffer } {
   return { header, uidOut: header.subarray(c.name.length + 1) }
 }
 
+/** The uid of pixels from browsers that refuse the cookie (identity.bounce): one known "no cookie" user. */
+const NO_COOKIE_UID = `uid=${'0'.repeat(32)}&`
+/** Added to the pixel's query by the bounce redirect; unknown to the encoder, so not stored. */
+const BOUNCED = '_b=1'
+
 export interface Handlers {
   pixel: (res: HttpResponse, req: HttpRequest) => void
+  tracker: (res: HttpResponse, req: HttpRequest) => void
+  sync: (res: HttpResponse, req: HttpRequest) => void
+  idGif: (res: HttpResponse, req: HttpRequest) => void
   pixelHead: (res: HttpResponse) => void
   postEvents: (res: HttpResponse, req: HttpRequest) => void
   preflight: (res: HttpResponse, req: HttpRequest) => void
@@ -95,6 +107,10 @@ export function handlers (ctx: ServerContext): Handlers {
   const dropPixelOverHighWater = config.buffer.pixelOverHighWater === 'drop'
   const allowAnyOrigin = config.server.corsOrigins.includes('*')
   const allowedOrigins = new Set(config.server.corsOrigins)
+  const { cookie: useCookie, bounce, etag: useEtag, storage: useStorage } = config.identity
+  const cookieSet = `${config.cookie.name}=`
+  const trackerJs = trackerAsset(config)
+  const syncPage = useStorage ? syncAsset(config) : undefined
 
   function failRoute (res: HttpResponse, route: number, def: ErrorDef, close = false, origin = ''): void {
     counters.reject(def.code)
@@ -117,29 +133,52 @@ export function handlers (ctx: ServerContext): Handlers {
   function pixel (res: HttpResponse, req: HttpRequest): void {
     const userAgent = req.getHeader('user-agent')
     const referer = req.getHeader('referer')
-    const cookie = req.getHeader('cookie')
+    const cookie = useCookie ? req.getHeader('cookie') : ''
     if (userAgent.length > maxHeader || referer.length > maxHeader || cookie.length > maxHeader) {
       failRoute(res, ROUTE.pixel, errors.HEADER_TOO_LARGE)
       return
+    }
+    let query = req.getQuery() ?? ''
+    if (bounce && !cookie.includes(cookieSet)) {
+      if (!query.includes(BOUNCED)) {
+        bounceBack(res, query)
+        return
+      }
+      query = NO_COOKIE_UID + query
     }
     const size = state.bufferBytes
     if (size >= maxBytes || (dropPixelOverHighWater && size >= highWater) || !state.accepting) {
       counters.dropped()
     } else {
       const ip = trusted.empty ? res.getRemoteAddress() : forwardedIp(res, req)
-      const r = encoder.pixel(req.getQuery() ?? '', userAgent, referer, cookie, ip, Date.now(), uidOut)
+      const r = encoder.pixel(query, userAgent, referer, cookie, ip, Date.now(), uidOut)
       if (r < 0) {
         failRoute(res, ROUTE.pixel, nativeErrors[-r - 1])
         return
       }
       counters.accepted(1)
-      if ((r & NEW_UID) !== 0) res.writeHeader(H_SET_COOKIE, cookieHeader)
+      if ((r & NEW_UID) !== 0 && useCookie) res.writeHeader(H_SET_COOKIE, cookieHeader)
       if ((r & BATCH_FULL) !== 0) batcher.drainSoon()
     }
     counters.request(ROUTE.pixel, 200)
     res.writeHeader(H_CONTENT_TYPE, V_GIF)
     res.writeHeader(H_CACHE_CONTROL, V_NO_STORE)
     res.end(GIF)
+  }
+
+  /**
+   * The third-party cookie check: a pixel without the cookie is sent back to itself with one set. If it returns
+   * without it too, the browser refuses the cookie, and the pixel is stored under the no-cookie uid.
+   */
+  function bounceBack (res: HttpResponse, query: string): void {
+    counters.request(ROUTE.pixel, 302)
+    randomFillSync(uidOut)
+    for (let i = 0; i < 32; i++) uidOut[i] = HEX[uidOut[i] & 15]
+    res.writeStatus(STATUS_TEXT[302])
+    res.writeHeader('Location', `/p.gif?${query === '' ? '' : `${query}&`}${BOUNCED}`)
+    res.writeHeader(H_SET_COOKIE, cookieHeader)
+    res.writeHeader(H_CACHE_CONTROL, V_NO_STORE)
+    res.end()
   }
 
   /** The client address from the forwarding headers, when the peer is a trusted load balancer. */
@@ -254,7 +293,18 @@ export function handlers (ctx: ServerContext): Handlers {
     res.endWithoutBody()
   }
 
-  return { pixel, pixelHead, postEvents, preflight, health, notFound: res => failRoute(res, ROUTE.other, errors.NOT_FOUND) }
+  const notFound = (res: HttpResponse): void => failRoute(res, ROUTE.other, errors.NOT_FOUND)
+  return {
+    pixel,
+    pixelHead,
+    postEvents,
+    preflight,
+    health,
+    tracker: (res, req) => counters.request(ROUTE.tracker, serveAsset(res, req, trackerJs)),
+    sync: (res, req) => syncPage === undefined ? notFound(res) : counters.request(ROUTE.sync, serveAsset(res, req, syncPage)),
+    idGif: (res, req) => useEtag ? counters.request(ROUTE.id, serveIdGif(res, req, GIF)) : notFound(res),
+    notFound
+  }
 }
 
 /** What /healthz answers: 503 while draining or over the high-water mark, so a load balancer takes the node out. */
@@ -281,6 +331,9 @@ export function listen (ctx: ServerContext, log: Logger, extraRoutes?: (app: Tem
     .post('/e', (res, req) => h.postEvents(res, req))
     .options('/e', (res, req) => h.preflight(res, req))
     .get('/healthz', res => h.health(res))
+    .get('/t.js', (res, req) => h.tracker(res, req))
+    .get('/sync.html', (res, req) => h.sync(res, req))
+    .get('/id.gif', (res, req) => h.idGif(res, req))
   extraRoutes?.(app)
   app.any('/*', res => h.notFound(res))
 

@@ -6,9 +6,9 @@
 
 import { errors } from './errors'
 
-export const ROUTES = ['pixel', 'pixel_head', 'events', 'preflight', 'healthz', 'other'] as const
+export const ROUTES = ['pixel', 'pixel_head', 'events', 'preflight', 'healthz', 'tracker', 'sync', 'id', 'other'] as const
 export type Route = typeof ROUTES[number]
-export const STATUSES = [200, 204, 400, 404, 411, 413, 414, 415, 431, 500, 503] as const
+export const STATUSES = [200, 204, 302, 304, 400, 404, 411, 413, 414, 415, 431, 500, 503] as const
 
 /** Codes a client can be refused with, one counter each. */
 export const REJECT_CODES: readonly string[] = Object.values(errors).filter(e => e.status > 0).map(e => e.code)

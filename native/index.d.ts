@@ -95,7 +95,12 @@ export interface EncoderOptions {
   anonymizeIp: boolean
   /** Name of the cookie that carries the 32-hex-char uid, e.g. `sp_uid`; a non-empty cookie token. */
   cookieName: string
+  /** Identity fields not to store even when sent, among `sto`, `eti`, `fp` and `lid` (methods switched off). */
+  dropIds?: Array<string>
 }
+
+/** The identity table's rowkey of an id written `t:value` (`docs/identity.md`): its salt byte, then the text. */
+export declare function identityRow(id: string, saltBuckets: number): Buffer
 
 /** Result bit of `pixel()`/`events()`: a new uid was minted and its 32 hex chars are in `uidOut[0..32]`. */
 export declare const NEW_UID: number

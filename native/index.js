@@ -839,6 +839,7 @@ module.exports.Encoder = nativeBinding.Encoder
 module.exports.PutRequests = nativeBinding.PutRequests
 module.exports.BATCH_FULL = nativeBinding.BATCH_FULL
 module.exports.EncodeError = nativeBinding.EncodeError
+module.exports.identityRow = nativeBinding.identityRow
 module.exports.NEW_UID = nativeBinding.NEW_UID
 module.exports.sdNotify = nativeBinding.sdNotify
 module.exports.uidBytes = nativeBinding.uidBytes

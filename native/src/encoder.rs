@@ -180,6 +180,9 @@ impl<'r> Call<'r> {
             let Some(given) = event.column(id) else {
                 continue;
             };
+            if limits.drop_ids.contains(&id) {
+                continue;
+            }
             if id == q::FP {
                 let ip = self.ip.as_ref().map_or(&[][..], IpText::as_bytes);
                 record.field(
@@ -307,6 +310,28 @@ mod tests {
         assert_ne!(
             fp,
             identity::fingerprint(b"abc", b"Mozilla/5.0", b"192.0.3.0")
+        );
+    }
+
+    #[test]
+    fn drops_the_ids_of_methods_switched_off() {
+        let mut e = encoder_with(|o| o.drop_ids = Some(vec!["fp".into(), "lid".into()]));
+        pixel(&mut e, "vid=v1&sto=s1&fp=abc&lid=alice");
+        let r = &drained(&mut e)[0];
+        let ids: Vec<u8> = r
+            .fields
+            .iter()
+            .map(|f| f.0)
+            .filter(|&q| q >= q::VID)
+            .collect();
+        assert_eq!(ids, [16, 17]);
+        let bad = Limits::check(&EncoderOptions {
+            drop_ids: Some(vec!["vid".into()]),
+            ..test_options()
+        });
+        assert_eq!(
+            bad.err().unwrap(),
+            "options.dropIds may name only sto, eti, fp and lid, not \"vid\""
         );
     }
 

@@ -74,6 +74,8 @@ pub struct EncoderOptions {
     pub anonymize_ip: bool,
     /// Name of the cookie that carries the 32-hex-char uid, e.g. `sp_uid`; a non-empty cookie token.
     pub cookie_name: String,
+    /// Identity fields not to store even when sent, among `sto`, `eti`, `fp` and `lid` (methods switched off).
+    pub drop_ids: Option<Vec<String>>,
 }
 
 /// Encodes requests into an in-memory batch of records; one per thread, as it is not shared.
@@ -238,6 +240,13 @@ impl PutRequests {
         };
         Ok(self.inner.frame(index as usize, &table, key, seqid).into())
     }
+}
+
+/// The identity table's rowkey of an id written `t:value` (`docs/identity.md`): its salt byte, then the text.
+#[napi]
+pub fn identity_row(id: String, salt_buckets: f64) -> Result<Buffer> {
+    let n = options::salt_buckets("saltBuckets", salt_buckets).map_err(args::invalid)?;
+    Ok(links::row_key(id.as_bytes(), n).into())
 }
 
 /// salt(1) + uid16(16): the prefix of a user's rows in the by-user table.

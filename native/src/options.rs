@@ -1,5 +1,6 @@
 //! Checks `EncoderOptions` once and turns them into the plain `Limits` the encoder runs on.
 
+use crate::event::q;
 use crate::EncoderOptions;
 
 /// The checked options; see `EncoderOptions` for what each one means.
@@ -15,7 +16,12 @@ pub struct Limits {
     pub batch_max_bytes: usize,
     pub anonymize_ip: bool,
     pub cookie_name: String,
+    /// Qualifier ids of the identity fields not stored.
+    pub drop_ids: Vec<u8>,
 }
+
+/// The identity fields a method switch can drop, by name.
+const DROPPABLE: [(&str, u8); 4] = [("sto", 17), ("eti", 18), ("fp", q::FP), ("lid", 20)];
 
 const U32_MAX: u64 = u32::MAX as u64;
 /// A field's length is a u16 in the record format.
@@ -43,6 +49,7 @@ impl Limits {
             batch_max_bytes: int("options.batchMaxBytes", o.batch_max_bytes, 1, U32_MAX)?,
             anonymize_ip: o.anonymize_ip,
             cookie_name: o.cookie_name.clone(),
+            drop_ids: drop_ids(o.drop_ids.as_deref().unwrap_or_default())?,
         };
         if !is_cookie_token(&limits.cookie_name) {
             return Err(
@@ -52,6 +59,21 @@ impl Limits {
         }
         Ok(limits)
     }
+}
+
+fn drop_ids(names: &[String]) -> Result<Vec<u8>, String> {
+    names
+        .iter()
+        .map(|name| {
+            DROPPABLE
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|&(_, id)| id)
+                .ok_or_else(|| {
+                    format!("options.dropIds may name only sto, eti, fp and lid, not {name:?}")
+                })
+        })
+        .collect()
 }
 
 /// Checks a salt bucket count N, shared with `userRowPrefix`; `name` is what the error calls it.
@@ -88,6 +110,7 @@ pub fn test_options() -> EncoderOptions {
         batch_max_bytes: 1_048_576.0,
         anonymize_ip: false,
         cookie_name: "sp_uid".into(),
+        drop_ids: None,
     }
 }
 
