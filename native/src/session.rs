@@ -30,7 +30,7 @@
 //! State is bounded by an LRU of at most `max_users` users; an evicted user's next event starts
 //! a new session, as after a restart, since the state lives only in memory.
 
-use std::num::NonZeroUsize;
+use std::num::{NonZeroU64, NonZeroUsize};
 use std::ops::Range;
 
 use lru::LruCache;
@@ -99,13 +99,14 @@ fn is_host(h: &[u8]) -> bool {
     }
 }
 
-/// A session's traffic source: what started it.
+/// A session's traffic source: what started it. Hashes are kept rather than the values, and
+/// non-zero so that an absent one costs no room: the state is per user, and there may be many.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Source {
     /// Hash of the campaign values, if the starting event's URL had any.
-    campaign: Option<u64>,
+    campaign: Option<NonZeroU64>,
     /// Hash of the lowercased external referrer host, if the starting event had one.
-    referrer: Option<u64>,
+    referrer: Option<NonZeroU64>,
 }
 
 impl Source {
@@ -121,7 +122,8 @@ impl Source {
 #[derive(Debug, Clone, Copy)]
 struct Session {
     last_ts: u64,
-    sid: [u8; SID_HEX],
+    /// Written as hex only into the records.
+    sid: u64,
     source: Source,
 }
 
@@ -183,7 +185,8 @@ impl Sessions {
                 out.extend_from_slice(&batch[r.range.clone()]);
                 continue;
             }
-            let sid = self.sid(r, batch);
+            let mut sid = [0; SID_HEX];
+            identity::hex(&self.sid(r, batch).to_be_bytes(), &mut sid);
             // `check` made sure that both fit.
             let len = (r.range.len() - 4 + SID_FIELD) as u32;
             let nf = batch[r.nf_at] + 1;
@@ -201,7 +204,7 @@ impl Sessions {
     }
 
     /// The session id of a record without one, updating its user's state.
-    fn sid(&mut self, r: &Rec, batch: &[u8]) -> [u8; SID_HEX] {
+    fn sid(&mut self, r: &Rec, batch: &[u8]) -> u64 {
         let session = self.users.get_mut(&r.uid);
         if let Some(s) = &session {
             if r.ts < s.last_ts {
@@ -222,8 +225,7 @@ impl Sessions {
         let mut id = [0; 24];
         id[..16].copy_from_slice(&r.uid);
         id[16..].copy_from_slice(&r.ts.to_be_bytes());
-        let mut sid = [0; SID_HEX];
-        identity::hex(&xxh3_64(&id).to_be_bytes(), &mut sid);
+        let sid = xxh3_64(&id);
         // Replaces the user's old session, or evicts the least recently seen user when full.
         self.users.put(
             r.uid,
@@ -387,19 +389,24 @@ fn host(url: &[u8]) -> Option<&[u8]> {
     (!host.is_empty()).then_some(host)
 }
 
-fn hash_host(host: &[u8]) -> u64 {
+fn hash_host(host: &[u8]) -> NonZeroU64 {
     if host.len() > MAX_HOST {
-        return xxh3_64(host);
+        return non_zero(xxh3_64(host));
     }
     let mut lower = [0; MAX_HOST];
     let lower = &mut lower[..host.len()];
     lower.copy_from_slice(host);
     lower.make_ascii_lowercase();
-    xxh3_64(lower)
+    non_zero(xxh3_64(lower))
+}
+
+/// A hash that is 0 becomes 1: one more collision in 2^64.
+fn non_zero(hash: u64) -> NonZeroU64 {
+    NonZeroU64::new(hash).unwrap_or(NonZeroU64::MIN)
 }
 
 /// A hash of the campaign parameters' raw values (the last of a repeated one), if any is non-empty.
-fn campaign(url: &[u8]) -> Option<u64> {
+fn campaign(url: &[u8]) -> Option<NonZeroU64> {
     let url = &url[..memchr(b'#', url).unwrap_or(url.len())];
     let query = &url[memchr(b'?', url)? + 1..];
     let mut values: [&[u8]; 4] = [b""; 4];
@@ -416,7 +423,8 @@ fn campaign(url: &[u8]) -> Option<u64> {
         return None;
     }
     // Each value seeds the next one's hash, which keeps it in its place: ("ab", "") differs from ("a", "b").
-    Some(values.iter().fold(0, |seed, v| xxh3_64_with_seed(v, seed)))
+    let hash = values.iter().fold(0, |seed, v| xxh3_64_with_seed(v, seed));
+    Some(non_zero(hash))
 }
 
 #[cfg(test)]
@@ -857,6 +865,11 @@ mod tests {
             "the good record before a bad one changed nothing"
         );
         assert!(s.assign(b"SPB1\0\0\0\0").unwrap() == b"SPB1\0\0\0\0");
+    }
+
+    #[test]
+    fn the_state_of_a_user_stays_small() {
+        assert_eq!(std::mem::size_of::<Session>(), 32);
     }
 
     #[test]
