@@ -9,6 +9,7 @@ import { EventBuffer } from './buffer'
 import { changedKeys, type Config } from './config'
 import { Flusher, type FlushObserver } from './flush'
 import type { Logger } from './log'
+import { Sessions, sessionOptions } from './native'
 import type { ThreadData, ToMain, ToThread } from './serving-thread'
 import { SharedState } from './shared-state'
 
@@ -97,7 +98,22 @@ export async function startCollector (config: Config, log: Logger, hooks: Collec
     log.info({ batches: buffer.batchCount, bytes: buffer.size }, 'flushing batches left in the buffer by the last run')
   }
 
-  function commit (thread: ServingThread, id: number, batch: Buffer): void {
+  // One for all serving threads, as a user's requests reach any of them. It runs synchronously before the append,
+  // which a POST's answer waits for; it costs about 0.2 to 0.45 µs per event (see docs/sessions.md).
+  const sessions = new Sessions(sessionOptions(config))
+
+  /** The batch with session ids; the batch as it came if that fails, so that no event is lost over a session id. */
+  function withSessions (batch: Buffer): Buffer {
+    try {
+      return sessions.assign(batch)
+    } catch (err) {
+      log.error({ err, bytes: batch.length }, 'session assignment failed; the batch is buffered without session ids')
+      return batch
+    }
+  }
+
+  function commit (thread: ServingThread, id: number, drained: Buffer): void {
+    const batch = withSessions(drained)
     const events = batch.readUInt32BE(4)
     buffer.append(batch).then(
       () => {
@@ -141,6 +157,7 @@ export async function startCollector (config: Config, log: Logger, hooks: Collec
       current = effective
       log.level = effective.log.level
       flusher.setConfig(effective)
+      sessions.configure(sessionOptions(effective))
       for (const t of serving) t.post({ type: 'reload', config: effective })
       log.info({ applied }, 'config reloaded')
       if (needRestart.length > 0) log.warn({ keys: needRestart }, 'these keys change only at the next restart')

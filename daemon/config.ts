@@ -25,6 +25,7 @@ export interface Config {
   identity: { cookie: boolean, bounce: boolean, etag: boolean, storage: boolean, syncOrigins: string[], fingerprint: boolean, login: boolean, linkDomains: string[] }
   tracker: { maxAgeSeconds: number }
   privacy: { anonymizeIp: boolean }
+  session: { timeoutMinutes: number, maxUsers: number, ownHosts: string[] }
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' }
 }
 
@@ -123,6 +124,10 @@ export const keyDefs: readonly KeyDef[] = [
 
   { key: 'privacy.anonymize_ip', reload: true, kind: bool, default: true, doc: 'Store the client IP with the last IPv4 octet, or all but the first 48 bits of IPv6, zeroed.' },
 
+  { key: 'session.timeout_minutes', reload: true, kind: int(1, 1440), default: 30, unit: 'min', doc: 'A user\'s event more than this after their previous one starts a new session; a new campaign or an external referrer also does (see docs/sessions.md). Records that carry their own sid keep it.' },
+  { key: 'session.max_users', reload: true, kind: int(1, 50_000_000), default: 500_000, doc: 'Most users whose session state the collector keeps in memory, about 115 bytes each (60 MB for the default), the least recently seen dropped first; a dropped user\'s next event starts a new session.' },
+  { key: 'session.own_hosts', reload: true, kind: { type: 'strings' }, default: [], doc: 'Host names of the operator\'s own sites (no scheme, port or path, e.g. "shop.example"): a referrer from one of them never starts a session, so a journey across them stays one session. A referrer from the page\'s own host never does either.' },
+
   { key: 'log.level', reload: true, kind: { type: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] }, default: 'info', doc: 'Least severe level written to the log (JSON lines on stdout).' }
 ]
 
@@ -177,8 +182,16 @@ function checkValue (def: KeyDef, value: unknown): string | undefined {
   }
 }
 
+/** A host as the session rule compares them, the native check's rule: printable ASCII (IDNs in punycode, as URLs
+ * carry them), no scheme, user info, port or path; IPv6 in brackets. */
+const HOST = /^(?=[!-~]+$)(\[[^/?#@\\[\]]+\]|[^/?#@\\[\]:]+)$/
+
 /** Checks that go beyond the value's type. */
 function checkMeaning (def: KeyDef, value: unknown): string | undefined {
+  if (def.key === 'session.own_hosts') {
+    const bad = (value as string[]).find(h => !HOST.test(h))
+    return bad == null ? undefined : `${JSON.stringify(bad)} is not a host name (no scheme, port or path)`
+  }
   if (def.key !== 'server.trusted_proxies') return undefined
   try {
     parseTrustedProxies(value as string[])

@@ -9,10 +9,12 @@ import type { Config } from './config'
 const binding: typeof Binding = require(join(__dirname, '..', '..', 'native'))
 
 /** Flags of a non-negative Encoder.pixel/events result: NEW_UID, BATCH_FULL. */
-export const { Encoder, PutRequests, userRowPrefix, identityRow, uidBytes, sdNotify, NEW_UID, BATCH_FULL } = binding
+export const { Encoder, PutRequests, Sessions, userRowPrefix, identityRow, uidBytes, sdNotify, NEW_UID, BATCH_FULL } = binding
 export type Encoder = Binding.Encoder
 export type PutRequests = Binding.PutRequests
+export type Sessions = Binding.Sessions
 export type EncoderOptions = Binding.EncoderOptions
+export type SessionOptions = Binding.SessionOptions
 
 /** The encoder's options, from the config. */
 export function encoderOptions (config: Config): EncoderOptions {
@@ -37,4 +39,10 @@ function droppedIds (config: Config): string[] {
   const i = config.identity
   const off: Array<[boolean, string]> = [[i.storage, 'sto'], [i.etag, 'eti'], [i.fingerprint, 'fp'], [i.login, 'lid']]
   return off.filter(([on]) => !on).map(([, name]) => name)
+}
+
+/** The session settings, from the config. */
+export function sessionOptions (config: Config): SessionOptions {
+  const s = config.session
+  return { timeoutMs: s.timeoutMinutes * 60_000, maxUsers: s.maxUsers, ownHosts: s.ownHosts }
 }

@@ -48,6 +48,24 @@ export declare class PutRequests {
   frame(index: number, table: Buffer, byTime: boolean, seqid: number): Buffer
 }
 
+/**
+ * Session ids for the records of drained batches, by user and time; one for the whole collector, on the main
+ * thread. The rule is documented in `native/src/session.rs` and `docs/sessions.md`.
+ */
+export declare class Sessions {
+  /** Throws an Error naming the first option that is wrong. */
+  constructor(options: SessionOptions)
+  /** Applies new settings to the kept state; a smaller `maxUsers` drops the least recently seen users. */
+  configure(options: SessionOptions): void
+  /**
+   * The batch with a `sid` in every record that had none; throws an Error whose message starts
+   * `batch is not format v1:` for a bad batch, and then has changed no state.
+   */
+  assign(batch: Buffer): Buffer
+  /** Users whose session state is kept. */
+  get users(): number
+}
+
 /** Result bit of `pixel()`/`events()`: the batch reached `batchMaxBytes`; call `drain()` now. */
 export declare const BATCH_FULL: number
 
@@ -110,6 +128,19 @@ export declare const NEW_UID: number
  * false when the variable is unset or empty (not run by systemd), true once sent; throws when sending fails.
  */
 export declare function sdNotify(state: string): boolean
+
+/** Settings of `Sessions`, checked by its constructor and by `configure`. */
+export interface SessionOptions {
+  /** A user's event more than this after their previous one starts a new session; ms, 1 to 4294967295. */
+  timeoutMs: number
+  /** Most users whose session state is kept, the least recently seen dropped first; 1 to 4294967295. */
+  maxUsers: number
+  /**
+   * The operator's own host names (no scheme, port or path): a `ref` from one of them is internal, as one from
+   * the event's own `url` host is, and never starts a session. Compared case-insensitively and exactly.
+   */
+  ownHosts: Array<string>
+}
 
 /** The 16 bytes a uid string maps to: its value if it is 32 hex chars, else its xxh3-128. */
 export declare function uidBytes(uid: string): Buffer

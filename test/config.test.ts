@@ -73,6 +73,22 @@ t.test('errors name the file, line and key', async t => {
   fails(t, 'data_dir = 3\n', 'the configuration is invalid: FILE:1: data_dir: must be a string')
 })
 
+t.test('the session section', async t => {
+  const d = defaults().session
+  t.same(d, { timeoutMinutes: 30, maxUsers: 500000, ownHosts: [] })
+  const c = loadConfig(file('[session]\ntimeout_minutes = 1440\nmax_users = 1\nown_hosts = ["shop.example", "Pay.Example", "192.0.2.1", "[2001:db8::1]"]\n'))
+  t.same(c.session, { timeoutMinutes: 1440, maxUsers: 1, ownHosts: ['shop.example', 'Pay.Example', '192.0.2.1', '[2001:db8::1]'] })
+  fails(t, '[session]\ntimeout_minutes = 0\n', 'the configuration is invalid: FILE:2: session.timeout_minutes: must be between 1 and 1440')
+  fails(t, '[session]\ntimeout_minutes = 1441\n', 'the configuration is invalid: FILE:2: session.timeout_minutes: must be between 1 and 1440')
+  fails(t, '[session]\ntimeout_minutes = 0.5\n', 'the configuration is invalid: FILE:2: session.timeout_minutes: must be an integer')
+  fails(t, '[session]\nmax_users = 0\n', 'the configuration is invalid: FILE:2: session.max_users: must be between 1 and 50000000')
+  fails(t, '[session]\nmax_users = 50000001\n', 'the configuration is invalid: FILE:2: session.max_users: must be between 1 and 50000000')
+  fails(t, '[session]\nown_hosts = "shop.example"\n', 'the configuration is invalid: FILE:2: session.own_hosts: must be an array of strings')
+  for (const bad of ['', 'https://shop.example', 'shop.example:8443', 'shop.example/', 'a b', 'u@shop.example', '[::1', 'bücher.example']) {
+    fails(t, `[session]\nown_hosts = ["shop.example", ${JSON.stringify(bad)}]\n`, `the configuration is invalid: FILE:2: session.own_hosts: ${JSON.stringify(bad)} is not a host name (no scheme, port or path)`)
+  }
+})
+
 t.test('conflicting settings are errors', async t => {
   fails(t, '[buffer]\nhigh_water_bytes = 2097152\nmax_bytes = 1048576\n', 'the configuration is invalid: FILE: buffer.high_water_bytes must be below buffer.max_bytes')
   fails(t, '[flush]\nretry_min_ms = 500\nretry_max_ms = 100\n', 'the configuration is invalid: FILE: flush.retry_max_ms must be at least flush.retry_min_ms')

@@ -158,7 +158,9 @@ t.test('the native PutRequests writes the generated client\'s bytes, request by 
 })
 
 t.test('the native PutRequests writes the identity links the reference gives, as the generated client would', async t => {
-  const encoder = new Encoder(encoderOptions(defaults()))
+  const config = defaults()
+  config.identity.fingerprint = true
+  const encoder = new Encoder(encoderOptions(config))
   const uidOut = Buffer.alloc(32)
   const ip = Uint8Array.from([203, 0, 113, 7]).buffer
   const queries = [

@@ -11,6 +11,7 @@ pub mod q {
     pub const UID: u8 = 1;
     pub const SID: u8 = 2;
     pub const URL: u8 = 4;
+    pub const REF: u8 = 5;
     pub const A: u8 = 6;
     pub const D: u8 = 7;
     pub const CH: u8 = 9;

@@ -14,6 +14,7 @@ mod options;
 mod put;
 mod query;
 mod rowkey;
+mod session;
 
 use napi::bindgen_prelude::{ArrayBuffer, Buffer, BufferSlice};
 use napi::{Error, JsString, Result};
@@ -239,6 +240,61 @@ impl PutRequests {
             put::Key::ByUser
         };
         Ok(self.inner.frame(index as usize, &table, key, seqid).into())
+    }
+}
+
+/// Settings of `Sessions`, checked by its constructor and by `configure`.
+#[napi(object)]
+pub struct SessionOptions {
+    /// A user's event more than this after their previous one starts a new session; ms, 1 to 4294967295.
+    pub timeout_ms: f64,
+    /// Most users whose session state is kept, the least recently seen dropped first; 1 to 4294967295.
+    pub max_users: f64,
+    /// The operator's own host names (no scheme, port or path): a `ref` from one of them is internal, as one from
+    /// the event's own `url` host is, and never starts a session. Compared case-insensitively and exactly.
+    pub own_hosts: Vec<String>,
+}
+
+/// Session ids for the records of drained batches, by user and time; one for the whole collector, on the main
+/// thread. The rule is documented in `native/src/session.rs` and `docs/sessions.md`.
+#[napi]
+pub struct Sessions {
+    inner: session::Sessions,
+}
+
+#[napi]
+impl Sessions {
+    /// Throws an Error naming the first option that is wrong.
+    #[napi(constructor)]
+    pub fn new(options: SessionOptions) -> Result<Self> {
+        let settings = session::Settings::check(&options).map_err(args::invalid)?;
+        Ok(Self {
+            inner: session::Sessions::new(settings),
+        })
+    }
+
+    /// Applies new settings to the kept state; a smaller `maxUsers` drops the least recently seen users.
+    #[napi]
+    pub fn configure(&mut self, options: SessionOptions) -> Result<()> {
+        let settings = session::Settings::check(&options).map_err(args::invalid)?;
+        self.inner.configure(settings);
+        Ok(())
+    }
+
+    /// The batch with a `sid` in every record that had none; throws an Error whose message starts
+    /// `batch is not format v1:` for a bad batch, and then has changed no state.
+    #[napi]
+    pub fn assign(&mut self, batch: BufferSlice) -> Result<Buffer> {
+        self.inner
+            .assign(&batch)
+            .map(Buffer::from)
+            .map_err(Error::from_reason)
+    }
+
+    /// Users whose session state is kept.
+    #[napi(getter)]
+    pub fn users(&self) -> u32 {
+        self.inner.users() as u32
     }
 }
 

@@ -81,7 +81,8 @@ pub fn salt_buckets(name: &str, n: f64) -> Result<u64, String> {
     int(name, n, 1, 256).map(|n| n as u64)
 }
 
-fn int(name: &str, value: f64, min: u64, max: u64) -> Result<usize, String> {
+/// Checks an integer option given as a JS number; shared with `SessionOptions`.
+pub fn int(name: &str, value: f64, min: u64, max: u64) -> Result<usize, String> {
     if value.fract() == 0.0 && value >= min as f64 && value <= max as f64 {
         Ok(value as usize)
     } else {

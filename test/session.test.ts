@@ -1,0 +1,109 @@
+// Server-side sessions across the boundary: batches of the real encoder through Sessions, read back with the JS decoder.
+
+import t from 'tap'
+import { xxh3 } from '@node-rs/xxhash'
+import { decodeBatch, eventCells } from '../daemon/record'
+import { Encoder, Sessions, sessionOptions, uidBytes, type EncoderOptions, type SessionOptions } from '../daemon/native'
+import { defaults } from '../daemon/config'
+
+const encoderOptions: EncoderOptions = {
+  saltBuckets: 16,
+  maxQueryBytes: 4096,
+  maxFields: 32,
+  maxValueBytes: 2048,
+  maxDataBytes: 8192,
+  maxEventsPerPost: 500,
+  maxJsonDepth: 16,
+  batchMaxBytes: 256 * 1024,
+  anonymizeIp: true,
+  cookieName: 'sp_uid'
+}
+const options: SessionOptions = sessionOptions(defaults())
+const ip = Uint8Array.from([192, 0, 2, 1]).buffer
+const uidOut = Buffer.alloc(32)
+const T0 = 1_764_000_000_000
+const MIN = 60_000
+const SHOP = 'https://shop.example/'
+
+interface Pixel { uid: string, now: number, url?: string, ref?: string, sid?: string }
+
+/** One batch of pixels from the real encoder. */
+function batch (pixels: Pixel[]): Buffer {
+  const encoder = new Encoder(encoderOptions)
+  for (const p of pixels) {
+    const query = new URLSearchParams({ uid: p.uid, url: p.url ?? SHOP, ref: p.ref ?? '', ...(p.sid == null ? {} : { sid: p.sid }) })
+    if (encoder.pixel(query.toString(), 'UA', '', '', ip, p.now, uidOut) !== 0) throw new Error(`refused: ${query.toString()}`)
+  }
+  return encoder.drain()!
+}
+
+function sids (sessions: Sessions, pixels: Pixel[]): Array<string | undefined> {
+  return decodeBatch(sessions.assign(batch(pixels))).map(e => eventCells(e).sid)
+}
+
+/** The reference: XXH3-64 of uid16 ‖ start ts (u64 BE), as 16 hex digits. */
+function sidOf (uid: string, start: number): string {
+  const ts = Buffer.alloc(8)
+  ts.writeBigUInt64BE(BigInt(start))
+  return xxh3.xxh64(Buffer.concat([uidBytes(uid), ts])).toString(16).padStart(16, '0')
+}
+
+t.test('the config gives the native options', async t => {
+  t.same(options, { timeoutMs: 30 * MIN, maxUsers: 500000, ownHosts: [] })
+})
+
+t.test('one user within the timeout keeps one sid, and gets a new one after it', async t => {
+  const sessions = new Sessions(options)
+  const got = sids(sessions, [
+    { uid: 'alice', now: T0 },
+    { uid: 'alice', now: T0 + 10 * MIN, url: 'https://shop.example/cart', ref: SHOP },
+    { uid: 'alice', now: T0 + 40 * MIN }
+  ])
+  t.same(got, [sidOf('alice', T0), sidOf('alice', T0), sidOf('alice', T0)])
+  t.match(got[0], /^[0-9a-f]{16}$/)
+  const after = sids(sessions, [{ uid: 'alice', now: T0 + 70 * MIN + 1 }])
+  t.same(after, [sidOf('alice', T0 + 70 * MIN + 1)], 'more than 30 min after the last event')
+})
+
+t.test('a campaign URL starts a new session, the same campaign again does not', async t => {
+  const sessions = new Sessions(options)
+  const ad = 'https://shop.example/?utm_source=news&utm_campaign=spring'
+  t.same(sids(sessions, [
+    { uid: 'alice', now: T0 },
+    { uid: 'alice', now: T0 + 1, url: ad },
+    { uid: 'alice', now: T0 + 2, url: ad },
+    { uid: 'alice', now: T0 + 3, url: 'https://shop.example/?utm_source=news&utm_campaign=summer' }
+  ]), [sidOf('alice', T0), sidOf('alice', T0 + 1), sidOf('alice', T0 + 1), sidOf('alice', T0 + 3)])
+})
+
+t.test('two users get different sids', async t => {
+  const sessions = new Sessions(options)
+  const got = sids(sessions, [{ uid: 'alice', now: T0 }, { uid: 'bob', now: T0 }, { uid: 'alice', now: T0 + 1 }])
+  t.same(got, [sidOf('alice', T0), sidOf('bob', T0), sidOf('alice', T0)])
+  t.not(got[0], got[1])
+  t.equal(sessions.users, 2)
+})
+
+t.test('a given sid is kept; every other byte of the batch is the encoder\'s', async t => {
+  const sessions = new Sessions(options)
+  const drained = batch([{ uid: 'alice', now: T0, sid: 'app-1' }, { uid: 'bob', now: T0, ref: 'https://r.example/' }])
+  const copy = Buffer.from(drained)
+  const assigned = sessions.assign(drained)
+  const before = decodeBatch(drained)
+  const after = decodeBatch(assigned)
+  t.equal(assigned.readUInt32BE(4), 2, 'the count is kept')
+  t.same(after[0], before[0])
+  t.equal(eventCells(after[0]).sid, 'app-1')
+  t.same({ ...after[1], fields: after[1].fields.filter(([q]) => q !== 2), size: 0 }, { ...before[1], size: 0 })
+  t.equal(after[1].size, before[1].size + 19)
+  t.equal(sessions.users, 1, 'the given sid left the state alone')
+  t.same(drained, copy, 'the input is not changed')
+})
+
+t.test('bad batches and options throw', async t => {
+  const sessions = new Sessions(options)
+  t.throws(() => sessions.assign(Buffer.from('SPB2\0\0\0\0')), { message: 'batch is not format v1: bad header' })
+  t.throws(() => new Sessions({ ...options, timeoutMs: 0 }), { message: 'options.timeoutMs must be an integer from 1 to 4294967295' })
+  t.throws(() => new Sessions({ ...options, maxUsers: 1.5 }), { message: 'options.maxUsers must be an integer from 1 to 4294967295' })
+  t.throws(() => sessions.configure({ ...options, ownHosts: ['https://x.example'] }), { message: 'options.ownHosts must hold host names without scheme, port or path: "https://x.example"' })
+})
