@@ -12,6 +12,7 @@ import { HBaseClient } from './hbase-client'
 import { openShell } from './hbase-shell'
 import { scanPrefix, scanTimeRange, type Row } from './hbase-reader'
 import { ensureSchema } from './hbase-schema'
+import { ID_TYPES, parseId, resolveUser, type Resolution } from './identity'
 import { LocalHBase } from './local-hbase'
 import { createLogger, type Logger } from './log'
 import { sdNotify, userRowPrefix } from './native'
@@ -26,6 +27,9 @@ commands:
   hbase init [--ttl S]       create the event tables, pre-split; idempotent; --ttl overrides hbase.ttl_seconds
   hbase shell [-- ARGS]      open an HBase shell (list, describe, scan) on the local HBase
   user UID [--limit N]       one user's events, newest first
+  identity ID [--probabilistic]
+                             the ids linked to ID (written t:value, e.g. l:alice or u:<uid>) and the
+                             canonical user they resolve to; --probabilistic walks fingerprints too
   range --from T --to T [--limit N]
                              events between two times (ISO 8601 or ms since the epoch), newest first
   buffer                     unflushed batches and dead letters in the buffer
@@ -49,6 +53,7 @@ const { values: opts, positionals } = parseArgs({
     to: { type: 'string' },
     ttl: { type: 'string' },
     json: { type: 'boolean', default: false },
+    probabilistic: { type: 'boolean', default: false },
     'hbase-dir': { type: 'string', default: '.spoor/hbase' },
     help: { type: 'boolean', short: 'h', default: false }
   }
@@ -245,6 +250,17 @@ HBase Thrift2 on ${config.hbase.host}:${config.hbase.port}, data under ${resolve
       printRows(await withClient(config, async c => await scanPrefix(c, config.hbase.userTable, userRowPrefix(sub, config.hbase.saltBuckets), limit)))
       return
     }
+    case 'identity': {
+      if (sub == null) throw new SpoorError('USAGE', 'identity needs an ID written t:value, such as l:alice')
+      try {
+        parseId(sub)
+      } catch (err) {
+        throw new SpoorError('USAGE', (err as Error).message)
+      }
+      const options = { identityTable: config.hbase.identityTable, saltBuckets: config.hbase.saltBuckets, probabilistic: opts.probabilistic as boolean }
+      printResolution(await withClient(config, async c => await resolveUser(c, options, sub)))
+      return
+    }
     case 'range': {
       const from = parseTime(opts.from, '--from')
       const to = parseTime(opts.to, '--to')
@@ -275,6 +291,18 @@ HBase Thrift2 on ${config.hbase.host}:${config.hbase.port}, data under ${resolve
     default:
       throw new SpoorError('USAGE', `unknown command "${command}"; see spoor --help`)
   }
+}
+
+function printResolution (r: Resolution): void {
+  if (opts.json as boolean) {
+    console.log(JSON.stringify(r))
+    return
+  }
+  console.log(`canonical user: ${r.canonical}`)
+  console.log(`linked ids (${r.ids.length}${r.truncated ? ', the walk stopped at its limit' : ''}):`)
+  for (const id of r.ids) console.log(`  ${id.padEnd(40)} ${ID_TYPES[id[0]]}`)
+  if (r.logins.length > 0) console.log('logins seen with these ids, the most recent first:')
+  for (const l of r.logins) console.log(`  ${l.id.padEnd(40)} last seen ${new Date(l.lastSeen).toISOString()}${l.platform !== '' ? ` on ${l.platform}` : ''}`)
 }
 
 main().then(

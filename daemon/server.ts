@@ -127,6 +127,8 @@ export function handlers (ctx: ServerContext): Handlers {
     if (origin === '' || !(allowAnyOrigin || allowedOrigins.has(origin))) return
     res.writeHeader('Access-Control-Allow-Origin', origin)
     res.writeHeader('Access-Control-Allow-Credentials', 'true')
+    // The tracker waits as long as a 503 says; browsers hide the header from cross-origin scripts otherwise.
+    res.writeHeader('Access-Control-Expose-Headers', 'Retry-After')
     res.writeHeader('Vary', 'Origin')
   }
 
@@ -172,7 +174,7 @@ export function handlers (ctx: ServerContext): Handlers {
    */
   function bounceBack (res: HttpResponse, query: string): void {
     counters.request(ROUTE.pixel, 302)
-    randomFillSync(uidOut)
+    randomFillSync(uidOut, 0, 32)
     for (let i = 0; i < 32; i++) uidOut[i] = HEX[uidOut[i] & 15]
     res.writeStatus(STATUS_TEXT[302])
     res.writeHeader('Location', `/p.gif?${query === '' ? '' : `${query}&`}${BOUNCED}`)
