@@ -28,7 +28,10 @@ export interface Resolution {
   canonical: string
   /** Every id of the group (the id asked about among them), sorted. */
   ids: string[]
-  /** Login ids linked to the group's devices, most recently seen first; more than one means a device is shared. */
+  /**
+   * Login ids linked to the group's devices (other than the id asked about), most recently seen first; more than one,
+   * or any for a login id, means a device is shared.
+   */
   logins: Link[]
   /** True when the walk stopped at `maxIds` ids. */
   truncated: boolean
@@ -97,6 +100,7 @@ export async function resolveUser (client: HBaseClient, options: ResolveOptions,
     }
     frontier = next
   }
+  logins.delete(id)
   const ranked = [...logins.values()].sort((a, b) => b.lastSeen - a.lastSeen || (a.id < b.id ? -1 : 1))
   const ids = [...seen].sort()
   const canonical = start.type === 'l' ? id : ranked[0]?.id ?? ids[0]

@@ -3,9 +3,12 @@
 //
 // The answer decides: 2xx means stored, so the events leave the queue; 429, 5xx and network errors
 // are retried after Retry-After seconds when the answer has one, else after a backoff that doubles
-// from 1 s to 60 s; any other 4xx refuses the batch for good, so it is dropped. A beacon gives no
-// answer, so its events stay queued and are sent again by the next page: their eids make that
-// harmless.
+// from 1 s to 60 s; any other 4xx refuses the batch for good, so it is dropped.
+//
+// The collector keys rows by its own receive time, so an event sent twice is stored twice (under one
+// event id, which reports can count once). So a beacon the browser accepted takes its events out of
+// the queue, and events already in a POST are not put in a beacon too: every POST is `keepalive`, so
+// it outlives the page.
 
 import { type SpoorEvent, read, remove } from './queue'
 
@@ -26,7 +29,10 @@ let sender: Sender | undefined
 let timer: ReturnType<typeof setTimeout> | undefined
 let busy = false
 let backoff = 0
-let lastBeacon = ''
+/** Event ids in the POST on its way; a keepalive POST outlives the page, so a beacon leaves them out. */
+let inFlight: string[] = []
+/** Browsers refuse a keepalive request body over 64 KiB. */
+const KEEPALIVE_MAX = 65536
 
 export function start (s: Sender): void {
   sender = s
@@ -52,9 +58,11 @@ async function flush (): Promise<void> {
   try {
     await s.ready
     const batch = read()
-    const res = await fetch(s.url, { method: 'POST', body: body(s, batch), headers: { 'Content-Type': TYPE }, credentials: 'include' })
+    const text = body(s, batch)
+    inFlight = batch.map(e => e.eid)
+    const res = await fetch(s.url, { method: 'POST', body: text, headers: { 'Content-Type': TYPE }, credentials: 'include', keepalive: text.length < KEEPALIVE_MAX / 3 })
     if (res.status < 400 || (res.status < 500 && res.status !== 429)) {
-      remove(batch.map(e => e.eid))
+      remove(inFlight)
       backoff = 0
     } else {
       wait = retryDelay(Number(res.headers.get('Retry-After')))
@@ -62,6 +70,7 @@ async function flush (): Promise<void> {
   } catch {
     wait = retryDelay(0)
   }
+  inFlight = []
   busy = false
   if (wait > 0) timer = setTimeout(flush, wait)
   else schedule()
@@ -73,18 +82,18 @@ function retryDelay (retryAfter: number): number {
   return retryAfter > 0 ? retryAfter * 1000 : backoff
 }
 
-/** Hands the queue to the browser as the page is hidden or left; see the file comment for why it stays queued. */
+/**
+ * Hands the queue, less the POST on its way, to the browser as the page is hidden or left. A beacon the browser
+ * takes is as good as sent, so its events leave the queue; visibilitychange and pagehide, which both fire when a
+ * page is left, then send them once. Where sendBeacon is missing or refuses (over 64 KiB), they stay queued
+ * for the next page.
+ */
 export function beacon (): void {
   const s = sender
   if (s === undefined || s.off()) return
-  const batch = read()
+  const batch = read().filter(e => inFlight.indexOf(e.eid) < 0)
   if (batch.length === 0) return
-  const text = body(s, batch)
-  // visibilitychange and pagehide both fire when a page is left: one beacon is enough.
-  if (text === lastBeacon) return
-  lastBeacon = text
   try {
-    if (navigator.sendBeacon(s.url, new Blob([text], { type: TYPE }))) return
+    if (navigator.sendBeacon(s.url, new Blob([body(s, batch)], { type: TYPE }))) remove(batch.map(e => e.eid))
   } catch {}
-  fetch(s.url, { method: 'POST', body: text, headers: { 'Content-Type': TYPE }, credentials: 'include', keepalive: true }).catch(() => {})
 }
