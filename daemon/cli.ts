@@ -219,9 +219,10 @@ spoor is collecting on ${base}
   demo page   ${base}/            fires a pixel and a POST batch, then shows them read back from HBase
   pixel       ${base}/p.gif?uid=alice&a=page&url=https://example.com/
   batch       curl -d '[{"uid":"alice","a":"like","it":"q42","ch":"db"}]' -H 'content-type: application/json' ${base}/e
+  tracker     <script async src="${base}/t.js"></script>, after the snippet in docs/tracker.md
   health      ${base}/healthz
   metrics     http://${config.admin.host}:${config.admin.port}/metrics
-  read back   npx spoor user alice
+  read back   npx spoor user alice, npx spoor identity u:alice
 HBase Thrift2 on ${config.hbase.host}:${config.hbase.port}, data under ${resolve('.spoor')}. Ctrl-C stops both.
 `)
       }, async () => await hbase.stop())
