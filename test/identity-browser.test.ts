@@ -208,6 +208,13 @@ t.test('each method links one visitor as docs/identity.md says, and events resol
     t.match(j.b.find(e => e.a === 'click')?.d, `"href":"${sites.origin('elsewhere.test')}/"`)
     for (const uid of new Set(all.map(e => e.uid))) t.equal(await canonical(uid), `l:zoe-${j === first ? 'first' : 'third'}`, `uid ${uid} resolves to the login`)
   }
+  // An app, over plain HTTP with its own device id, logs in as the same person as the web journey.
+  const app = await fetch(`${daemon.url}/e`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify([{ uid: 'phone-first', p: 'android', a: 'open', lid: 'zoe-first', eid: 'app-1' }]) })
+  t.equal(app.status, 204)
+  await flushed(daemon)
+  t.equal(await canonical('phone-first'), 'l:zoe-first', 'the app and the browser resolve to one user')
+  t.equal(await canonical(one(first.a.filter(e => e.url?.endsWith('-1.html')), 'uid')!), 'l:zoe-first', 'from the browser\'s first page, before the login')
+
   // Sessions are the collector's, per uid: with a first-party cookie each site's visit is one session.
   t.match(one(first.a, 'sid'), /^[0-9a-f]{16}$/, 'site A\'s events share one session')
   t.match(one(first.b, 'sid'), /^[0-9a-f]{16}$/, 'site B\'s events share one session')

@@ -38,9 +38,9 @@ function init (options?: Options): Config {
   start({ url: c.collector + '/e', flushMs: c.flushMs, ready, fill, off })
   watchLinks(c.linkDomains, () => off() ? undefined : vid(), href => send('click', { d: { href } }))
   document.addEventListener('visibilitychange', () => {
-    if (document.visibilityState === 'hidden') beacon()
+    if (document.visibilityState === 'hidden') beacon(false)
   })
-  addEventListener('pagehide', beacon)
+  addEventListener('pagehide', () => beacon(true))
   return c
 }
 

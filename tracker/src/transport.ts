@@ -7,8 +7,8 @@
 //
 // The collector keys rows by its own receive time, so an event sent twice is stored twice (under one
 // event id, which reports can count once). So a beacon the browser accepted takes its events out of
-// the queue, and events already in a POST are not put in a beacon too: every POST is `keepalive`, so
-// it outlives the page.
+// the queue, and so does the page's last POST when the page goes: every POST is `keepalive`, so it
+// outlives the page, even where the page sees it fail as it is torn down.
 
 import { type SpoorEvent, read, remove } from './queue'
 
@@ -29,8 +29,12 @@ let sender: Sender | undefined
 let timer: ReturnType<typeof setTimeout> | undefined
 let busy = false
 let backoff = 0
-/** Event ids in the POST on its way; a keepalive POST outlives the page, so a beacon leaves them out. */
+/**
+ * Event ids of the last POST while its outcome is unknown: on its way, or failed without an answer. A keepalive POST
+ * outlives the page, so when the page goes they are taken as sent, like a beacon's.
+ */
 let inFlight: string[] = []
+let keptAlive = false
 /** Browsers refuse a keepalive request body over 64 KiB. */
 const KEEPALIVE_MAX = 65536
 
@@ -60,17 +64,19 @@ async function flush (): Promise<void> {
     const batch = read()
     const text = body(s, batch)
     inFlight = batch.map(e => e.eid)
-    const res = await fetch(s.url, { method: 'POST', body: text, headers: { 'Content-Type': TYPE }, credentials: 'include', keepalive: text.length < KEEPALIVE_MAX / 3 })
+    // A UTF-16 unit is at most 3 bytes of UTF-8.
+    keptAlive = text.length < KEEPALIVE_MAX / 3
+    const res = await fetch(s.url, { method: 'POST', body: text, headers: { 'Content-Type': TYPE }, credentials: 'include', keepalive: keptAlive })
     if (res.status < 400 || (res.status < 500 && res.status !== 429)) {
       remove(inFlight)
       backoff = 0
     } else {
       wait = retryDelay(Number(res.headers.get('Retry-After')))
     }
+    inFlight = []
   } catch {
     wait = retryDelay(0)
   }
-  inFlight = []
   busy = false
   if (wait > 0) timer = setTimeout(flush, wait)
   else schedule()
@@ -83,14 +89,18 @@ function retryDelay (retryAfter: number): number {
 }
 
 /**
- * Hands the queue, less the POST on its way, to the browser as the page is hidden or left. A beacon the browser
- * takes is as good as sent, so its events leave the queue; visibilitychange and pagehide, which both fire when a
- * page is left, then send them once. Where sendBeacon is missing or refuses (over 64 KiB), they stay queued
- * for the next page.
+ * Hands the queue, less the last POST, to the browser as the page is hidden (`leaving` false) or left. A beacon the
+ * browser takes is as good as sent, and so is the last POST once the page is left, if it was kept alive: their
+ * events leave the queue, so visibilitychange and pagehide, which both fire when a page is left, send them once.
+ * Where sendBeacon is missing or refuses (over 64 KiB), they stay queued for the next page.
  */
-export function beacon (): void {
+export function beacon (leaving: boolean): void {
   const s = sender
   if (s === undefined || s.off()) return
+  if (leaving && keptAlive && inFlight.length > 0) {
+    remove(inFlight)
+    inFlight = []
+  }
   const batch = read().filter(e => inFlight.indexOf(e.eid) < 0)
   if (batch.length === 0) return
   try {
