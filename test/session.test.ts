@@ -3,21 +3,9 @@
 import t from 'tap'
 import { xxh3 } from '@node-rs/xxhash'
 import { decodeBatch, eventCells } from '../daemon/record'
-import { Encoder, Sessions, sessionOptions, uidBytes, type EncoderOptions, type SessionOptions } from '../daemon/native'
+import { Encoder, encoderOptions, Sessions, sessionOptions, uidBytes, type SessionOptions } from '../daemon/native'
 import { defaults } from '../daemon/config'
 
-const encoderOptions: EncoderOptions = {
-  saltBuckets: 16,
-  maxQueryBytes: 4096,
-  maxFields: 32,
-  maxValueBytes: 2048,
-  maxDataBytes: 8192,
-  maxEventsPerPost: 500,
-  maxJsonDepth: 16,
-  batchMaxBytes: 256 * 1024,
-  anonymizeIp: true,
-  cookieName: 'sp_uid'
-}
 const options: SessionOptions = sessionOptions(defaults())
 const ip = Uint8Array.from([192, 0, 2, 1]).buffer
 const uidOut = Buffer.alloc(32)
@@ -29,7 +17,7 @@ interface Pixel { uid: string, now: number, url?: string, ref?: string, sid?: st
 
 /** One batch of pixels from the real encoder. */
 function batch (pixels: Pixel[]): Buffer {
-  const encoder = new Encoder(encoderOptions)
+  const encoder = new Encoder(encoderOptions(defaults()))
   for (const p of pixels) {
     const query = new URLSearchParams({ uid: p.uid, url: p.url ?? SHOP, ref: p.ref ?? '', ...(p.sid == null ? {} : { sid: p.sid }) })
     if (encoder.pixel(query.toString(), 'UA', '', '', ip, p.now, uidOut) !== 0) throw new Error(`refused: ${query.toString()}`)

@@ -290,17 +290,21 @@ mod tests {
         assert_eq!(r.field(q::CT), Some("0042"));
     }
 
+    /// The qualifier ids of a record's identity fields (`vid` … `lnk`).
+    fn identity_fields(r: &Record) -> Vec<u8> {
+        r.fields
+            .iter()
+            .map(|f| f.0)
+            .filter(|&q| q >= q::VID)
+            .collect()
+    }
+
     #[test]
     fn stores_the_identity_ids_and_mixes_the_fingerprint_with_what_the_server_sees() {
         let mut e = encoder();
         pixel(&mut e, "vid=v1&sto=s1&eti=e1&fp=abc&lid=alice&lnk=v0");
         let r = &drained(&mut e)[0];
-        let ids: Vec<u8> = r
-            .fields
-            .iter()
-            .map(|f| f.0)
-            .filter(|&q| q >= q::VID)
-            .collect();
+        let ids = identity_fields(r);
         assert_eq!(ids, [16, 17, 18, 19, 20, 21]);
         assert_eq!(r.field(q::VID), Some("v1"));
         assert_eq!(r.field(20), Some("alice"));
@@ -318,12 +322,7 @@ mod tests {
         let mut e = encoder_with(|o| o.drop_ids = Some(vec!["fp".into(), "lid".into()]));
         pixel(&mut e, "vid=v1&sto=s1&fp=abc&lid=alice");
         let r = &drained(&mut e)[0];
-        let ids: Vec<u8> = r
-            .fields
-            .iter()
-            .map(|f| f.0)
-            .filter(|&q| q >= q::VID)
-            .collect();
+        let ids = identity_fields(r);
         assert_eq!(ids, [16, 17]);
         let bad = Limits::check(&EncoderOptions {
             drop_ids: Some(vec!["vid".into()]),
