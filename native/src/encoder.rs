@@ -4,7 +4,10 @@ use rand::rngs::{StdRng, SysError, SysRng};
 use rand::{Rng, SeedableRng};
 
 use crate::batch::Batch;
+use std::sync::Arc;
+
 use crate::event::{q, Event};
+use crate::geo::{Geo, Place};
 use crate::identity;
 use crate::ip::IpText;
 use crate::options::Limits;
@@ -28,11 +31,14 @@ pub struct Encoder {
     arena: Vec<u8>,
     /// Seeded once from the OS: a getrandom syscall per event would cost more than the encoding.
     rng: StdRng,
+    geo: Option<Arc<Geo>>,
 }
 
 impl Encoder {
-    pub fn new(limits: Limits) -> Result<Self, SysError> {
-        Ok(Self::with_rng(limits, StdRng::try_from_rng(&mut SysRng)?))
+    pub fn new(limits: Limits, geo: Option<Arc<Geo>>) -> Result<Self, SysError> {
+        let mut encoder = Self::with_rng(limits, StdRng::try_from_rng(&mut SysRng)?);
+        encoder.geo = geo;
+        Ok(encoder)
     }
 
     fn with_rng(limits: Limits, rng: StdRng) -> Self {
@@ -41,6 +47,7 @@ impl Encoder {
             arena: Vec::with_capacity(limits.max_query_bytes.min(64 << 10)),
             rng,
             limits,
+            geo: None,
         }
     }
 
@@ -50,7 +57,7 @@ impl Encoder {
             Ok(event) => event,
             Err(code) => return code as i32,
         };
-        let mut call = Call::new(req, &self.limits);
+        let mut call = Call::new(req, &self.limits, self.geo.as_deref());
         call.append(
             &event,
             &self.arena,
@@ -58,27 +65,28 @@ impl Encoder {
             &mut self.rng,
             &self.limits,
         );
-        self.finish(&call, uid_out)
+        finish(&call, &self.batch, &self.limits, uid_out)
     }
 
     /// Encodes a JSON array of events, rolling the batch back if any part of the body is refused.
     pub fn events(&mut self, body: &[u8], req: &Request, uid_out: &mut [u8; 32]) -> i32 {
         let mark = self.batch.mark();
-        let mut call = Call::new(req, &self.limits);
         let Self {
             limits,
             batch,
             arena,
             rng,
+            geo,
         } = self;
+        let mut call = Call::new(req, limits, geo.as_deref());
         let parsed = json::parse(body, limits, arena, |event, arena| {
             call.append(event, arena, batch, rng, limits)
         });
         if let Err(code) = parsed {
-            self.batch.rollback(mark);
+            batch.rollback(mark);
             return code as i32;
         }
-        self.finish(&call, uid_out)
+        finish(&call, batch, limits, uid_out)
     }
 
     pub fn drain(&mut self) -> Option<Vec<u8>> {
@@ -88,34 +96,37 @@ impl Encoder {
     pub fn pending(&self) -> u32 {
         self.batch.count()
     }
+}
 
-    fn finish(&self, call: &Call, uid_out: &mut [u8; 32]) -> i32 {
-        let mut flags = 0;
-        if let Some(uid16) = call.minted {
-            identity::hex(&uid16, uid_out);
-            flags |= NEW_UID;
-        }
-        if self.batch.bytes() >= self.limits.batch_max_bytes {
-            flags |= BATCH_FULL;
-        }
-        flags
+/// The result flags of a call: NEW_UID (its minted uid written to `uid_out`) and BATCH_FULL.
+fn finish(call: &Call, batch: &Batch, limits: &Limits, uid_out: &mut [u8; 32]) -> i32 {
+    let mut flags = 0;
+    if let Some(uid16) = call.minted {
+        identity::hex(&uid16, uid_out);
+        flags |= NEW_UID;
     }
+    if batch.bytes() >= limits.batch_max_bytes {
+        flags |= BATCH_FULL;
+    }
+    flags
 }
 
 /// What one call works out once for all its events.
-struct Call<'r> {
+struct Call<'r, 'g> {
     ts_ms: u64,
     user_agent: &'r [u8],
     referer: &'r [u8],
     cookie: &'r str,
     ip: Option<IpText>,
+    /// From the address before it is anonymised.
+    place: Place<'g>,
     /// The uid of events that name none: the cookie's, else a minted one; found on first need.
     shared_uid: Option<[u8; 16]>,
     minted: Option<[u8; 16]>,
 }
 
-impl<'r> Call<'r> {
-    fn new(req: &Request<'r>, limits: &Limits) -> Self {
+impl<'r, 'g> Call<'r, 'g> {
+    fn new(req: &Request<'r>, limits: &Limits, geo: Option<&'g Geo>) -> Self {
         Self {
             // `as` saturates: NaN and negatives become 0.
             ts_ms: (req.now_ms as u64).min(i64::MAX as u64),
@@ -123,6 +134,7 @@ impl<'r> Call<'r> {
             referer: truncate(req.referer, limits.max_value_bytes),
             cookie: req.cookie,
             ip: IpText::new(req.ip, limits.anonymize_ip),
+            place: geo.map(|g| g.lookup(req.ip)).unwrap_or_default(),
             shared_uid: None,
             minted: None,
         }
@@ -165,6 +177,16 @@ impl<'r> Call<'r> {
             };
             if !value.is_empty() {
                 record.field(id, value);
+            }
+        }
+        let place = [
+            (q::CO, self.place.country),
+            (q::RG, self.place.region),
+            (q::CI, self.place.city),
+        ];
+        for (id, value) in place {
+            if let Some(value) = value {
+                record.field(id, truncate(value, limits.max_value_bytes));
             }
         }
         if !self.user_agent.is_empty() {

@@ -15,6 +15,9 @@ pub mod q {
     pub const A: u8 = 6;
     pub const D: u8 = 7;
     pub const CH: u8 = 9;
+    pub const CO: u8 = 10;
+    pub const RG: u8 = 11;
+    pub const CI: u8 = 12;
     pub const UA: u8 = 13;
     pub const IP: u8 = 14;
     pub const CT: u8 = 15;

@@ -5,6 +5,7 @@ mod args;
 mod batch;
 mod encoder;
 mod event;
+mod geo;
 mod identity;
 mod ip;
 mod json;
@@ -77,6 +78,9 @@ pub struct EncoderOptions {
     pub cookie_name: String,
     /// Identity fields not to store even when sent, among `sto`, `eti`, `fp` and `lid` (methods switched off).
     pub drop_ids: Option<Vec<String>>,
+    /// MaxMind DB files giving each event's country, region and city from the client address, tried in order;
+    /// none or empty stores no place. The constructor throws naming a file it cannot open.
+    pub geoip_databases: Option<Vec<String>>,
 }
 
 /// Encodes requests into an in-memory batch of records; one per thread, as it is not shared.
@@ -92,7 +96,14 @@ impl Encoder {
     #[napi(constructor)]
     pub fn new(options: EncoderOptions) -> Result<Self> {
         let limits = options::Limits::check(&options).map_err(args::invalid)?;
-        let inner = encoder::Encoder::new(limits).map_err(|e| Error::from_reason(e.to_string()))?;
+        let geo = match options.geoip_databases.as_deref() {
+            Some(paths) if !paths.is_empty() => {
+                Some(geo::Geo::open(paths).map_err(Error::from_reason)?)
+            }
+            _ => None,
+        };
+        let inner =
+            encoder::Encoder::new(limits, geo).map_err(|e| Error::from_reason(e.to_string()))?;
         Ok(Self {
             inner,
             texts: args::Texts::default(),

@@ -112,6 +112,7 @@ pub fn test_options() -> EncoderOptions {
         anonymize_ip: false,
         cookie_name: "sp_uid".into(),
         drop_ids: None,
+        geoip_databases: None,
     }
 }
 

@@ -471,7 +471,7 @@ mod tests {
 
     /// One batch of pixels as the real encoder writes them; `extra` is added to every query.
     fn batch_with(pixels: &[Pixel], extra: &str) -> Vec<u8> {
-        let mut e = Encoder::new(Limits::check(&test_options()).unwrap()).unwrap();
+        let mut e = Encoder::new(Limits::check(&test_options()).unwrap(), None).unwrap();
         for &(uid, ts, url, referrer) in pixels {
             let query = format!("uid={uid}&url={}&ref={}{extra}", esc(url), esc(referrer));
             let req = Request {
