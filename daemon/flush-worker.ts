@@ -12,11 +12,13 @@ export interface FlushTask {
   timeTable: string
   identityTable: string
   saltBuckets: number
+  /** Leave out events whose user agent is a bot's (`enrich.drop_bots`). */
+  dropBots: boolean
   maxRequestBytes: number
 }
 
 export type FlushResult =
-  | { ok: true, events: number }
+  | { ok: true, events: number, droppedBots: number }
   | { ok: false, permanent: boolean, reason: string }
 
 /** How the native module's message for a batch that is not format v1 begins. */
@@ -60,7 +62,7 @@ function isPermanent (err: Error & { kind?: string }): boolean {
 export default async function flush (task: FlushTask): Promise<FlushResult> {
   try {
     // Checked whole before anything is written; each request is written by the native module as one frame.
-    const requests = new PutRequests(Buffer.from(task.batch.buffer, task.batch.byteOffset, task.batch.byteLength), task.maxRequestBytes, task.saltBuckets)
+    const requests = new PutRequests(Buffer.from(task.batch.buffer, task.batch.byteOffset, task.batch.byteLength), task.maxRequestBytes, task.saltBuckets, task.dropBots)
     const userTable = Buffer.from(task.userTable)
     const timeTable = Buffer.from(task.timeTable)
     const identityTable = Buffer.from(task.identityTable)
@@ -71,7 +73,7 @@ export default async function flush (task: FlushTask): Promise<FlushResult> {
       ])
     }
     for (let i = 0; i < requests.linkRequests; i++) await send(task, seqid => requests.linkFrame(i, identityTable, seqid))
-    return { ok: true, events: requests.events }
+    return { ok: true, events: requests.events, droppedBots: requests.droppedBots }
   } catch (err) {
     const e = err as Error & { kind?: string }
     return { ok: false, permanent: isPermanent(e), reason: `${e.kind ?? e.name}: ${e.message}` }

@@ -90,6 +90,7 @@ export class Flusher {
         timeTable: hbase.timeTable,
         identityTable: hbase.identityTable,
         saltBuckets: hbase.saltBuckets,
+        dropBots: this.config.enrich.dropBots,
         maxRequestBytes: flush.maxRequestBytes
       }
       const started = process.hrtime.bigint()
@@ -110,6 +111,7 @@ export class Flusher {
         }
         this.state.add('batchesAcknowledged')
         this.state.add('eventsDelivered', result.events)
+        this.state.add('eventsDroppedBots', result.droppedBots)
         this.observe('acknowledged', seconds)
         break
       }

@@ -9,7 +9,7 @@
 // views into the batch.
 
 /** Column qualifiers of family `e`, indexed by the encoder's qualifier id. */
-export const QUALIFIERS = ['id', 'uid', 'sid', 'p', 'url', 'ref', 'a', 'd', 'it', 'ch', 'co', 'rg', 'ci', 'ua', 'ip', 'ct', 'vid', 'sto', 'eti', 'fp', 'lid', 'lnk'] as const
+export const QUALIFIERS = ['id', 'uid', 'sid', 'p', 'url', 'ref', 'a', 'd', 'it', 'ch', 'co', 'rg', 'ci', 'ua', 'ip', 'ct', 'vid', 'sto', 'eti', 'fp', 'lid', 'lnk', 'br', 'os', 'dt', 'bot'] as const
 export type Qualifier = typeof QUALIFIERS[number]
 
 export const FAMILY = 'e'

@@ -8,6 +8,7 @@ import { clientIp, type TrustedProxies } from './client-ip'
 import type { Config } from './config'
 import { errors, nativeErrors, type ErrorDef } from './errors'
 import { serveAsset, serveIdGif, syncAsset, trackerAsset } from './identity-routes'
+import { ANONYMOUS, NOTHING, privacyChoice, serveOptOut } from './privacy'
 import type { Logger } from './log'
 import { BATCH_FULL, NEW_UID, type Encoder } from './native'
 import { ROUTE, type SharedState, type ThreadCounters } from './shared-state'
@@ -88,6 +89,8 @@ export interface Handlers {
   tracker: (res: HttpResponse, req: HttpRequest) => void
   sync: (res: HttpResponse, req: HttpRequest) => void
   idGif: (res: HttpResponse, req: HttpRequest) => void
+  optOut: (res: HttpResponse, req: HttpRequest) => void
+  optIn: (res: HttpResponse, req: HttpRequest) => void
   pixelHead: (res: HttpResponse) => void
   postEvents: (res: HttpResponse, req: HttpRequest) => void
   preflight: (res: HttpResponse, req: HttpRequest) => void
@@ -109,6 +112,7 @@ export function handlers (ctx: ServerContext): Handlers {
   const allowedOrigins = new Set(config.server.corsOrigins)
   const { cookie: useCookie, bounce, etag: useEtag, storage: useStorage } = config.identity
   const cookieSet = `${config.cookie.name}=`
+  const privacy = privacyChoice(config)
   const trackerJs = trackerAsset(config)
   const syncPage = useStorage ? syncAsset(config) : undefined
 
@@ -135,13 +139,16 @@ export function handlers (ctx: ServerContext): Handlers {
   function pixel (res: HttpResponse, req: HttpRequest): void {
     const userAgent = req.getHeader('user-agent')
     const referer = req.getHeader('referer')
-    const cookie = useCookie ? req.getHeader('cookie') : ''
-    if (userAgent.length > maxHeader || referer.length > maxHeader || cookie.length > maxHeader) {
+    const cookies = req.getHeader('cookie')
+    if (userAgent.length > maxHeader || referer.length > maxHeader || cookies.length > maxHeader) {
       failRoute(res, ROUTE.pixel, errors.HEADER_TOO_LARGE)
       return
     }
+    const choice = privacy(req, cookies)
+    const anonymous = choice === ANONYMOUS
+    const cookie = useCookie && !anonymous ? cookies : ''
     let query = req.getQuery() ?? ''
-    if (bounce && !cookie.includes(cookieSet)) {
+    if (bounce && !anonymous && !cookie.includes(cookieSet)) {
       if (!query.includes(BOUNCED)) {
         bounceBack(res, query)
         return
@@ -149,11 +156,11 @@ export function handlers (ctx: ServerContext): Handlers {
       query = NO_COOKIE_UID + query
     }
     const size = state.bufferBytes
-    if (size >= maxBytes || (dropPixelOverHighWater && size >= highWater) || !state.accepting) {
+    if (choice === NOTHING || size >= maxBytes || (dropPixelOverHighWater && size >= highWater) || !state.accepting) {
       counters.dropped()
     } else {
       const ip = trusted.empty ? res.getRemoteAddress() : forwardedIp(res, req)
-      const r = encoder.pixel(query, userAgent, referer, cookie, ip, Date.now(), uidOut)
+      const r = encoder.pixel(query, userAgent, referer, cookie, ip, Date.now(), uidOut, anonymous)
       if (r < 0) {
         failRoute(res, ROUTE.pixel, nativeErrors[-r - 1])
         return
@@ -202,8 +209,11 @@ export function handlers (ctx: ServerContext): Handlers {
     const contentLength = req.getHeader('content-length')
     const userAgent = req.getHeader('user-agent')
     const referer = req.getHeader('referer')
-    const cookie = req.getHeader('cookie')
+    const cookies = req.getHeader('cookie')
     const origin = req.getHeader('origin')
+    const choice = privacy(req, cookies)
+    const anonymous = choice === ANONYMOUS
+    const cookie = useCookie && !anonymous ? cookies : ''
     // The address buffer is only valid inside this handler; the body arrives later.
     const ip = trusted.empty ? res.getRemoteAddress().slice(0) : forwardedIp(res, req)
     const fail = (def: ErrorDef, close: boolean): void => failRoute(res, ROUTE.events, def, close, origin)
@@ -211,7 +221,7 @@ export function handlers (ctx: ServerContext): Handlers {
     res.onAborted(() => { done = true })
 
     if (!state.accepting) return fail(errors.SHUTTING_DOWN, true)
-    if (userAgent.length > maxHeader || referer.length > maxHeader || cookie.length > maxHeader) return fail(errors.HEADER_TOO_LARGE, true)
+    if (userAgent.length > maxHeader || referer.length > maxHeader || cookies.length > maxHeader) return fail(errors.HEADER_TOO_LARGE, true)
     if (!/^(application\/json|text\/plain)\s*(;|$)/i.test(contentType)) return fail(errors.UNSUPPORTED_MEDIA_TYPE, true)
     if (contentLength === '') return fail(errors.LENGTH_REQUIRED, true)
     const length = Number(contentLength)
@@ -238,15 +248,26 @@ export function handlers (ctx: ServerContext): Handlers {
         done = true
         return res.cork(() => fail(errors.SHUTTING_DOWN, true))
       }
+      if (choice === NOTHING) {
+        // Answered as stored, so that the tracker does not send it again; nothing of it is.
+        done = true
+        counters.dropped()
+        counters.request(ROUTE.events, 204)
+        return res.cork(() => {
+          res.writeStatus(STATUS_TEXT[204])
+          writeCors(res, origin)
+          res.end()
+        })
+      }
       const pending = encoder.pending
-      const r = encoder.events(body, userAgent, referer, cookie, ip, Date.now(), uidOut)
+      const r = encoder.events(body, userAgent, referer, cookie, ip, Date.now(), uidOut, anonymous)
       if (r < 0) {
         done = true
         return res.cork(() => fail(nativeErrors[-r - 1], false))
       }
       counters.accepted(encoder.pending - pending)
       // The template is shared by every request: copy the new uid before anything else can write it.
-      const setCookie = (r & NEW_UID) !== 0 ? cookieHeader.toString('latin1') : undefined
+      const setCookie = (r & NEW_UID) !== 0 && useCookie ? cookieHeader.toString('latin1') : undefined
       batcher.committed().then(
         () => {
           if (done) return
@@ -305,6 +326,8 @@ export function handlers (ctx: ServerContext): Handlers {
     tracker: (res, req) => counters.request(ROUTE.tracker, serveAsset(res, req, trackerJs)),
     sync: (res, req) => syncPage === undefined ? notFound(res) : counters.request(ROUTE.sync, serveAsset(res, req, syncPage)),
     idGif: (res, req) => useEtag ? counters.request(ROUTE.id, serveIdGif(res, req, GIF)) : notFound(res),
+    optOut: (res, req) => counters.request(ROUTE.optout, serveOptOut(res, req, config, true)),
+    optIn: (res, req) => counters.request(ROUTE.optout, serveOptOut(res, req, config, false)),
     notFound
   }
 }
@@ -336,6 +359,8 @@ export function listen (ctx: ServerContext, log: Logger, extraRoutes?: (app: Tem
     .get('/t.js', (res, req) => h.tracker(res, req))
     .get('/sync.html', (res, req) => h.sync(res, req))
     .get('/id.gif', (res, req) => h.idGif(res, req))
+    .get('/optout', (res, req) => h.optOut(res, req))
+    .get('/optin', (res, req) => h.optIn(res, req))
   extraRoutes?.(app)
   app.any('/*', res => h.notFound(res))
 

@@ -6,7 +6,7 @@
 
 import { errors } from './errors'
 
-export const ROUTES = ['pixel', 'pixel_head', 'events', 'preflight', 'healthz', 'tracker', 'sync', 'id', 'other'] as const
+export const ROUTES = ['pixel', 'pixel_head', 'events', 'preflight', 'healthz', 'tracker', 'sync', 'id', 'optout', 'other'] as const
 export type Route = typeof ROUTES[number]
 export const STATUSES = [200, 204, 302, 304, 400, 404, 411, 413, 414, 415, 431, 500, 503] as const
 
@@ -17,7 +17,7 @@ export const REJECT_CODES: readonly string[] = Object.values(errors).filter(e =>
 export const MAIN_SLOTS = [
   'bufferBytes', 'bufferBatches', 'flushActive',
   'batchesBuffered', 'bytesBuffered', 'eventsBuffered', 'batchesLost', 'eventsLost',
-  'eventsDelivered', 'batchesAcknowledged', 'flushRetries', 'batchesDeadLettered', 'oldestBatchMs'
+  'eventsDelivered', 'eventsDroppedBots', 'batchesAcknowledged', 'flushRetries', 'batchesDeadLettered', 'oldestBatchMs'
 ] as const
 export type MainSlot = typeof MAIN_SLOTS[number]
 

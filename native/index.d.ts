@@ -13,10 +13,14 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 export declare class Encoder {
   /** Throws an Error naming the first option that is out of range. */
   constructor(options: EncoderOptions)
-  /** Encodes one pixel request: a bit set of NEW_UID and BATCH_FULL, or a negative EncodeError. */
-  pixel(query: string, userAgent: string, referer: string, cookie: string, ip: ArrayBuffer, nowMs: number, uidOut: Buffer): number
+  /**
+   * Encodes one pixel request: a bit set of NEW_UID and BATCH_FULL, or a negative EncodeError. With `anonymous`
+   * (a browser's privacy signal, `docs/privacy.md`), its events are stored under the uid of 32 zeros without the
+   * cookie, identity ids, address, region or city.
+   */
+  pixel(query: string, userAgent: string, referer: string, cookie: string, ip: ArrayBuffer, nowMs: number, uidOut: Buffer, anonymous?: boolean | undefined | null): number
   /** Encodes a JSON array of events, all or none: a bit set of NEW_UID and BATCH_FULL, or a negative EncodeError. */
-  events(body: Buffer, userAgent: string, referer: string, cookie: string, ip: ArrayBuffer, nowMs: number, uidOut: Buffer): number
+  events(body: Buffer, userAgent: string, referer: string, cookie: string, ip: ArrayBuffer, nowMs: number, uidOut: Buffer, anonymous?: boolean | undefined | null): number
   /** Hands over the current batch (header and records) and starts an empty one; null when empty. */
   drain(): Buffer | null
   /** Events in the current batch. */
@@ -31,10 +35,13 @@ export declare class PutRequests {
   /**
    * Copies and checks the batch (format v1); throws an Error whose message starts `batch is not format v1:`.
    * `saltBuckets` (1–256) salts the identity table's rows, as `hbase.salt_buckets` does the event tables'.
+   * With `dropBots`, events whose user agent is a bot's are left out (`droppedBots` counts them).
    */
-  constructor(batch: Buffer, maxRequestBytes: number, saltBuckets: number)
+  constructor(batch: Buffer, maxRequestBytes: number, saltBuckets: number, dropBots?: boolean | undefined | null)
   /** Events in the batch. */
   get events(): number
+  /** Events left out as bots' (with `dropBots`); `events` counts the others. */
+  get droppedBots(): number
   /** Requests per table. */
   get requests(): number
   /** Requests for the identity table: the batch's links (`docs/identity.md`), merged; often none. */
@@ -149,6 +156,16 @@ export interface SessionOptions {
 
 /** The 16 bytes a uid string maps to: its value if it is 32 hex chars, else its xxh3-128. */
 export declare function uidBytes(uid: string): Buffer
+
+export declare function userAgent(ua: string): UserAgent
+
+/** What the flush stores for a user agent: browser, OS, device type and bot flag (`native/src/agent.rs`). */
+export interface UserAgent {
+  browser: string
+  os: string
+  device: string
+  bot: boolean
+}
 
 /** salt(1) + uid16(16): the prefix of a user's rows in the by-user table. */
 export declare function userRowPrefix(uid: string, saltBuckets: number): Buffer

@@ -844,4 +844,5 @@ module.exports.identityRow = nativeBinding.identityRow
 module.exports.NEW_UID = nativeBinding.NEW_UID
 module.exports.sdNotify = nativeBinding.sdNotify
 module.exports.uidBytes = nativeBinding.uidBytes
+module.exports.userAgent = nativeBinding.userAgent
 module.exports.userRowPrefix = nativeBinding.userRowPrefix

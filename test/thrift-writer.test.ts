@@ -7,7 +7,7 @@ import t, { type Test } from 'tap'
 import thrift = require('thrift')
 import { defaults } from '../daemon/config'
 import { HBaseClient } from '../daemon/hbase-client'
-import { Encoder, encoderOptions, PutRequests } from '../daemon/native'
+import { Encoder, encoderOptions, PutRequests, userAgent } from '../daemon/native'
 import { decodeBatch, FAMILY, QUALIFIERS, type EncodedEvent } from '../daemon/record'
 import { BufferCompactProtocol, BufferFramedTransport } from '../daemon/thrift-writer'
 import THBaseService = require('../daemon/thrift-gen/THBaseService')
@@ -64,10 +64,19 @@ const none = (): void => {}
 const family = Buffer.from(FAMILY)
 const qualifiers = QUALIFIERS.map(q => Buffer.from(q))
 
+/** The cells the flush adds from an event's user agent (qualifier ids 22–25), after its own. */
+function agentCells (event: EncodedEvent): Array<[number, Buffer]> {
+  const ua = event.fields.find(([q]) => QUALIFIERS[q] === 'ua')?.[1]
+  if (ua === undefined) return []
+  const a = userAgent(ua.toString('utf8'))
+  const cells: Array<[number, string]> = [[22, a.browser], [23, a.os], [24, a.device], [25, a.bot ? '1' : '']]
+  return cells.filter(([, v]) => v !== '').map(([q, v]) => [q, Buffer.from(v)])
+}
+
 /** As the flush worker builds them. */
 function toPut (row: Buffer, event: EncodedEvent): ttypes.TPut {
   const timestamp = new Int64(event.ts)
-  const columnValues = event.fields.map(([q, value]) => new ttypes.TColumnValue({ family, qualifier: qualifiers[q], value, timestamp }))
+  const columnValues = [...event.fields, ...agentCells(event)].map(([q, value]) => new ttypes.TColumnValue({ family, qualifier: qualifiers[q], value, timestamp }))
   return new ttypes.TPut({ row, columnValues, timestamp })
 }
 
@@ -104,13 +113,13 @@ t.test('a realistic putMultiple, for both tables', async t => {
   sameAsStock(t, c => c.putMultiple(Buffer.from('spoor_time'), events.map(e => toPut(e.timeKey, e)), none), 'time table')
 })
 
-/** The events of each request, by the size rule the flush has always used: record bytes plus 16 per field. */
+/** The events of each request, by the flush's size rule: record bytes plus 16 per field, plus each added agent cell's bytes and 16. */
 function slicesOf (events: EncodedEvent[], maxBytes: number): EncodedEvent[][] {
   const out: EncodedEvent[][] = []
   let current: EncodedEvent[] = []
   let bytes = 0
   for (const e of events) {
-    const size = e.size + e.fields.length * 16
+    const size = e.size + e.fields.length * 16 + agentCells(e).reduce((n, [q, v]) => n + QUALIFIERS[q].length + v.length + 16, 0)
     if (current.length > 0 && bytes + size > maxBytes) {
       out.push(current)
       current = []

@@ -22,7 +22,12 @@ pub struct Request<'a> {
     pub ip: &'a [u8],
     /// Server time; fractions are dropped and values outside 0..=i64::MAX clamped.
     pub now_ms: f64,
+    /// Store nothing that identifies the browser: see `Encoder::pixel` in lib.rs.
+    pub anonymous: bool,
 }
+
+/// The uid of events stored without one: anonymous, or refusing the cookie.
+const NO_UID: [u8; 16] = [0; 16];
 
 pub struct Encoder {
     limits: Limits,
@@ -120,6 +125,7 @@ struct Call<'r, 'g> {
     ip: Option<IpText>,
     /// From the address before it is anonymised.
     place: Place<'g>,
+    anonymous: bool,
     /// The uid of events that name none: the cookie's, else a minted one; found on first need.
     shared_uid: Option<[u8; 16]>,
     minted: Option<[u8; 16]>,
@@ -133,8 +139,16 @@ impl<'r, 'g> Call<'r, 'g> {
             user_agent: truncate(req.user_agent, limits.max_value_bytes),
             referer: truncate(req.referer, limits.max_value_bytes),
             cookie: req.cookie,
-            ip: IpText::new(req.ip, limits.anonymize_ip),
-            place: geo.map(|g| g.lookup(req.ip)).unwrap_or_default(),
+            ip: IpText::new(req.ip, limits.anonymize_ip).filter(|_| !req.anonymous),
+            place: match (geo, req.anonymous) {
+                (None, _) => Place::default(),
+                (Some(g), false) => g.lookup(req.ip),
+                (Some(g), true) => Place {
+                    country: g.lookup(req.ip).country,
+                    ..Place::default()
+                },
+            },
+            anonymous: req.anonymous,
             shared_uid: None,
             minted: None,
         }
@@ -150,6 +164,10 @@ impl<'r, 'g> Call<'r, 'g> {
     ) {
         let mut uid_hex = [0; 32];
         let (uid16, uid_text) = match event.uid {
+            _ if self.anonymous => {
+                identity::hex(&NO_UID, &mut uid_hex);
+                (NO_UID, &uid_hex[..])
+            }
             Some(given) => identity::given_uid(given.get(arena), &mut uid_hex),
             None => {
                 let uid16 = self.shared_uid(rng, limits);
@@ -202,7 +220,7 @@ impl<'r, 'g> Call<'r, 'g> {
             let Some(given) = event.column(id) else {
                 continue;
             };
-            if limits.drop_ids.contains(&id) {
+            if self.anonymous || limits.drop_ids.contains(&id) {
                 continue;
             }
             if id == q::FP {
@@ -272,6 +290,7 @@ mod tests {
             cookie,
             ip: &[192, 0, 2, 33],
             now_ms: NOW,
+            anonymous: false,
         }
     }
 
@@ -337,6 +356,30 @@ mod tests {
             fp,
             identity::fingerprint(b"abc", b"Mozilla/5.0", b"192.0.3.0")
         );
+    }
+
+    #[test]
+    fn an_anonymous_request_stores_nothing_that_identifies_the_browser() {
+        let mut e = encoder();
+        let mut out = [b'-'; 32];
+        let cookie = format!("sp_uid={UID}");
+        let req = Request {
+            anonymous: true,
+            ..req(&cookie)
+        };
+        assert_eq!(e.pixel("uid=bob&vid=v1&lid=bob&a=view", &req, &mut out), 0);
+        assert_eq!(
+            e.events(br#"[{"a":"x"}]"#, &req, &mut out),
+            0,
+            "no uid is minted"
+        );
+        for r in drained(&mut e) {
+            assert_eq!(r.field(q::UID), Some("00000000000000000000000000000000"));
+            assert_eq!(r.by_user[1..17], NO_UID);
+            assert_eq!(r.field(q::IP), None);
+            assert_eq!(identity_fields(&r), Vec::<u8>::new());
+        }
+        assert_eq!(out, [b'-'; 32]);
     }
 
     #[test]
@@ -502,6 +545,7 @@ mod tests {
             cookie: "",
             ip: &[1, 2, 3],
             now_ms: f64::NAN,
+            anonymous: false,
         };
         e.pixel("uid=x", &r, &mut [0; 32]);
         let rec = &drained(&mut e)[0];
@@ -654,7 +698,7 @@ mod tests {
         ) {
             let mut e = encoder_with(|o| { o.max_value_bytes = 10.0; o.max_fields = 8.0; });
             let before = (e.batch.bytes(), e.pending());
-            let r = Request { user_agent: &ua, referer: &referer, cookie: &cookie, ip: &ip, now_ms };
+            let r = Request { user_agent: &ua, referer: &referer, cookie: &cookie, ip: &ip, now_ms, anonymous: false };
             let flags = e.pixel(&query, &r, &mut [0; 32]);
             prop_assert!((-9..=3).contains(&flags));
             let added = if flags < 0 { 0 } else { 1 };
@@ -677,7 +721,7 @@ mod tests {
             let mut e = encoder_with(|o| { o.max_value_bytes = 10.0; o.max_fields = 4.0; o.max_events_per_post = 3.0; o.max_json_depth = 3.0; });
             pixel(&mut e, "uid=first");
             let before = (e.batch.bytes(), e.pending());
-            let r = Request { user_agent: &ua, referer: &referer, cookie: &cookie, ip: &ip, now_ms };
+            let r = Request { user_agent: &ua, referer: &referer, cookie: &cookie, ip: &ip, now_ms, anonymous: false };
             let flags = e.events(&body, &r, &mut [0; 32]);
             prop_assert!((-9..=3).contains(&flags));
             if flags < 0 {

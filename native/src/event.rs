@@ -25,12 +25,19 @@ pub mod q {
     pub const VID: u8 = 16;
     pub const FP: u8 = 19;
     pub const LNK: u8 = 21;
+    /// Added by the flush from `ua`: browser, OS, device type, bot flag.
+    pub const BR: u8 = 22;
+    pub const OS: u8 = 23;
+    pub const DT: u8 = 24;
+    pub const BOT: u8 = 25;
 }
 
 /// Column qualifiers of family `e`, by qualifier id; `daemon/record.ts` has the same list.
-pub const QUALIFIERS: [&[u8]; 22] = [
+/// `br` … `bot` are never in a batch: the flush adds them from `ua` (`agent.rs`).
+pub const QUALIFIERS: [&[u8]; 26] = [
     b"id", b"uid", b"sid", b"p", b"url", b"ref", b"a", b"d", b"it", b"ch", b"co", b"rg", b"ci",
-    b"ua", b"ip", b"ct", b"vid", b"sto", b"eti", b"fp", b"lid", b"lnk",
+    b"ua", b"ip", b"ct", b"vid", b"sto", b"eti", b"fp", b"lid", b"lnk", b"br", b"os", b"dt",
+    b"bot",
 ];
 
 /// Client columns kept per event: `sid` … `ch`, then `vid` … `lnk`.

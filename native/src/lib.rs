@@ -1,6 +1,7 @@
 //! The napi surface of spoor's encoder: one call per request turns it into binary HBase records.
 #![deny(clippy::all)]
 
+mod agent;
 mod args;
 mod batch;
 mod encoder;
@@ -110,7 +111,9 @@ impl Encoder {
         })
     }
 
-    /// Encodes one pixel request: a bit set of NEW_UID and BATCH_FULL, or a negative EncodeError.
+    /// Encodes one pixel request: a bit set of NEW_UID and BATCH_FULL, or a negative EncodeError. With `anonymous`
+    /// (a browser's privacy signal, `docs/privacy.md`), its events are stored under the uid of 32 zeros without the
+    /// cookie, identity ids, address, region or city.
     #[napi]
     #[allow(clippy::too_many_arguments)]
     pub fn pixel(
@@ -122,6 +125,7 @@ impl Encoder {
         ip: ArrayBuffer,
         now_ms: f64,
         mut uid_out: BufferSlice,
+        anonymous: Option<bool>,
     ) -> Result<i32> {
         let t = &mut self.texts;
         let query = args::read(&query, &mut t.query)?;
@@ -131,6 +135,7 @@ impl Encoder {
             cookie: args::read(&cookie, &mut t.cookie)?,
             ip: &ip,
             now_ms,
+            anonymous: anonymous.unwrap_or(false),
         };
         Ok(self.inner.pixel(query, &req, args::uid_out(&mut uid_out)?))
     }
@@ -147,6 +152,7 @@ impl Encoder {
         ip: ArrayBuffer,
         now_ms: f64,
         mut uid_out: BufferSlice,
+        anonymous: Option<bool>,
     ) -> Result<i32> {
         let t = &mut self.texts;
         let req = encoder::Request {
@@ -155,6 +161,7 @@ impl Encoder {
             cookie: args::read(&cookie, &mut t.cookie)?,
             ip: &ip,
             now_ms,
+            anonymous: anonymous.unwrap_or(false),
         };
         Ok(self.inner.events(&body, &req, args::uid_out(&mut uid_out)?))
     }
@@ -184,7 +191,13 @@ impl PutRequests {
     /// Copies and checks the batch (format v1); throws an Error whose message starts `batch is not format v1:`.
     /// `saltBuckets` (1–256) salts the identity table's rows, as `hbase.salt_buckets` does the event tables'.
     #[napi(constructor)]
-    pub fn new(batch: BufferSlice, max_request_bytes: u32, salt_buckets: u32) -> Result<Self> {
+    /// With `dropBots`, events whose user agent is a bot's are left out (`droppedBots` counts them).
+    pub fn new(
+        batch: BufferSlice,
+        max_request_bytes: u32,
+        salt_buckets: u32,
+        drop_bots: Option<bool>,
+    ) -> Result<Self> {
         if !(1..=256).contains(&salt_buckets) {
             return Err(args::invalid(format!(
                 "saltBuckets must be from 1 to 256, not {salt_buckets}"
@@ -194,6 +207,7 @@ impl PutRequests {
             batch.to_vec(),
             max_request_bytes as usize,
             u64::from(salt_buckets),
+            drop_bots.unwrap_or(false),
         )
         .map(|inner| Self { inner })
         .map_err(|reason| Error::from_reason(format!("batch is not format v1: {reason}")))
@@ -203,6 +217,12 @@ impl PutRequests {
     #[napi(getter)]
     pub fn events(&self) -> u32 {
         self.inner.events() as u32
+    }
+
+    /// Events left out as bots' (with `dropBots`); `events` counts the others.
+    #[napi(getter)]
+    pub fn dropped_bots(&self) -> u32 {
+        self.inner.dropped_bots() as u32
     }
 
     /// Requests per table.
@@ -306,6 +326,26 @@ impl Sessions {
     #[napi(getter)]
     pub fn users(&self) -> u32 {
         self.inner.users() as u32
+    }
+}
+
+/// What the flush stores for a user agent: browser, OS, device type and bot flag (`native/src/agent.rs`).
+#[napi(object)]
+pub struct UserAgent {
+    pub browser: String,
+    pub os: String,
+    pub device: String,
+    pub bot: bool,
+}
+
+#[napi]
+pub fn user_agent(ua: String) -> UserAgent {
+    let a = agent::parse(ua.as_bytes());
+    UserAgent {
+        browser: a.browser,
+        os: a.os,
+        device: a.device.to_string(),
+        bot: a.bot,
     }
 }
 

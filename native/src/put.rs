@@ -15,8 +15,9 @@ use thrift::protocol::{
     TOutputProtocol, TStructIdentifier, TType,
 };
 
+use crate::agent::{Agent, Agents};
 use crate::batch::{HEADER_LEN, MAGIC};
-use crate::event::QUALIFIERS;
+use crate::event::{q, QUALIFIERS};
 use crate::links::{self, Links};
 
 const FAMILY: &[u8] = b"e";
@@ -64,6 +65,9 @@ struct Event {
     nf: u8,
     /// Bytes of the record in the batch, its length prefix included.
     size: usize,
+    /// The parse of its `ua` in `Requests::agents`, and the bytes its cells add on the wire.
+    agent: Option<usize>,
+    agent_bytes: usize,
 }
 
 /// A batch checked once and cut into requests that stay under a size on the wire.
@@ -75,17 +79,48 @@ pub struct Requests {
     /// The identity table's rows for the batch's links, and their ranges, one per request.
     links: Vec<links::Row>,
     link_slices: Vec<(usize, usize)>,
+    agents: Agents,
+    dropped_bots: usize,
+}
+
+/// The cells the flush adds for a parsed user agent: `br`, `os`, `dt`, and `bot` for a bot.
+fn agent_cells(a: &Agent) -> impl Iterator<Item = (u8, &[u8])> {
+    [
+        (q::BR, a.browser.as_bytes()),
+        (q::OS, a.os.as_bytes()),
+        (q::DT, a.device.as_bytes()),
+        (q::BOT, if a.bot { &b"1"[..] } else { &b""[..] }),
+    ]
+    .into_iter()
+    .filter(|(_, v)| !v.is_empty())
 }
 
 impl Requests {
     /// Checks the whole batch (format v1) first, so that a bad batch writes nothing; the error
-    /// says what is wrong, in the words of `daemon/record.ts`. `salt_buckets` salts the identity rows.
+    /// says what is wrong, in the words of `daemon/record.ts`. `salt_buckets` salts the identity rows;
+    /// with `drop_bots`, events whose user agent is a bot's are left out, links and all.
     pub fn new(
         batch: Vec<u8>,
         max_request_bytes: usize,
         salt_buckets: u64,
+        drop_bots: bool,
     ) -> Result<Self, String> {
-        let events = parse(&batch)?;
+        let mut events = parse(&batch)?;
+        let mut agents = Agents::default();
+        for e in &mut events {
+            if let Some((_, ua)) = fields(&batch, e).find(|&(id, _)| id == q::UA) {
+                let i = agents.of(ua);
+                e.agent = Some(i);
+                e.agent_bytes = agent_cells(agents.get(i))
+                    .map(|(id, v)| QUALIFIERS[usize::from(id)].len() + v.len() + CELL_OVERHEAD)
+                    .sum();
+            }
+        }
+        let before = events.len();
+        if drop_bots {
+            events.retain(|e| !e.agent.is_some_and(|i| agents.get(i).bot));
+        }
+        let dropped_bots = before - events.len();
         let slices = slices(&events, max_request_bytes);
         let mut links = Links::default();
         for e in &events {
@@ -108,7 +143,14 @@ impl Requests {
             slices,
             links,
             link_slices,
+            agents,
+            dropped_bots,
         })
+    }
+
+    /// Events left out as bots' (with `drop_bots`).
+    pub fn dropped_bots(&self) -> usize {
+        self.dropped_bots
     }
 
     pub fn link_requests(&self) -> usize {
@@ -154,11 +196,11 @@ impl Requests {
         let estimate = 64
             + events
                 .iter()
-                .map(|e| e.size + 2 * usize::from(e.nf) * CELL_OVERHEAD)
+                .map(|e| e.size + e.agent_bytes + 2 * usize::from(e.nf) * CELL_OVERHEAD)
                 .sum::<usize>();
         framed(estimate, |out| {
             write_message(out, table, seqid, events.len(), |o| {
-                write_puts(o, &self.batch, events, key)
+                write_puts(o, &self.batch, &self.agents, events, key)
             })
         })
     }
@@ -234,6 +276,7 @@ fn write_cell(
 fn write_puts(
     o: &mut impl TOutputProtocol,
     batch: &[u8],
+    agents: &Agents,
     events: &[Event],
     key: Key,
 ) -> thrift::Result<()> {
@@ -247,8 +290,13 @@ fn write_puts(
         o.write_struct_begin(&put)?;
         binary_field(o, &PUT_ROW, &batch[row_at..row_at + row_len])?;
         o.write_field_begin(&PUT_COLUMN_VALUES)?;
-        o.write_list_begin(&TListIdentifier::new(TType::Struct, i32::from(e.nf)))?;
-        for (q, value) in fields(batch, e) {
+        let agent = e.agent.map(|i| agents.get(i));
+        let added = agent.map_or(0, |a| agent_cells(a).count());
+        o.write_list_begin(&TListIdentifier::new(
+            TType::Struct,
+            i32::from(e.nf) + added as i32,
+        ))?;
+        for (q, value) in fields(batch, e).chain(agent.into_iter().flat_map(agent_cells)) {
             write_cell(o, FAMILY, QUALIFIERS[usize::from(q)], value, ts)?;
         }
         o.write_list_end()?;
@@ -315,6 +363,8 @@ fn parse(batch: &[u8]) -> Result<Vec<Event>, String> {
             fields: (base + fields_at, r.at - fields_at),
             nf,
             size: 4 + len,
+            agent: None,
+            agent_bytes: 0,
         });
         at = end;
     }
@@ -325,13 +375,13 @@ fn parse(batch: &[u8]) -> Result<Vec<Event>, String> {
 }
 
 /// Event ranges whose puts stay under `max_bytes` on the wire, by the same estimate as before
-/// this module: the record's bytes plus `CELL_OVERHEAD` per field. A single larger event still
+/// this module: the record's bytes plus `CELL_OVERHEAD` per field, plus the cells the user agent adds. A single larger event still
 /// gets a request of its own.
 fn slices(events: &[Event], max_bytes: usize) -> Vec<(usize, usize)> {
     cut(
         events
             .iter()
-            .map(|e| e.size + usize::from(e.nf) * CELL_OVERHEAD),
+            .map(|e| e.size + e.agent_bytes + usize::from(e.nf) * CELL_OVERHEAD),
         max_bytes,
     )
 }
@@ -400,7 +450,7 @@ mod tests {
     #[test]
     fn frames_carry_their_length_and_every_cell() {
         let b = batch(&[(7, &[(0, b"id-1"), (4, b"/a")]), (8, &[(6, b"page")])]);
-        let r = Requests::new(b, 1 << 20, 16).unwrap();
+        let r = Requests::new(b, 1 << 20, 16, false).unwrap();
         assert_eq!((r.events(), r.requests()), (2, 1));
         let frame = r.frame(0, b"t_user", Key::ByUser, 3);
         assert_eq!(
@@ -435,14 +485,14 @@ mod tests {
             (3, &[(4, b"/b")]),
             (4, &[(4, &big[..])]),
         ]);
-        let r = Requests::new(b, 1000, 16).unwrap();
+        let r = Requests::new(b, 1000, 16, false).unwrap();
         assert_eq!(r.slices, vec![(0, 1), (1, 3), (3, 4)]);
     }
 
     #[test]
     fn refuses_bad_batches_with_the_reason() {
         assert_eq!(
-            Requests::new(b"SPB2\0\0\0\0".to_vec(), 100, 16)
+            Requests::new(b"SPB2\0\0\0\0".to_vec(), 100, 16, false)
                 .err()
                 .unwrap(),
             "bad header"
@@ -450,21 +500,21 @@ mod tests {
         let mut b = batch(&[(1, &[(4, b"/a")])]);
         b.push(0);
         assert_eq!(
-            Requests::new(b.clone(), 100, 16).err().unwrap(),
+            Requests::new(b.clone(), 100, 16, false).err().unwrap(),
             "trailing bytes"
         );
         b.pop();
         b.truncate(b.len() - 1);
         assert_eq!(
-            Requests::new(b.clone(), 100, 16).err().unwrap(),
+            Requests::new(b.clone(), 100, 16, false).err().unwrap(),
             "record 0 is cut short"
         );
         let mut bad_q = batch(&[(1, &[(4, b"/a")])]);
         let q_at = bad_q.len() - 5;
-        bad_q[q_at] = 22;
+        bad_q[q_at] = 26;
         assert_eq!(
-            Requests::new(bad_q, 100, 16).err().unwrap(),
-            "record 0 has unknown qualifier 22"
+            Requests::new(bad_q, 100, 16, false).err().unwrap(),
+            "record 0 has unknown qualifier 26"
         );
     }
 }

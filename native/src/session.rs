@@ -480,6 +480,7 @@ mod tests {
                 cookie: "",
                 ip: &[192, 0, 2, 1],
                 now_ms: ts as f64,
+                anonymous: false,
             };
             assert_eq!(e.pixel(&query, &req, &mut [0; 32]), 0, "{query}");
         }
