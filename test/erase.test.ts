@@ -153,7 +153,7 @@ t.test('erasing a login removes its group from every table and keeps everyone el
   t.same(traces(await everything(hbase), carol.uids, carol.ids), { user: [], time: [], rows: [], cells: [] })
 })
 
-t.test('eraseUser deletes in batches of batchSize and checks its options', async t => {
+t.test('eraseUser deletes in batches of batchSize, refuses a group over maxIds, and checks its options', async t => {
   const hbase = await freshTables('erasebatch')
   const daemon = await startDaemon({ hbase })
   t.teardown(async () => { await daemon.stop() })
@@ -163,6 +163,8 @@ t.test('eraseUser deletes in batches of batchSize and checks its options', async
   const options: EraseOptions = { userTable: hbase.user_table as string, timeTable: hbase.time_table as string, identityTable: hbase.identity_table as string, saltBuckets: SALT_BUCKETS, batchSize: 2 }
   const c = await client()
   t.teardown(async () => { await c.close() })
+  await t.rejects(eraseUser(c, { ...options, maxIds: 1 }, 'v:v-dave'), { code: 'SPOOR_E_ERASE_FAILED', message: /the group of v:v-dave has more than 1 ids, more than one person has; nothing was erased/ }, 'a group too large is refused whole')
+  t.equal((await everything(hbase)).user.length, 5)
   t.match(await eraseUser(c, options, 'v:v-dave'), { ids: ['u:dave-desktop', 'v:v-dave'], userRows: 5, timeRows: 5, identityRows: 2, identityCells: 0 })
   t.same((await c.get(options.identityTable, identityRow('u:dave-desktop', SALT_BUCKETS))).columnValues ?? [], [])
   t.same(await everything(hbase), { user: [], time: [], identity: [] })
