@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `spoor` command: run the collector, run a local HBase, create the schema, and read events back.
+// The `spoor` command: run the collector, run a local HBase, create the schema, read events back, and erase a user.
 
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -7,6 +7,7 @@ import { EventBuffer } from './buffer'
 import { createMetrics, startAdmin } from './admin'
 import { startCollector, type Collector } from './collector'
 import { configPath, loadConfig, type Config } from './config'
+import { eraseUser, erasureId, type Erasure } from './erase'
 import { SpoorError } from './errors'
 import { HBaseClient } from './hbase-client'
 import { openShell } from './hbase-shell'
@@ -30,6 +31,10 @@ commands:
   identity ID [--probabilistic]
                              the ids linked to ID (written t:value, e.g. l:alice or u:<uid>) and the
                              canonical user they resolve to; --probabilistic walks fingerprints too
+  erase --user ID [--dry-run]
+                             delete every row of one user from every table: the ids linked to ID (t:value,
+                             or a plain uid), their events and identity rows, and other ids' links to them;
+                             prints the counts; --dry-run counts without deleting; safe to run again
   range --from T --to T [--limit N]
                              events between two times (ISO 8601 or ms since the epoch), newest first
   buffer                     unflushed batches and dead letters in the buffer
@@ -40,7 +45,7 @@ commands:
 options:
   --config FILE              TOML config (default: $SPOOR_CONFIG, else /etc/spoor/spoor.toml if it exists,
                              else the built-in defaults; see docs/configuration.md)
-  --json                     print events as JSON lines
+  --json                     print events as JSON lines (identity and erase: one JSON object)
   --hbase-dir DIR            local HBase directory (default .spoor/hbase)
 `
 
@@ -54,6 +59,8 @@ const { values: opts, positionals } = parseArgs({
     ttl: { type: 'string' },
     json: { type: 'boolean', default: false },
     probabilistic: { type: 'boolean', default: false },
+    user: { type: 'string' },
+    'dry-run': { type: 'boolean', default: false },
     'hbase-dir': { type: 'string', default: '.spoor/hbase' },
     help: { type: 'boolean', short: 'h', default: false }
   }
@@ -262,6 +269,19 @@ HBase Thrift2 on ${config.hbase.host}:${config.hbase.port}, data under ${resolve
       printResolution(await withClient(config, async c => await resolveUser(c, options, sub)))
       return
     }
+    case 'erase': {
+      if (opts.user == null) throw new SpoorError('USAGE', 'erase needs --user ID, written t:value (such as l:alice) or a plain uid')
+      let id: string
+      try {
+        id = erasureId(opts.user)
+      } catch (err) {
+        throw new SpoorError('USAGE', (err as Error).message)
+      }
+      const h = config.hbase
+      const options = { userTable: h.userTable, timeTable: h.timeTable, identityTable: h.identityTable, saltBuckets: h.saltBuckets, dryRun: opts['dry-run'] as boolean }
+      printErasure(await withClient(config, async c => await eraseUser(c, options, id)), h)
+      return
+    }
     case 'range': {
       const from = parseTime(opts.from, '--from')
       const to = parseTime(opts.to, '--to')
@@ -304,6 +324,22 @@ function printResolution (r: Resolution): void {
   for (const id of r.ids) console.log(`  ${id.padEnd(40)} ${ID_TYPES[id[0]]}`)
   if (r.logins.length > 0) console.log('logins seen with these ids, the most recent first:')
   for (const l of r.logins) console.log(`  ${l.id.padEnd(40)} last seen ${new Date(l.lastSeen).toISOString()}${l.platform !== '' ? ` on ${l.platform}` : ''}`)
+}
+
+function printErasure (e: Erasure, tables: Config['hbase']): void {
+  if (opts.json as boolean) {
+    console.log(JSON.stringify(e))
+    return
+  }
+  console.log(`${e.dryRun ? 'would erase' : 'erased'} ${e.id}${e.dryRun ? ' (dry run: nothing deleted)' : ''}`)
+  const line = (n: number, what: string, table: string): void => console.log(`  ${String(n).padStart(8)}  ${what.padEnd(26)} ${table}`)
+  line(e.userRows, 'event rows by user', tables.userTable)
+  line(e.timeRows, 'event rows by time', tables.timeTable)
+  line(e.identityRows, 'identity rows', tables.identityTable)
+  line(e.identityCells, 'links in other ids\' rows', tables.identityTable)
+  console.log(`ids erased (${e.ids.length}):`)
+  for (const id of e.ids) console.log(`  ${id.padEnd(40)} ${ID_TYPES[id[0]]}`)
+  if (e.shared.length > 0) console.log(`shared with ${e.otherLogins.join(', ')}, erased with all their events: ${e.shared.join(', ')}`)
 }
 
 main().then(

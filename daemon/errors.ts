@@ -42,7 +42,8 @@ export const errors = {
   ADMIN_UNAVAILABLE: def('SPOOR_E_ADMIN_UNAVAILABLE', 0, 'the collector\'s admin listener did not answer'),
   FLUSH_RETRY: def('SPOOR_E_FLUSH_RETRY', 0, 'a flush failed and will be retried'),
   DEAD_LETTER: def('SPOOR_E_DEAD_LETTER', 0, 'HBase rejected a batch for good; it was moved to the dead-letter store'),
-  TRACKER_MISSING: def('SPOOR_E_TRACKER_MISSING', 0, 'the built browser tracker is missing or damaged')
+  TRACKER_MISSING: def('SPOOR_E_TRACKER_MISSING', 0, 'the built browser tracker is missing or damaged'),
+  ERASE_FAILED: def('SPOOR_E_ERASE_FAILED', 0, 'the erasure did not complete')
 } as const
 
 export type ErrorName = keyof typeof errors

@@ -1,6 +1,6 @@
-// Reads events back from HBase: one user's rows by key prefix, a time range merged across buckets, row counts.
+// Reads events back from HBase: one user's rows (or only their keys) by key prefix, a time range merged across buckets, row counts.
 
-import type { HBaseClient, Scan } from './hbase-client'
+import { KEYS_ONLY, type HBaseClient, type Scan } from './hbase-client'
 import { FAMILY } from './record'
 import type { TResult } from './thrift-gen/hbase_types'
 
@@ -124,6 +124,15 @@ export async function scanPrefix (client: HBaseClient, table: string, prefix: Bu
   return rows
 }
 
+/** Every rowkey that starts with `prefix`, in key order, read without their cells. */
+export async function scanKeys (client: HBaseClient, table: string, prefix: Buffer): Promise<Buffer[]> {
+  const keys: Buffer[] = []
+  const stopRow = prefixEnd(prefix)
+  const scan: Scan = { startRow: prefix, ...(stopRow === undefined ? {} : { stopRow }), filterString: KEYS_ONLY }
+  await readScan(client, table, scan, Number.MAX_SAFE_INTEGER, COUNT_CHUNK, r => keys.push(r.row ?? Buffer.alloc(0)))
+  return keys
+}
+
 /** A by-time key prefix: the bucket, then Long.MAX_VALUE − ts as 8 bytes big-endian (`inverse` may be 2^63). */
 function timeKey (bucket: number, inverse: bigint): Buffer {
   const key = Buffer.alloc(9)
@@ -180,7 +189,7 @@ export async function scanTimeRange (client: HBaseClient, table: string, saltBuc
 /** Counts a table's rows with a full scan that returns only the first key of each row. */
 export async function countRows (client: HBaseClient, table: string): Promise<number> {
   let n = 0
-  const scan: Scan = { filterString: Buffer.from('FirstKeyOnlyFilter() AND KeyOnlyFilter()') }
+  const scan: Scan = { filterString: KEYS_ONLY }
   await readScan(client, table, scan, Number.MAX_SAFE_INTEGER, COUNT_CHUNK, () => { n++ })
   return n
 }
