@@ -4,7 +4,7 @@ import { buildPageView, buildSelfDescribingEvent, buildStructEvent, newTracker, 
 import t from 'tap'
 import { errors } from '../daemon/errors'
 import { HBaseClient } from '../daemon/hbase-client'
-import { scanPrefix, type Row } from '../daemon/hbase-reader'
+import { scanPrefix, scanTimeRange, type Row } from '../daemon/hbase-reader'
 import { userRowPrefix } from '../daemon/native'
 import { TP2_PATH } from '../daemon/snowplow-routes'
 import { flushed, startDaemon, until, type Daemon } from './fixtures/daemon'
@@ -18,6 +18,7 @@ const CLICK = { schema: 'iglu:com.acme/button_click/jsonschema/1-0-0', data: { i
 
 let hbase: Record<string, unknown>
 let daemon: Daemon
+const started = Date.now()
 
 t.before(async () => {
   hbase = await freshTables('snowplow')
@@ -118,6 +119,24 @@ t.test('an event without user ids gets the collector\'s cookie', async t => {
   t.same(rows.map(r => r.cells.a).sort(), ['page', 'ping'])
 })
 
+t.test('SP-Anonymous: no cookie read or set, no address stored', async t => {
+  const body = JSON.stringify({ schema: PAYLOAD, data: [{ e: 'pv', aid: 'anonymous', eid: 'anon-3' }] })
+  const res = await fetch(`${daemon.url}${TP2_PATH}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json; charset=UTF-8', 'sp-anonymous': '*', cookie: 'sp_uid=0123456789abcdef0123456789abcdef' },
+    body
+  })
+  t.equal(res.status, 200)
+  t.equal(res.headers.get('set-cookie'), null, 'no cookie set')
+  await flushed(daemon)
+  t.same(await rowsOf('0123456789abcdef0123456789abcdef'), [], 'the cookie was not read')
+  const rows = await HBaseClient.using({ host: '127.0.0.1', port: THRIFT_PORT }, async c =>
+    await scanTimeRange(c, hbase.time_table as string, SALT_BUCKETS, started, Date.now() + 1000, 1000))
+  const stored = rows.map(r => r.cells).filter(e => e.p === 'anonymous')
+  t.equal(stored.length, 1)
+  t.equal(stored[0].ip, '0.0.0.0')
+})
+
 t.test('the preflight', async t => {
   const res = await fetch(`${daemon.url}${TP2_PATH}`, {
     method: 'OPTIONS',
@@ -126,7 +145,7 @@ t.test('the preflight', async t => {
   t.equal(res.status, 204)
   t.equal(res.headers.get('access-control-allow-origin'), 'https://site.test')
   t.equal(res.headers.get('access-control-allow-credentials'), 'true')
-  t.match(res.headers.get('access-control-allow-headers'), /Content-Type/)
+  t.match(res.headers.get('access-control-allow-headers'), /Content-Type, SP-Anonymous/)
   t.match(res.headers.get('access-control-allow-methods'), /POST/)
 })
 
