@@ -27,13 +27,16 @@ export const errors = {
   // Request errors found by the HTTP layer.
   HEADER_TOO_LARGE: def('SPOOR_E_HEADER_TOO_LARGE', 431, 'the Cookie, User-Agent or Referer header is longer than limits.max_header_bytes'),
   BODY_TOO_LARGE: def('SPOOR_E_BODY_TOO_LARGE', 413, 'the body is larger than limits.max_body_bytes'),
-  LENGTH_REQUIRED: def('SPOOR_E_LENGTH_REQUIRED', 411, 'POST /e needs a Content-Length header'),
+  LENGTH_REQUIRED: def('SPOOR_E_LENGTH_REQUIRED', 411, 'a POST needs a Content-Length header'),
   BODY_LENGTH_MISMATCH: def('SPOOR_E_BODY_LENGTH_MISMATCH', 400, 'the body is longer than its Content-Length'),
-  UNSUPPORTED_MEDIA_TYPE: def('SPOOR_E_UNSUPPORTED_MEDIA_TYPE', 415, 'POST /e takes application/json or text/plain'),
+  UNSUPPORTED_MEDIA_TYPE: def('SPOOR_E_UNSUPPORTED_MEDIA_TYPE', 415, 'a POST takes application/json or text/plain'),
   NOT_FOUND: def('SPOOR_E_NOT_FOUND', 404, 'no such endpoint'),
   BUFFER_FULL: def('SPOOR_E_BUFFER_FULL', 503, 'the buffer is over its high-water mark; retry after the Retry-After seconds'),
   SHUTTING_DOWN: def('SPOOR_E_SHUTTING_DOWN', 503, 'the collector is shutting down'),
   BUFFER_WRITE_FAILED: def('SPOOR_E_BUFFER_WRITE_FAILED', 500, 'the buffer could not commit the events; retry'),
+
+  // Request errors found by the Snowplow translation (docs/snowplow.md).
+  BAD_SNOWPLOW: def('SPOOR_E_BAD_SNOWPLOW', 400, 'not a Snowplow payload_data body, or a context or self-describing event that is not valid base64, JSON, or a self-describing JSON'),
 
   // Operator-facing errors.
   USAGE: def('SPOOR_E_USAGE', 0, 'the command line is invalid'),

@@ -12,6 +12,7 @@ import { ANONYMOUS, NOTHING, privacyChoice, serveOptOut } from './privacy'
 import type { Logger } from './log'
 import { BATCH_FULL, NEW_UID, type Encoder } from './native'
 import { ROUTE, type SharedState, type ThreadCounters } from './shared-state'
+import { snowplowHandlers, TP2_PATH, type SnowplowHandlers } from './snowplow-routes'
 
 /** The 43-byte transparent 1×1 GIF, byte for byte what nginx's empty_gif serves. */
 export const GIF = Buffer.from([
@@ -96,6 +97,8 @@ export interface Handlers {
   preflight: (res: HttpResponse, req: HttpRequest) => void
   health: (res: HttpResponse) => void
   notFound: (res: HttpResponse) => void
+  /** The Snowplow tracker protocol: GET /i, the tp2 POST and its preflight. */
+  snowplow: SnowplowHandlers
 }
 
 /** The route handlers, apart from the app, so that bench/ can time them in-process. */
@@ -317,7 +320,10 @@ export function handlers (ctx: ServerContext): Handlers {
   }
 
   const notFound = (res: HttpResponse): void => failRoute(res, ROUTE.other, errors.NOT_FOUND)
+  const clientAddress = (res: HttpResponse, req: HttpRequest): ArrayBuffer => trusted.empty ? res.getRemoteAddress() : forwardedIp(res, req)
+  const snowplow = snowplowHandlers({ config, encoder, batcher, state, counters, cookieHeader, uidOut, gif: GIF, failRoute, writeCors, clientIp: clientAddress, privacy })
   return {
+    snowplow,
     pixel,
     pixelHead,
     postEvents,
@@ -361,6 +367,9 @@ export function listen (ctx: ServerContext, log: Logger, extraRoutes?: (app: Tem
     .get('/id.gif', (res, req) => h.idGif(res, req))
     .get('/optout', (res, req) => h.optOut(res, req))
     .get('/optin', (res, req) => h.optIn(res, req))
+    .get('/i', (res, req) => h.snowplow.pixel(res, req))
+    .post(TP2_PATH, (res, req) => h.snowplow.post(res, req))
+    .options(TP2_PATH, (res, req) => h.snowplow.preflight(res, req))
   extraRoutes?.(app)
   app.any('/*', res => h.notFound(res))
 
