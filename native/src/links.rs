@@ -29,6 +29,7 @@ const ID_FIELDS: [(u8, u8); 7] = [
 /// The most ids one event can carry, so the per-event list needs no allocation.
 const MAX_IDS: usize = ID_FIELDS.len();
 const PLATFORM: u8 = 3;
+const NO_UID: &[u8] = b"00000000000000000000000000000000";
 
 /// One cell of a link row: the other id's qualifier, the event's platform and timestamp.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,6 +73,10 @@ impl Links {
             let Some(&(_, kind)) = ID_FIELDS.iter().find(|(q, _)| *q == id) else {
                 continue;
             };
+            // The uid of 32 zeros is everyone without one (anonymous, or refusing the cookie): no link of a person.
+            if id == q::UID && value == NO_UID {
+                continue;
+            }
             if n < MAX_IDS && !ids[..n].contains(&Some((kind, value))) {
                 ids[n] = Some((kind, value));
                 n += 1;
@@ -201,6 +206,12 @@ mod tests {
             same.is_empty(),
             "a link back to the same visitor id is no link"
         );
+    }
+
+    #[test]
+    fn the_uid_of_no_one_links_nothing() {
+        let zeros = "0".repeat(32);
+        assert!(links(&[(5, &[(q::UID, zeros.as_str()), (q::VID, "v1")])]).is_empty());
     }
 
     #[test]

@@ -22,7 +22,7 @@ export function linkRows (events: EncodedEvent[], saltBuckets: number): LinkRow[
   const rows = new Map<string, Map<string, { platform: Buffer, ts: number }>>()
   for (const e of events) {
     const platform = e.fields.find(([q]) => q === PLATFORM)?.[1] ?? Buffer.alloc(0)
-    const ids = [...new Set(e.fields.filter(([q]) => ID_FIELDS.has(q)).map(([q, v]) => `${ID_FIELDS.get(q)!}:${v.toString('utf8')}`))]
+    const ids = [...new Set(e.fields.filter(([q, v]) => ID_FIELDS.has(q) && !(q === 1 && v.toString() === '0'.repeat(32))).map(([q, v]) => `${ID_FIELDS.get(q)!}:${v.toString('utf8')}`))]
     if (ids.length < 2) continue
     for (const a of ids) {
       const row = identityRow(a, saltBuckets).toString('latin1')
