@@ -1,4 +1,4 @@
-// Events per second through the native encoder and the LMDB buffer, the encode call alone, and the cost of one napi call.
+// Events per second through the native encoder and the LMDB buffer, the encode call alone, the GeoIP lookup in it, and the cost of one napi call.
 //
 // Usage: node dist/bench/buffer.js [--events N]     (default 200000; prints one JSON line)
 // No HTTP and no HBase: the bench request (request.ts) is encoded by the real Encoder, drained by the real Batcher
@@ -27,6 +27,11 @@ export interface BufferResult {
   napiCallNs: { p50: number, p99: number, mean: number }
   /** One `Encoder.pixel` call, Date.now() for its argument included, without draining or LMDB. */
   encodeNsPerEvent: number
+  /**
+   * What GeoIP adds to one encode call: the call from 4096 public addresses with the shipped database, less the same
+   * without GeoIP (median of 3 interleaved rounds each).
+   */
+  geoip: { onNs: number, offNs: number, addedNs: number }
   command: string
 }
 
@@ -52,8 +57,14 @@ const NAPI_SAMPLES = 1000
 
 const IP = new Uint8Array([203, 0, 113, 7]).buffer
 
-function encodeOne (encoder: Encoder, uidOut: Buffer): number {
-  const r = encoder.pixel(QUERY, USER_AGENT, REFERER, COOKIE, IP, Date.now(), uidOut)
+/** Public IPv4 addresses spread over the space, so that lookups walk different parts of the database. */
+const PUBLIC_IPS: ArrayBuffer[] = Array.from({ length: 4096 }, (_, i) => {
+  const a = 1 + ((i * 97) % 223)
+  return new Uint8Array([a === 10 || a === 127 ? a + 1 : a, (i * 31) & 255, (i * 7) & 255, 1 + (i & 127)]).buffer
+})
+
+function encodeOne (encoder: Encoder, uidOut: Buffer, ip: ArrayBuffer = IP): number {
+  const r = encoder.pixel(QUERY, USER_AGENT, REFERER, COOKIE, ip, Date.now(), uidOut)
   if (r < 0) throw new Error(`the encoder refused the bench request with error ${r}`)
   return r
 }
@@ -106,8 +117,11 @@ function napiCallNs (encoder: Encoder): BufferResult['napiCallNs'] {
   return { p50: round2(at(0.5)), p99: round2(at(0.99)), mean: round2(samples.reduce((a, b) => a + b, 0) / samples.length) }
 }
 
-/** ns per `pixel` call, timed from one drain to the next; the drains, which hand the batch to JS, are not timed. */
-function encodeNsPerEvent (config: Config, events: number): number {
+/**
+ * ns per `pixel` call, timed from one drain to the next; the drains, which hand the batch to JS, are not timed. With
+ * `ips`, the calls take their addresses in turn.
+ */
+function encodeNsPerEvent (config: Config, events: number, ips?: ArrayBuffer[]): number {
   const encoder = new Encoder(encoderOptions(config))
   const uidOut = Buffer.alloc(32)
   let ns = 0n
@@ -116,12 +130,27 @@ function encodeNsPerEvent (config: Config, events: number): number {
     const t0 = process.hrtime.bigint()
     while (done < events) {
       done++
-      if ((encodeOne(encoder, uidOut) & BATCH_FULL) !== 0) break
+      if ((encodeOne(encoder, uidOut, ips?.[done % ips.length]) & BATCH_FULL) !== 0) break
     }
     ns += process.hrtime.bigint() - t0
     encoder.drain()
   }
   return Number(ns) / events
+}
+
+function geoipNs (config: Config, events: number): BufferResult['geoip'] {
+  const off: Config = { ...config, geoip: { ...config.geoip, enabled: false } }
+  const on: Config = { ...config, geoip: { ...config.geoip, enabled: true } }
+  encodeNsPerEvent(on, WARMUP_EVENTS, PUBLIC_IPS)
+  const runs: { on: number[], off: number[] } = { on: [], off: [] }
+  for (let round = 0; round < 3; round++) {
+    runs.on.push(encodeNsPerEvent(on, events, PUBLIC_IPS))
+    runs.off.push(encodeNsPerEvent(off, events, PUBLIC_IPS))
+  }
+  const median = (xs: number[]): number => xs.sort((a, b) => a - b)[1]
+  const onNs = median(runs.on)
+  const offNs = median(runs.off)
+  return { onNs: round2(onNs), offNs: round2(offNs), addedNs: round2(onNs - offNs) }
 }
 
 function round2 (n: number): number {
@@ -137,6 +166,7 @@ export async function bufferBench (opts: { events: number, dataDir: string }): P
   const napi = napiCallNs(new Encoder(encoderOptions(config)))
   encodeNsPerEvent(config, WARMUP_EVENTS)
   const encodeNs = encodeNsPerEvent(config, events)
+  const geoip = geoipNs(config, events)
 
   const buffer = new EventBuffer(dataDir)
   let filled: Fill
@@ -153,6 +183,7 @@ export async function bufferBench (opts: { events: number, dataDir: string }): P
     bytesPerEvent: Math.round(10 * filled.bytes / events) / 10,
     napiCallNs: napi,
     encodeNsPerEvent: round2(encodeNs),
+    geoip,
     command: `node dist/bench/buffer.js --events ${events}`
   }
 }

@@ -31,7 +31,7 @@ import { HBaseClient } from '../daemon/hbase-client'
 import { countRows } from '../daemon/hbase-reader'
 import { ensureSchema } from '../daemon/hbase-schema'
 import { JDK17_FLAGS, mavenClasspath, repoDir } from '../daemon/jvm'
-import { decodeBatch, FAMILY, QUALIFIERS, type EncodedEvent } from '../daemon/record'
+import { decodeBatch, FAMILY, QUALIFIERS, storedCells, type EncodedEvent } from '../daemon/record'
 import { SharedState } from '../daemon/shared-state'
 import type { TResult } from '../daemon/thrift-gen/hbase_types'
 import { fill } from './buffer'
@@ -121,8 +121,10 @@ function bytes8 (value: Buffer): Buffer[] {
 function eventParts (e: EncodedEvent): Buffer[] {
   const ts = Buffer.allocUnsafe(8)
   ts.writeBigInt64BE(BigInt(e.ts))
-  const parts = [ts, ...bytes8(e.userKey), ...bytes8(e.timeKey), Buffer.from([e.fields.length])]
-  for (const [q, value] of e.fields) {
+  // The cells spoor's flush writes, those it adds from the user agent included, so both write the same rows.
+  const cells = storedCells(e)
+  const parts = [ts, ...bytes8(e.userKey), ...bytes8(e.timeKey), Buffer.from([cells.length])]
+  for (const [q, value] of cells) {
     const head = Buffer.allocUnsafe(3)
     head[0] = q
     head.writeUInt16BE(value.length, 1)

@@ -411,6 +411,8 @@ export function markdown (r: Results, plots: string[]): string {
       '| events/s | encode ns/event | one napi call ns (p50 / p99 / mean) |',
       '| --- | --- | --- |',
       `| ${b.eventsPerSecond} | ${b.encodeNsPerEvent} | ${b.napiCallNs.p50} / ${b.napiCallNs.p99} / ${b.napiCallNs.mean} |`,
+      '',
+      `GeoIP on the request path (the shipped DB-IP Lite city database, 4096 public addresses in turn): an encode call takes ${b.geoip.onNs} ns with it and ${b.geoip.offNs} ns without, so the lookup adds ${b.geoip.addedNs} ns (median of 3 interleaved rounds).`,
       '')
   }
   if (r.flush !== undefined) {

@@ -8,6 +8,8 @@
 // All integers are big-endian. `q` indexes QUALIFIERS. Decoding copies nothing: keys and values are
 // views into the batch.
 
+import { userAgent } from './native'
+
 /** Column qualifiers of family `e`, indexed by the encoder's qualifier id. */
 export const QUALIFIERS = ['id', 'uid', 'sid', 'p', 'url', 'ref', 'a', 'd', 'it', 'ch', 'co', 'rg', 'ci', 'ua', 'ip', 'ct', 'vid', 'sto', 'eti', 'fp', 'lid', 'lnk', 'br', 'os', 'dt', 'bot'] as const
 export type Qualifier = typeof QUALIFIERS[number]
@@ -77,3 +79,18 @@ export function eventCells (event: EncodedEvent): Partial<Record<Qualifier, stri
   for (const [q, value] of event.fields) cells[QUALIFIERS[q]] = value.toString('utf8')
   return cells
 }
+
+/**
+ * The cells the flush writes for an event: its own fields, then those it adds from its user agent (`br`, `os`, `dt`,
+ * and `bot` for a bot; native/src/agent.rs), as [qualifier id, value].
+ */
+export function storedCells (event: EncodedEvent): Array<[number, Buffer]> {
+  const ua = event.fields.find(([q]) => q === UA)?.[1]
+  if (ua === undefined) return event.fields
+  const a = userAgent(ua.toString('utf8'))
+  const added: Array<[number, string]> = [[BR, a.browser], [BR + 1, a.os], [BR + 2, a.device], [BR + 3, a.bot ? '1' : '']]
+  return [...event.fields, ...added.filter(([, v]) => v !== '').map(([q, v]): [number, Buffer] => [q, Buffer.from(v)])]
+}
+
+const UA = QUALIFIERS.indexOf('ua')
+const BR = QUALIFIERS.indexOf('br')

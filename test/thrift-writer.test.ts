@@ -7,8 +7,8 @@ import t, { type Test } from 'tap'
 import thrift = require('thrift')
 import { defaults } from '../daemon/config'
 import { HBaseClient } from '../daemon/hbase-client'
-import { Encoder, encoderOptions, PutRequests, userAgent } from '../daemon/native'
-import { decodeBatch, FAMILY, QUALIFIERS, type EncodedEvent } from '../daemon/record'
+import { Encoder, encoderOptions, PutRequests } from '../daemon/native'
+import { decodeBatch, FAMILY, QUALIFIERS, storedCells, type EncodedEvent } from '../daemon/record'
 import { BufferCompactProtocol, BufferFramedTransport } from '../daemon/thrift-writer'
 import THBaseService = require('../daemon/thrift-gen/THBaseService')
 import { linkRows } from './reference/links'
@@ -64,19 +64,10 @@ const none = (): void => {}
 const family = Buffer.from(FAMILY)
 const qualifiers = QUALIFIERS.map(q => Buffer.from(q))
 
-/** The cells the flush adds from an event's user agent (qualifier ids 22–25), after its own. */
-function agentCells (event: EncodedEvent): Array<[number, Buffer]> {
-  const ua = event.fields.find(([q]) => QUALIFIERS[q] === 'ua')?.[1]
-  if (ua === undefined) return []
-  const a = userAgent(ua.toString('utf8'))
-  const cells: Array<[number, string]> = [[22, a.browser], [23, a.os], [24, a.device], [25, a.bot ? '1' : '']]
-  return cells.filter(([, v]) => v !== '').map(([q, v]) => [q, Buffer.from(v)])
-}
-
 /** As the flush worker builds them. */
 function toPut (row: Buffer, event: EncodedEvent): ttypes.TPut {
   const timestamp = new Int64(event.ts)
-  const columnValues = [...event.fields, ...agentCells(event)].map(([q, value]) => new ttypes.TColumnValue({ family, qualifier: qualifiers[q], value, timestamp }))
+  const columnValues = storedCells(event).map(([q, value]) => new ttypes.TColumnValue({ family, qualifier: qualifiers[q], value, timestamp }))
   return new ttypes.TPut({ row, columnValues, timestamp })
 }
 
@@ -119,7 +110,7 @@ function slicesOf (events: EncodedEvent[], maxBytes: number): EncodedEvent[][] {
   let current: EncodedEvent[] = []
   let bytes = 0
   for (const e of events) {
-    const size = e.size + e.fields.length * 16 + agentCells(e).reduce((n, [q, v]) => n + QUALIFIERS[q].length + v.length + 16, 0)
+    const size = e.size + e.fields.length * 16 + storedCells(e).slice(e.fields.length).reduce((n, [q, v]) => n + QUALIFIERS[q].length + v.length + 16, 0)
     if (current.length > 0 && bytes + size > maxBytes) {
       out.push(current)
       current = []

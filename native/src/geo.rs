@@ -210,6 +210,26 @@ mod tests {
     }
 
     #[test]
+    fn reads_the_geolite2_city_layout() {
+        // Written by testdata/make-geolite2-city-test.py in MaxMind's record layout and database type.
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/geolite2-city-test.mmdb");
+        let geo = Geo::open(&[path.to_string()]).unwrap();
+        let london = Place {
+            country: Some("GB"),
+            region: Some("England"),
+            city: Some("London"),
+        };
+        assert_eq!(geo.lookup(&[81, 2, 69, 142]), london);
+        let tokyo = "2001:218::1".parse::<Ipv6Addr>().unwrap().octets();
+        let japan = Place {
+            country: Some("JP"),
+            ..Place::default()
+        };
+        assert_eq!(geo.lookup(&tokyo), japan);
+        assert_eq!(geo.lookup(&[8, 8, 8, 8]), Place::default());
+    }
+
+    #[test]
     fn knows_nothing_of_private_or_odd_addresses() {
         let geo = Geo::open(&shipped()).unwrap();
         assert_eq!(geo.lookup(&[127, 0, 0, 1]), Place::default());
