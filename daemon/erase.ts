@@ -5,7 +5,7 @@ import type { Delete, HBaseClient } from './hbase-client'
 import { scanKeys } from './hbase-reader'
 import { LINK_FAMILY } from './hbase-schema'
 import { linksOf, parseId, resolveUser } from './identity'
-import { identityRow, userRowPrefix } from './native'
+import { identityRow, timeRowKey, userRowPrefix } from './native'
 
 export interface EraseOptions {
   /** The by-user table (`hbase.user_table`). */
@@ -74,15 +74,6 @@ export function erasureId (text: string): string {
   return text
 }
 
-/**
- * The by-time keys a by-user key's row may have: one per bucket. The bucket is a hash of the event id that only
- * the native encoder computes, so the caller asks HBase which of them exists.
- */
-function timeKeyCandidates (userKey: Buffer, saltBuckets: number): Buffer[] {
-  const rest = Buffer.concat([userKey.subarray(17, 25), userKey.subarray(1, 17), userKey.subarray(25, 33)])
-  return Array.from({ length: saltBuckets }, (_, bucket) => Buffer.concat([Buffer.from([bucket]), rest]))
-}
-
 function chunks<T> (items: T[], size: number): T[][] {
   return Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size))
 }
@@ -138,8 +129,9 @@ export async function eraseUser (client: HBaseClient, options: EraseOptions, id:
     if (userKeys.length > 0) found.add(member)
     for (const chunk of chunks(userKeys, o.batchSize)) {
       // A key of another length under the prefix was not written by spoor and has no by-time twin; it goes all the same.
-      const candidates = chunk.filter(k => k.length === ROWKEY_BYTES).flatMap(k => timeKeyCandidates(k, o.saltBuckets))
-      const timeKeys = await existing(client, o.timeTable, candidates, o.batchSize)
+      // Asked rather than assumed, so that a run after an interrupted one counts only what it deletes.
+      const twins = chunk.filter(k => k.length === ROWKEY_BYTES).map(k => timeRowKey(k, o.saltBuckets))
+      const timeKeys = await existing(client, o.timeTable, twins, o.batchSize)
       await deleteAll(client, o.timeTable, timeKeys.map(row => ({ row })), o)
       await deleteAll(client, o.userTable, chunk.map(row => ({ row })), o)
       erasure.timeRows += timeKeys.length

@@ -154,6 +154,12 @@ export interface SessionOptions {
   ownHosts: Array<string>
 }
 
+/**
+ * The by-time rowkey of the event whose by-user rowkey is `userKey` (33 bytes): same time, uid and event id, and
+ * the bucket of its event id.
+ */
+export declare function timeRowKey(userKey: Buffer, saltBuckets: number): Buffer
+
 /** The 16 bytes a uid string maps to: its value if it is 32 hex chars, else its xxh3-128. */
 export declare function uidBytes(uid: string): Buffer
 

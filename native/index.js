@@ -843,6 +843,7 @@ module.exports.EncodeError = nativeBinding.EncodeError
 module.exports.identityRow = nativeBinding.identityRow
 module.exports.NEW_UID = nativeBinding.NEW_UID
 module.exports.sdNotify = nativeBinding.sdNotify
+module.exports.timeRowKey = nativeBinding.timeRowKey
 module.exports.uidBytes = nativeBinding.uidBytes
 module.exports.userAgent = nativeBinding.userAgent
 module.exports.userRowPrefix = nativeBinding.userRowPrefix

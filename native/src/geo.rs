@@ -212,7 +212,10 @@ mod tests {
     #[test]
     fn reads_the_geolite2_city_layout() {
         // Written by testdata/make-geolite2-city-test.py in MaxMind's record layout and database type.
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/geolite2-city-test.mmdb");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/testdata/geolite2-city-test.mmdb"
+        );
         let geo = Geo::open(&[path.to_string()]).unwrap();
         let london = Place {
             country: Some("GB"),

@@ -356,6 +356,21 @@ pub fn identity_row(id: String, salt_buckets: f64) -> Result<Buffer> {
     Ok(links::row_key(id.as_bytes(), n).into())
 }
 
+/// The by-time rowkey of the event whose by-user rowkey is `userKey` (33 bytes): same time, uid and event id, and
+/// the bucket of its event id.
+#[napi]
+pub fn time_row_key(user_key: BufferSlice, salt_buckets: f64) -> Result<Buffer> {
+    let n = options::salt_buckets("saltBuckets", salt_buckets).map_err(args::invalid)?;
+    let key: &[u8; rowkey::LEN] = user_key.as_ref().try_into().map_err(|_| {
+        args::invalid(format!(
+            "userKey must be {} bytes, not {}",
+            rowkey::LEN,
+            user_key.len()
+        ))
+    })?;
+    Ok(rowkey::time_key_of(key, n).to_vec().into())
+}
+
 /// salt(1) + uid16(16): the prefix of a user's rows in the by-user table.
 #[napi]
 pub fn user_row_prefix(uid: String, salt_buckets: f64) -> Result<Buffer> {

@@ -36,6 +36,17 @@ pub fn keys(uid16: &[u8; 16], eid8: &[u8; 8], ts_ms: u64, n: u64) -> ([u8; LEN],
     (by_user, by_time)
 }
 
+/// The by-time key of the event whose by-user key is `by_user`: the fields are the same, in the other order.
+pub fn time_key_of(by_user: &[u8; LEN], n: u64) -> [u8; LEN] {
+    let eid8: [u8; 8] = by_user[25..].try_into().unwrap_or_default();
+    let mut by_time = [0; LEN];
+    by_time[0] = bucket_of(xxh3_64(&eid8), n);
+    by_time[1..9].copy_from_slice(&by_user[17..25]);
+    by_time[9..25].copy_from_slice(&by_user[1..17]);
+    by_time[25..].copy_from_slice(&eid8);
+    by_time
+}
+
 /// N is 1..=256, so the remainder always fits a byte; `max(1)` only guards a zero that checked options exclude.
 fn bucket_of(hash: u64, n: u64) -> u8 {
     (hash % n.max(1)) as u8
@@ -44,6 +55,13 @@ fn bucket_of(hash: u64, n: u64) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn derives_the_time_key_from_the_user_key() {
+        let uid16: [u8; 16] = std::array::from_fn(|i| i as u8 * 3);
+        let (by_user, by_time) = keys(&uid16, &[9, 8, 7, 6, 5, 4, 3, 2], 1_700_000_000_000, 16);
+        assert_eq!(time_key_of(&by_user, 16), by_time);
+    }
 
     #[test]
     fn lays_out_both_keys() {
