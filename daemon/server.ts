@@ -8,6 +8,7 @@ import { clientIp, type TrustedProxies } from './client-ip'
 import type { Config } from './config'
 import { errors, nativeErrors, type ErrorDef } from './errors'
 import { serveAsset, serveIdGif, syncAsset, trackerAsset } from './identity-routes'
+import { postHead, receiveBody } from './post-body'
 import { ANONYMOUS, NOTHING, privacyChoice, serveOptOut } from './privacy'
 import type { Logger } from './log'
 import { BATCH_FULL, NEW_UID, type Encoder } from './native'
@@ -208,52 +209,21 @@ export function handlers (ctx: ServerContext): Handlers {
   }
 
   function postEvents (res: HttpResponse, req: HttpRequest): void {
-    const contentType = req.getHeader('content-type')
-    const contentLength = req.getHeader('content-length')
     const userAgent = req.getHeader('user-agent')
     const referer = req.getHeader('referer')
     const cookies = req.getHeader('cookie')
     const origin = req.getHeader('origin')
+    const head = postHead(req, userAgent, referer, cookies)
     const choice = privacy(req, cookies)
     const anonymous = choice === ANONYMOUS
     const cookie = useCookie && !anonymous ? cookies : ''
     // The address buffer is only valid inside this handler; the body arrives later.
     const ip = trusted.empty ? res.getRemoteAddress().slice(0) : forwardedIp(res, req)
     const fail = (def: ErrorDef, close: boolean): void => failRoute(res, ROUTE.events, def, close, origin)
-    let done = false
-    res.onAborted(() => { done = true })
-
-    if (!state.accepting) return fail(errors.SHUTTING_DOWN, true)
-    if (userAgent.length > maxHeader || referer.length > maxHeader || cookies.length > maxHeader) return fail(errors.HEADER_TOO_LARGE, true)
-    if (!/^(application\/json|text\/plain)\s*(;|$)/i.test(contentType)) return fail(errors.UNSUPPORTED_MEDIA_TYPE, true)
-    if (contentLength === '') return fail(errors.LENGTH_REQUIRED, true)
-    const length = Number(contentLength)
-    if (!Number.isSafeInteger(length) || length < 0) return fail(errors.BODY_LENGTH_MISMATCH, true)
-    if (length > config.limits.maxBodyBytes) return fail(errors.BODY_TOO_LARGE, true)
-    if (state.bufferBytes >= highWater) return fail(errors.BUFFER_FULL, true)
-
-    const body = Buffer.allocUnsafe(length)
-    let received = 0
-    res.onData((chunk, isLast) => {
-      if (done) return
-      if (received + chunk.byteLength > length) {
-        done = true
-        return res.cork(() => fail(errors.BODY_LENGTH_MISMATCH, true))
-      }
-      body.set(new Uint8Array(chunk), received)
-      received += chunk.byteLength
-      if (!isLast) return
-      if (received !== length) {
-        done = true
-        return res.cork(() => fail(errors.BODY_LENGTH_MISMATCH, true))
-      }
-      if (!state.accepting) {
-        done = true
-        return res.cork(() => fail(errors.SHUTTING_DOWN, true))
-      }
+    receiveBody(res, head, config, state, fail, (body, exchange) => {
       if (choice === NOTHING) {
         // Answered as stored, so that the tracker does not send it again; nothing of it is.
-        done = true
+        exchange.done = true
         counters.dropped()
         counters.request(ROUTE.events, 204)
         return res.cork(() => {
@@ -265,7 +235,7 @@ export function handlers (ctx: ServerContext): Handlers {
       const pending = encoder.pending
       const r = encoder.events(body, userAgent, referer, cookie, ip, Date.now(), uidOut, anonymous)
       if (r < 0) {
-        done = true
+        exchange.done = true
         return res.cork(() => fail(nativeErrors[-r - 1], false))
       }
       counters.accepted(encoder.pending - pending)
@@ -273,8 +243,8 @@ export function handlers (ctx: ServerContext): Handlers {
       const setCookie = (r & NEW_UID) !== 0 && useCookie ? cookieHeader.toString('latin1') : undefined
       batcher.committed().then(
         () => {
-          if (done) return
-          done = true
+          if (exchange.done) return
+          exchange.done = true
           counters.request(ROUTE.events, 204)
           res.cork(() => {
             res.writeStatus(STATUS_TEXT[204])
@@ -284,8 +254,8 @@ export function handlers (ctx: ServerContext): Handlers {
           })
         },
         () => {
-          if (done) return
-          done = true
+          if (exchange.done) return
+          exchange.done = true
           res.cork(() => fail(errors.BUFFER_WRITE_FAILED, false))
         }
       )

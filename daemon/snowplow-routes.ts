@@ -8,6 +8,7 @@ import type { Batcher } from './batcher'
 import type { Config } from './config'
 import { errors, nativeErrors, type ErrorDef } from './errors'
 import { BATCH_FULL, NEW_UID, type Encoder } from './native'
+import { postHead, receiveBody } from './post-body'
 import { ANONYMOUS, NOTHING, type Choice } from './privacy'
 import { ROUTE, type SharedState, type ThreadCounters } from './shared-state'
 import { SnowplowRejected, translatePayload, translateQuery } from './snowplow'
@@ -91,12 +92,11 @@ export function snowplowHandlers (deps: SnowplowDeps): SnowplowHandlers {
 
   /** Like POST /e: the same refusals, and 200 once the events are committed to the buffer. */
   function post (res: HttpResponse, req: HttpRequest): void {
-    const contentType = req.getHeader('content-type')
-    const contentLength = req.getHeader('content-length')
     const userAgent = req.getHeader('user-agent')
     const referer = req.getHeader('referer')
     const anonymous = req.getHeader('sp-anonymous') !== ''
     const cookies = req.getHeader('cookie')
+    const head = postHead(req, userAgent, referer, cookies)
     const choice = privacy(req, cookies)
     const anonymize = choice === ANONYMOUS
     const cookie = useCookie && !anonymous && !anonymize ? cookies : ''
@@ -104,41 +104,20 @@ export function snowplowHandlers (deps: SnowplowDeps): SnowplowHandlers {
     // The address buffer is only valid inside this handler; the body arrives later.
     const ip = anonymous ? noIp : clientIp(res, req).slice(0)
     const fail = (def: ErrorDef, close: boolean): void => failRoute(res, ROUTE.snowplow_post, def, close, origin)
-    let done = false
-    res.onAborted(() => { done = true })
-
-    if (!state.accepting) return fail(errors.SHUTTING_DOWN, true)
-    if (userAgent.length > maxHeader || referer.length > maxHeader || cookies.length > maxHeader) return fail(errors.HEADER_TOO_LARGE, true)
-    if (!/^(application\/json|text\/plain)\s*(;|$)/i.test(contentType)) return fail(errors.UNSUPPORTED_MEDIA_TYPE, true)
-    if (contentLength === '') return fail(errors.LENGTH_REQUIRED, true)
-    const length = Number(contentLength)
-    if (!Number.isSafeInteger(length) || length < 0) return fail(errors.BODY_LENGTH_MISMATCH, true)
-    if (length > config.limits.maxBodyBytes) return fail(errors.BODY_TOO_LARGE, true)
-    if (state.bufferBytes >= highWater) return fail(errors.BUFFER_FULL, true)
-
-    const body = Buffer.allocUnsafe(length)
-    let received = 0
-    const refuse = (def: ErrorDef, close: boolean): void => {
-      done = true
-      res.cork(() => fail(def, close))
-    }
-    res.onData((chunk, isLast) => {
-      if (done) return
-      if (received + chunk.byteLength > length) return refuse(errors.BODY_LENGTH_MISMATCH, true)
-      body.set(new Uint8Array(chunk), received)
-      received += chunk.byteLength
-      if (!isLast) return
-      if (received !== length) return refuse(errors.BODY_LENGTH_MISMATCH, true)
-      if (!state.accepting) return refuse(errors.SHUTTING_DOWN, true)
+    receiveBody(res, head, config, state, fail, (body, exchange) => {
+      const refuse = (def: ErrorDef): void => {
+        exchange.done = true
+        res.cork(() => fail(def, false))
+      }
       let events: Buffer
       try {
         events = translatePayload(body)
       } catch (err) {
-        return refuse(rejection(err), false)
+        return refuse(rejection(err))
       }
       if (choice === NOTHING) {
         // Answered as stored, so that the tracker does not send it again; nothing of it is.
-        done = true
+        exchange.done = true
         counters.dropped()
         counters.request(ROUTE.snowplow_post, 200)
         return res.cork(() => {
@@ -149,14 +128,14 @@ export function snowplowHandlers (deps: SnowplowDeps): SnowplowHandlers {
       }
       const pending = encoder.pending
       const r = encoder.events(events, userAgent, referer, cookie, ip, Date.now(), uidOut, anonymize)
-      if (r < 0) return refuse(nativeErrors[-r - 1], false)
+      if (r < 0) return refuse(nativeErrors[-r - 1])
       counters.accepted(encoder.pending - pending)
       // The template is shared by every request: copy the new uid before anything else can write it.
       const setCookie = (r & NEW_UID) !== 0 && useCookie && !anonymous && !anonymize ? cookieHeader.toString('latin1') : undefined
       batcher.committed().then(
         () => {
-          if (done) return
-          done = true
+          if (exchange.done) return
+          exchange.done = true
           counters.request(ROUTE.snowplow_post, 200)
           res.cork(() => {
             res.writeStatus('200 OK')
@@ -165,7 +144,7 @@ export function snowplowHandlers (deps: SnowplowDeps): SnowplowHandlers {
             res.end()
           })
         },
-        () => { if (!done) refuse(errors.BUFFER_WRITE_FAILED, false) }
+        () => { if (!exchange.done) refuse(errors.BUFFER_WRITE_FAILED) }
       )
     })
   }

@@ -60,6 +60,11 @@ t.test('HBase outage under load', async t => {
   t.equal(refused.status, 503, 'POST is refused over the high-water mark')
   t.equal(refused.headers.get('retry-after'), '5')
   t.equal(((await refused.json()) as { error: { code: string } }).error.code, 'SPOOR_E_BUFFER_FULL')
+  const payload = { schema: 'iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4', data: [{ e: 'pv', duid: 'outage', eid: 'sp-1' }] }
+  const snowplow = await fetch(`${daemon.url}/com.snowplowanalytics.snowplow/tp2`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(payload) })
+  t.equal(snowplow.status, 503, 'so is a Snowplow POST')
+  t.equal(snowplow.headers.get('retry-after'), '5')
+  t.equal(((await snowplow.json()) as { error: { code: string } }).error.code, 'SPOOR_E_BUFFER_FULL')
 
   await local.start()
   const done = await flushed(daemon, 300000)
