@@ -7,7 +7,7 @@ use crate::batch::Batch;
 use std::sync::Arc;
 
 use crate::event::{q, Event};
-use crate::geo::{Geo, Place};
+use crate::geo::{Geo, GeoCache, Place};
 use crate::identity;
 use crate::ip::IpText;
 use crate::options::Limits;
@@ -37,6 +37,7 @@ pub struct Encoder {
     /// Seeded once from the OS: a getrandom syscall per event would cost more than the encoding.
     rng: StdRng,
     geo: Option<Arc<Geo>>,
+    geo_cache: GeoCache,
 }
 
 impl Encoder {
@@ -53,6 +54,7 @@ impl Encoder {
             rng,
             limits,
             geo: None,
+            geo_cache: GeoCache::default(),
         }
     }
 
@@ -62,7 +64,8 @@ impl Encoder {
             Ok(event) => event,
             Err(code) => return code as i32,
         };
-        let mut call = Call::new(req, &self.limits, self.geo.as_deref());
+        let place = place(self.geo.as_deref(), &mut self.geo_cache, req);
+        let mut call = Call::new(req, &self.limits, place);
         call.append(
             &event,
             &self.arena,
@@ -82,8 +85,9 @@ impl Encoder {
             arena,
             rng,
             geo,
+            geo_cache,
         } = self;
-        let mut call = Call::new(req, limits, geo.as_deref());
+        let mut call = Call::new(req, limits, place(geo.as_deref(), geo_cache, req));
         let parsed = json::parse(body, limits, arena, |event, arena| {
             call.append(event, arena, batch, rng, limits)
         });
@@ -101,6 +105,21 @@ impl Encoder {
     pub fn pending(&self) -> u32 {
         self.batch.count()
     }
+}
+
+/// Where the request comes from, by its address before anonymisation; only the country for an anonymous one.
+fn place<'g>(geo: Option<&'g Geo>, cache: &'g mut GeoCache, req: &Request) -> Place<'g> {
+    let Some(geo) = geo else {
+        return Place::default();
+    };
+    let place = cache.lookup(geo, req.ip);
+    if req.anonymous {
+        return Place {
+            country: place.country,
+            ..Place::default()
+        };
+    }
+    place
 }
 
 /// The result flags of a call: NEW_UID (its minted uid written to `uid_out`) and BATCH_FULL.
@@ -132,7 +151,7 @@ struct Call<'r, 'g> {
 }
 
 impl<'r, 'g> Call<'r, 'g> {
-    fn new(req: &Request<'r>, limits: &Limits, geo: Option<&'g Geo>) -> Self {
+    fn new(req: &Request<'r>, limits: &Limits, place: Place<'g>) -> Self {
         Self {
             // `as` saturates: NaN and negatives become 0.
             ts_ms: (req.now_ms as u64).min(i64::MAX as u64),
@@ -140,14 +159,7 @@ impl<'r, 'g> Call<'r, 'g> {
             referer: truncate(req.referer, limits.max_value_bytes),
             cookie: req.cookie,
             ip: IpText::new(req.ip, limits.anonymize_ip).filter(|_| !req.anonymous),
-            place: match (geo, req.anonymous) {
-                (None, _) => Place::default(),
-                (Some(g), false) => g.lookup(req.ip),
-                (Some(g), true) => Place {
-                    country: g.lookup(req.ip).country,
-                    ..Place::default()
-                },
-            },
+            place,
             anonymous: req.anonymous,
             shared_uid: None,
             minted: None,

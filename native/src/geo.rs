@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use maxminddb::Mmap;
 use maxminddb::Reader;
 use serde::Deserialize;
+use xxhash_rust::xxh3::xxh3_64;
 
 /// Where a place is; each part is a string of the database, absent when unknown.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -174,6 +175,96 @@ impl Database {
     }
 }
 
+/// Addresses a cache remembers; a visitor's requests come from one address, so most lookups repeat.
+const CACHE_SLOTS: usize = 1024;
+/// Bytes of place names a slot holds; a longer place is looked up every time.
+const SLOT_TEXT: usize = 128;
+
+#[derive(Clone)]
+struct Slot {
+    /// The address's length (0: empty slot, 4 or 16) and bytes.
+    ip_len: u8,
+    ip: [u8; 16],
+    /// Country, region and city, one after another; a length of `u8::MAX` means absent.
+    lens: [u8; 3],
+    text: [u8; SLOT_TEXT],
+}
+
+const ABSENT: u8 = u8::MAX;
+
+/// One encoder's memory of recent lookups: direct-mapped by a hash of the address, filled on a miss, no
+/// allocation either way. Each encoder has its own, as encoders are one per thread.
+pub struct GeoCache {
+    slots: Box<[Slot]>,
+}
+
+impl Default for GeoCache {
+    fn default() -> Self {
+        let empty = Slot {
+            ip_len: 0,
+            ip: [0; 16],
+            lens: [ABSENT; 3],
+            text: [0; SLOT_TEXT],
+        };
+        Self {
+            slots: vec![empty; CACHE_SLOTS].into_boxed_slice(),
+        }
+    }
+}
+
+impl GeoCache {
+    /// `geo.lookup(ip)`, from the cache when this address was looked up last in its slot.
+    pub fn lookup<'c>(&'c mut self, geo: &'c Geo, ip: &[u8]) -> Place<'c> {
+        if ip.len() != 4 && ip.len() != 16 {
+            return Place::default();
+        }
+        let i = (xxh3_64(ip) as usize) % CACHE_SLOTS;
+        let slot = &mut self.slots[i];
+        if usize::from(slot.ip_len) != ip.len() || slot.ip[..ip.len()] != *ip {
+            let place = geo.lookup(ip);
+            let parts = [place.country, place.region, place.city];
+            if parts.iter().flatten().map(|s| s.len()).sum::<usize>() > SLOT_TEXT
+                || parts
+                    .iter()
+                    .flatten()
+                    .any(|s| s.len() >= usize::from(ABSENT))
+            {
+                // Too long to keep: the slot is left as it was, and the place comes from the database each time.
+                return place;
+            }
+            let mut at = 0;
+            for (n, part) in parts.iter().enumerate() {
+                match part {
+                    Some(s) => {
+                        slot.text[at..at + s.len()].copy_from_slice(s.as_bytes());
+                        slot.lens[n] = s.len() as u8;
+                        at += s.len();
+                    }
+                    None => slot.lens[n] = ABSENT,
+                }
+            }
+            slot.ip_len = ip.len() as u8;
+            slot.ip[..ip.len()].copy_from_slice(ip);
+        }
+        let slot = &self.slots[i];
+        let mut at = 0;
+        let mut part = |n: usize| {
+            let len = slot.lens[n];
+            (len != ABSENT).then(|| {
+                let s = &slot.text[at..at + usize::from(len)];
+                at += usize::from(len);
+                // Copied from &str whole, so always UTF-8.
+                std::str::from_utf8(s).unwrap_or_default()
+            })
+        };
+        Place {
+            country: part(0),
+            region: part(1),
+            city: part(2),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,6 +321,27 @@ mod tests {
         };
         assert_eq!(geo.lookup(&tokyo), japan);
         assert_eq!(geo.lookup(&[8, 8, 8, 8]), Place::default());
+    }
+
+    #[test]
+    fn the_cache_answers_as_the_database_does() {
+        let geo = Geo::open(&shipped()).unwrap();
+        let mut cache = GeoCache::default();
+        let v6 = "2001:67c:2e8:22::c100:68b"
+            .parse::<Ipv6Addr>()
+            .unwrap()
+            .octets();
+        let addresses: Vec<Vec<u8>> = (0..3000u32)
+            .map(|i| vec![1 + (i % 223) as u8, (i >> 3) as u8, i as u8, 7])
+            .chain([v6.to_vec(), vec![10, 0, 0, 1], vec![1, 2, 3]])
+            .collect();
+        // Twice round, so that some come from the cache and some were evicted by a later address in their slot.
+        for _ in 0..2 {
+            for ip in &addresses {
+                let want = geo.lookup(ip);
+                assert_eq!(cache.lookup(&geo, ip), want, "{ip:?}");
+            }
+        }
     }
 
     #[test]
