@@ -15,6 +15,7 @@ mod notify;
 mod options;
 mod put;
 mod query;
+mod records;
 mod rowkey;
 mod session;
 

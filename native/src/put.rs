@@ -16,9 +16,9 @@ use thrift::protocol::{
 };
 
 use crate::agent::{Agent, Agents};
-use crate::batch::{HEADER_LEN, MAGIC};
 use crate::event::{q, QUALIFIERS};
 use crate::links::{self, Links};
+use crate::records::{self, Located};
 
 const FAMILY: &[u8] = b"e";
 /// The identity table's family (`links.rs`).
@@ -54,17 +54,10 @@ pub enum Key {
     ByTime,
 }
 
-/// Where one event's parts lie in the batch.
-#[derive(Debug, Clone, Copy)]
+/// Where one event's parts lie in the batch, and what its user agent adds.
+#[derive(Debug, Clone)]
 struct Event {
-    ts: u64,
-    by_user: (usize, usize),
-    by_time: (usize, usize),
-    /// The fields' bytes (`q vlen value`, `nf` times).
-    fields: (usize, usize),
-    nf: u8,
-    /// Bytes of the record in the batch, its length prefix included.
-    size: usize,
+    rec: Located,
     /// The parse of its `ua` in `Requests::agents`, and the bytes its cells add on the wire.
     agent: Option<usize>,
     agent_bytes: usize,
@@ -105,7 +98,14 @@ impl Requests {
         salt_buckets: u64,
         drop_bots: bool,
     ) -> Result<Self, String> {
-        let mut events = parse(&batch)?;
+        let mut events: Vec<Event> = records::locate(&batch)?
+            .into_iter()
+            .map(|rec| Event {
+                rec,
+                agent: None,
+                agent_bytes: 0,
+            })
+            .collect();
         let mut agents = Agents::default();
         for e in &mut events {
             if let Some((_, ua)) = fields(&batch, e).find(|&(id, _)| id == q::UA) {
@@ -124,7 +124,7 @@ impl Requests {
         let slices = slices(&events, max_request_bytes);
         let mut links = Links::default();
         for e in &events {
-            links.add(e.ts as i64, fields(&batch, e), salt_buckets);
+            links.add(e.rec.ts as i64, fields(&batch, e), salt_buckets);
         }
         let links = links.into_rows();
         let link_slices = cut(
@@ -196,7 +196,9 @@ impl Requests {
         let estimate = 64
             + events
                 .iter()
-                .map(|e| e.size + e.agent_bytes + 2 * usize::from(e.nf) * CELL_OVERHEAD)
+                .map(|e| {
+                    e.rec.range.len() + e.agent_bytes + 2 * usize::from(e.rec.nf) * CELL_OVERHEAD
+                })
                 .sum::<usize>();
         framed(estimate, |out| {
             write_message(out, table, seqid, events.len(), |o| {
@@ -208,14 +210,7 @@ impl Requests {
 
 /// The fields of an event as `(qualifier id, value)`.
 fn fields<'a>(batch: &'a [u8], e: &Event) -> impl Iterator<Item = (u8, &'a [u8])> {
-    let mut p = e.fields.0;
-    (0..e.nf).map(move |_| {
-        let q = batch[p];
-        let vlen = usize::from(u16::from_be_bytes([batch[p + 1], batch[p + 2]]));
-        let value = &batch[p + 3..p + 3 + vlen];
-        p += 3 + vlen;
-        (q, value)
-    })
+    records::fields(batch, &e.rec).map(|(_, q, value)| (q, value))
 }
 
 /// A frame written by `write`, its 4-byte length first.
@@ -282,19 +277,19 @@ fn write_puts(
 ) -> thrift::Result<()> {
     let put = TStructIdentifier::new("TPut");
     for e in events {
-        let ts = e.ts as i64;
-        let (row_at, row_len) = match key {
-            Key::ByUser => e.by_user,
-            Key::ByTime => e.by_time,
+        let ts = e.rec.ts as i64;
+        let row = match key {
+            Key::ByUser => e.rec.by_user.clone(),
+            Key::ByTime => e.rec.by_time.clone(),
         };
         o.write_struct_begin(&put)?;
-        binary_field(o, &PUT_ROW, &batch[row_at..row_at + row_len])?;
+        binary_field(o, &PUT_ROW, &batch[row])?;
         o.write_field_begin(&PUT_COLUMN_VALUES)?;
         let agent = e.agent.map(|i| agents.get(i));
         let added = agent.map_or(0, |a| agent_cells(a).count());
         o.write_list_begin(&TListIdentifier::new(
             TType::Struct,
-            i32::from(e.nf) + added as i32,
+            i32::from(e.rec.nf) + added as i32,
         ))?;
         for (q, value) in fields(batch, e).chain(agent.into_iter().flat_map(agent_cells)) {
             write_cell(o, FAMILY, QUALIFIERS[usize::from(q)], value, ts)?;
@@ -320,60 +315,6 @@ fn binary_field(
     o.write_field_end()
 }
 
-fn parse(batch: &[u8]) -> Result<Vec<Event>, String> {
-    if batch.len() < HEADER_LEN || &batch[..4] != MAGIC {
-        return Err("bad header".into());
-    }
-    let count = u32::from_be_bytes([batch[4], batch[5], batch[6], batch[7]]) as usize;
-    let mut events = Vec::with_capacity(count.min(batch.len() / 16));
-    let mut at = HEADER_LEN;
-    for i in 0..count {
-        let cut = || format!("record {i} is cut short");
-        let len_bytes = batch.get(at..at + 4).ok_or_else(cut)?;
-        let len =
-            u32::from_be_bytes([len_bytes[0], len_bytes[1], len_bytes[2], len_bytes[3]]) as usize;
-        let end = at + 4 + len;
-        let record = batch.get(at + 4..end).ok_or_else(cut)?;
-        let mismatch = || format!("record {i} length does not match its fields");
-        let mut r = Reader {
-            bytes: record,
-            at: 0,
-        };
-        let ts = u64::from_be_bytes(r.take(8).ok_or_else(mismatch)?.try_into().unwrap());
-        let by_user = r.sized().ok_or_else(mismatch)?;
-        let by_time = r.sized().ok_or_else(mismatch)?;
-        let nf = r.take(1).ok_or_else(mismatch)?[0];
-        let fields_at = r.at;
-        for _ in 0..nf {
-            let head = r.take(3).ok_or_else(mismatch)?;
-            if usize::from(head[0]) >= QUALIFIERS.len() {
-                return Err(format!("record {i} has unknown qualifier {}", head[0]));
-            }
-            r.take(usize::from(u16::from_be_bytes([head[1], head[2]])))
-                .ok_or_else(mismatch)?;
-        }
-        if r.at != record.len() {
-            return Err(mismatch());
-        }
-        let base = at + 4;
-        events.push(Event {
-            ts,
-            by_user: (base + by_user.0, by_user.1),
-            by_time: (base + by_time.0, by_time.1),
-            fields: (base + fields_at, r.at - fields_at),
-            nf,
-            size: 4 + len,
-            agent: None,
-            agent_bytes: 0,
-        });
-        at = end;
-    }
-    if at != batch.len() {
-        return Err("trailing bytes".into());
-    }
-    Ok(events)
-}
-
 /// Event ranges whose puts stay under `max_bytes` on the wire, by the same estimate as before
 /// this module: the record's bytes plus `CELL_OVERHEAD` per field, plus the cells the user agent adds. A single larger event still
 /// gets a request of its own.
@@ -381,7 +322,7 @@ fn slices(events: &[Event], max_bytes: usize) -> Vec<(usize, usize)> {
     cut(
         events
             .iter()
-            .map(|e| e.size + e.agent_bytes + usize::from(e.nf) * CELL_OVERHEAD),
+            .map(|e| e.rec.range.len() + e.agent_bytes + usize::from(e.rec.nf) * CELL_OVERHEAD),
         max_bytes,
     )
 }
@@ -405,27 +346,6 @@ fn cut(sizes: impl Iterator<Item = usize>, max_bytes: usize) -> Vec<(usize, usiz
         out.push((start, n));
     }
     out
-}
-
-struct Reader<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let got = self.bytes.get(self.at..self.at.checked_add(n)?)?;
-        self.at += n;
-        Some(got)
-    }
-
-    /// A `len:u8 bytes` part, as its offset and length in the record.
-    fn sized(&mut self) -> Option<(usize, usize)> {
-        let len = usize::from(self.take(1)?[0]);
-        let at = self.at;
-        self.take(len)?;
-        Some((at, len))
-    }
 }
 
 #[cfg(test)]

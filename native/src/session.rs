@@ -37,8 +37,9 @@ use lru::LruCache;
 use memchr::{memchr, memrchr};
 use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 
-use crate::batch::{HEADER_LEN, MAGIC};
+use crate::batch::HEADER_LEN;
 use crate::event::q;
+use crate::records;
 use crate::{identity, options, SessionOptions};
 
 /// Where the uid16 lies in a by-user rowkey, after its salt byte.
@@ -239,98 +240,45 @@ impl Sessions {
     }
 }
 
-/// Walks the batch once, checking it as `put.rs` does, and notes each record's parts in `recs`.
+/// Checks the batch (as the flush does, `records.rs`) and notes in `recs` what a session needs of each record.
 fn check(batch: &[u8], recs: &mut Vec<Rec>) -> Result<(), String> {
-    if batch.len() < HEADER_LEN || &batch[..4] != MAGIC {
-        return Err("bad header".into());
-    }
-    let count = u32::from_be_bytes([batch[4], batch[5], batch[6], batch[7]]);
-    let mut at = HEADER_LEN;
-    for i in 0..count {
-        let cut = || format!("record {i} is cut short");
-        let mismatch = || format!("record {i} length does not match its fields");
-        let len_bytes = batch.get(at..at + 4).ok_or_else(cut)?;
-        let len = u32::from_be_bytes(len_bytes.try_into().unwrap());
-        let end = (at + 4).checked_add(len as usize).ok_or_else(cut)?;
-        batch.get(at..end).ok_or_else(cut)?;
-        let mut r = Reader {
-            batch,
-            at: at + 4,
-            end,
-        };
-        let ts = u64::from_be_bytes(r.take(8).ok_or_else(mismatch)?.try_into().unwrap());
-        let ku = r.sized().ok_or_else(mismatch)?;
-        let uid: [u8; 16] = ku
+    for (i, located) in records::locate(batch)?.into_iter().enumerate() {
+        let uid: [u8; 16] = batch[located.by_user.clone()]
             .get(UID)
             .and_then(|u| u.try_into().ok())
             .ok_or_else(|| format!("record {i} has a by-user key too short for a uid"))?;
-        r.sized().ok_or_else(mismatch)?;
-        let nf_at = r.at;
-        let nf = r.take(1).ok_or_else(mismatch)?[0];
         let mut rec = Rec {
-            range: at..end,
-            ts,
+            range: located.range.clone(),
+            ts: located.ts,
             uid,
-            nf_at,
-            insert_at: end,
+            nf_at: located.nf_at,
+            insert_at: located.range.end,
             has_sid: false,
             url: 0..0,
             referrer: 0..0,
         };
         let mut insert_at = None;
-        for _ in 0..nf {
-            let field_at = r.at;
-            let head = r.take(3).ok_or_else(mismatch)?;
-            let q = head[0];
-            let vlen = usize::from(u16::from_be_bytes([head[1], head[2]]));
-            let value_at = r.at;
-            r.take(vlen).ok_or_else(mismatch)?;
+        for (field_at, q, value) in records::fields(batch, &located) {
+            let value_at = field_at + 3..field_at + 3 + value.len();
             match q {
                 q::SID => rec.has_sid = true,
-                q::URL => rec.url = value_at..r.at,
-                q::REF => rec.referrer = value_at..r.at,
+                q::URL => rec.url = value_at,
+                q::REF => rec.referrer = value_at,
                 _ => {}
             }
             if q > q::SID && insert_at.is_none() {
                 insert_at = Some(field_at);
             }
         }
-        if r.at != end {
-            return Err(mismatch());
-        }
-        if !rec.has_sid && (nf == u8::MAX || len > u32::MAX - SID_FIELD as u32) {
+        if !rec.has_sid
+            && (located.nf == u8::MAX || rec.range.len() - 4 > (u32::MAX as usize) - SID_FIELD)
+        {
             return Err(format!("record {i} has no room for a sid"));
         }
-        rec.insert_at = insert_at.unwrap_or(end);
+        rec.insert_at = insert_at.unwrap_or(located.range.end);
         recs.push(rec);
-        at = end;
-    }
-    if at != batch.len() {
-        return Err("trailing bytes".into());
     }
     Ok(())
-}
-
-struct Reader<'a> {
-    batch: &'a [u8],
-    at: usize,
-    /// The end of the record being read.
-    end: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let to = self.at.checked_add(n).filter(|&to| to <= self.end)?;
-        let got = &self.batch[self.at..to];
-        self.at = to;
-        Some(got)
-    }
-
-    /// A `len:u8 bytes` part.
-    fn sized(&mut self) -> Option<&'a [u8]> {
-        let len = usize::from(self.take(1)?[0]);
-        self.take(len)
-    }
 }
 
 /// The traffic source of an event with this `url` and `ref`.
@@ -841,8 +789,14 @@ mod tests {
         let mut longer = good.clone();
         longer[11] += 1;
         longer.push(0);
-        let mut short_key = raw(&[(0, b"id")], &[1; 33]);
-        short_key[20] = 10;
+        // A well-formed record whose by-user key is 10 bytes: too short to hold a uid.
+        let mut record = T0.to_be_bytes().to_vec();
+        record.extend_from_slice(&[10; 11]);
+        record.extend_from_slice(&[33; 34]);
+        record.push(0);
+        let mut short_key = b"SPB1\0\0\0\x01".to_vec();
+        short_key.extend_from_slice(&(record.len() as u32).to_be_bytes());
+        short_key.extend_from_slice(&record);
         let full: Vec<(u8, &[u8])> = (0..255).map(|_| (3, &b"p"[..])).collect();
         let cases: [(&[u8], &str); 7] = [
             (b"SPB2\0\0\0\0", "bad header"),
