@@ -1,6 +1,6 @@
 // The HTTP front door: the tracking pixel, the batch endpoint and health, on uWebSockets.js.
 
-import { randomFillSync } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import * as uws from 'uWebSockets.js'
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js'
 import type { Batcher } from './batcher'
@@ -43,7 +43,6 @@ const H_CACHE_CONTROL = Buffer.from('Cache-Control')
 const H_SET_COOKIE = Buffer.from('Set-Cookie')
 const V_GIF = Buffer.from('image/gif')
 const V_NO_STORE = Buffer.from('no-store, no-cache, must-revalidate, max-age=0')
-const HEX = Buffer.from('0123456789abcdef')
 
 export interface ServerContext {
   config: Config
@@ -83,7 +82,7 @@ function cookieTemplate (config: Config): { header: Buffer, uidOut: Buffer } {
 
 /** The uid of pixels from browsers that refuse the cookie (identity.bounce): one known "no cookie" user. */
 const NO_COOKIE_UID = `uid=${'0'.repeat(32)}&`
-/** Added to the pixel's query by the bounce redirect; unknown to the encoder, so not stored. */
+/** Added at the end of the pixel's query by the bounce redirect; unknown to the encoder, so not stored. */
 const BOUNCED = '_b=1'
 
 export interface Handlers {
@@ -153,7 +152,7 @@ export function handlers (ctx: ServerContext): Handlers {
     const cookie = useCookie && !anonymous ? cookies : ''
     let query = req.getQuery() ?? ''
     if (bounce && !anonymous && !cookie.includes(cookieSet)) {
-      if (!query.includes(BOUNCED)) {
+      if (query !== BOUNCED && !query.endsWith(`&${BOUNCED}`)) {
         bounceBack(res, query)
         return
       }
@@ -185,8 +184,7 @@ export function handlers (ctx: ServerContext): Handlers {
    */
   function bounceBack (res: HttpResponse, query: string): void {
     counters.request(ROUTE.pixel, 302)
-    randomFillSync(uidOut, 0, 32)
-    for (let i = 0; i < 32; i++) uidOut[i] = HEX[uidOut[i] & 15]
+    uidOut.write(randomBytes(16).toString('hex'), 0, 'latin1')
     res.writeStatus(STATUS_TEXT[302])
     res.writeHeader('Location', `/p.gif?${query === '' ? '' : `${query}&`}${BOUNCED}`)
     res.writeHeader(H_SET_COOKIE, cookieHeader)
