@@ -7,6 +7,7 @@ import { gzipSync } from 'node:zlib'
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js'
 import type { Config } from './config'
 import { SpoorError } from './errors'
+import { endHead } from './response'
 
 /** Where `npm run build:tracker` writes the tracker and the sync page, next to the compiled daemon. */
 export const TRACKER_DIR = join(__dirname, '..', 'tracker')
@@ -62,8 +63,11 @@ export function syncAsset (config: Config): Asset {
   return asset('text/html; charset=utf-8', text, config.tracker.maxAgeSeconds)
 }
 
-/** Answers an asset: 304 on a matching If-None-Match, gzip when the client takes it. Returns the status. */
-export function serveAsset (res: HttpResponse, req: HttpRequest, a: Asset): number {
+/**
+ * Answers an asset: 304 on a matching If-None-Match, gzip when the client takes it. `close` ends the connection
+ * after the answer (while draining). Returns the status.
+ */
+export function serveAsset (res: HttpResponse, req: HttpRequest, a: Asset, close: boolean): number {
   const inm = req.getHeader('if-none-match')
   const gzip = /\bgzip\b/.test(req.getHeader('accept-encoding'))
   const status = inm !== '' && inm.split(',').some(tag => tag.trim().replace(/^W\//, '') === a.etag) ? 304 : 200
@@ -72,12 +76,12 @@ export function serveAsset (res: HttpResponse, req: HttpRequest, a: Asset): numb
   res.writeHeader('Cache-Control', a.cacheControl)
   res.writeHeader('Vary', 'Accept-Encoding')
   if (status === 304) {
-    res.endWithoutBody()
+    endHead(res, close)
     return status
   }
   res.writeHeader('Content-Type', a.type)
   if (gzip) res.writeHeader('Content-Encoding', 'gzip')
-  res.end(gzip ? a.gzip : a.body)
+  res.end(gzip ? a.gzip : a.body, close)
   return status
 }
 
@@ -90,9 +94,9 @@ export function etagId (header: string): string | undefined {
 /**
  * `/id.gif`: a browser that brings an ETag id back with If-None-Match gets 304 and keeps it; any other gets a new
  * id as the GIF's ETag. `no-cache` makes the browser revalidate every time, so the id comes back on each call.
- * Returns the status.
+ * `close` ends the connection after the answer (while draining). Returns the status.
  */
-export function serveIdGif (res: HttpResponse, req: HttpRequest, gif: Buffer): number {
+export function serveIdGif (res: HttpResponse, req: HttpRequest, gif: Buffer, close: boolean): number {
   const known = etagId(req.getHeader('if-none-match'))
   const id = known ?? randomBytes(16).toString('hex')
   res.writeStatus(known !== undefined ? '304 Not Modified' : '200 OK')
@@ -101,10 +105,10 @@ export function serveIdGif (res: HttpResponse, req: HttpRequest, gif: Buffer): n
   res.writeHeader('Access-Control-Allow-Origin', '*')
   res.writeHeader('Access-Control-Expose-Headers', 'ETag')
   if (known !== undefined) {
-    res.endWithoutBody()
+    endHead(res, close)
     return 304
   }
   res.writeHeader('Content-Type', 'image/gif')
-  res.end(gif)
+  res.end(gif, close)
   return 200
 }

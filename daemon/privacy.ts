@@ -40,8 +40,9 @@ export function optOutCookie (config: Config, optOut: boolean): string {
 /**
  * `GET /optout` and `GET /optin`: set or clear the opt-out cookie and say so. With `?return=URL` of an allowed
  * origin (server.cors_origins), the answer is a redirect back to it, for a link on the site's privacy page.
+ * `close` ends the connection after the answer (while draining).
  */
-export function serveOptOut (res: HttpResponse, req: HttpRequest, config: Config, optOut: boolean): number {
+export function serveOptOut (res: HttpResponse, req: HttpRequest, config: Config, optOut: boolean, close: boolean): number {
   const back = req.getQuery('return') ?? ''
   const allowed = back !== '' && isAllowedReturn(back, config.server.corsOrigins)
   res.writeStatus(allowed ? '302 Found' : '200 OK')
@@ -49,13 +50,13 @@ export function serveOptOut (res: HttpResponse, req: HttpRequest, config: Config
   res.writeHeader('Cache-Control', 'no-store')
   if (allowed) {
     res.writeHeader('Location', back)
-    res.end()
+    res.end(undefined, close)
     return 302
   }
   res.writeHeader('Content-Type', 'text/plain; charset=utf-8')
   res.end(optOut
     ? 'spoor: this browser is opted out; this collector stores nothing it sends while the cookie lasts.\n'
-    : 'spoor: this browser is opted in again.\n')
+    : 'spoor: this browser is opted in again.\n', close)
   return 200
 }
 

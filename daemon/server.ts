@@ -9,6 +9,7 @@ import type { Config } from './config'
 import { errors, nativeErrors, type ErrorDef } from './errors'
 import { serveAsset, serveIdGif, syncAsset, trackerAsset } from './identity-routes'
 import { postHead, receiveBody } from './post-body'
+import { endHead } from './response'
 import { ANONYMOUS, NOTHING, privacyChoice, serveOptOut } from './privacy'
 import type { Logger } from './log'
 import { BATCH_FULL, NEW_UID, type Encoder } from './native'
@@ -126,7 +127,7 @@ export function handlers (ctx: ServerContext): Handlers {
     writeCors(res, origin)
     res.writeHeader('Content-Type', 'application/json')
     if (def.status === 503) res.writeHeader('Retry-After', retryAfter)
-    res.end(bodies.get(def) as Buffer, close)
+    res.end(bodies.get(def) as Buffer, close || state.draining)
   }
 
   /** Echoes an allowed Origin; call after writeStatus, as uWS sends 200 for a header written before it. */
@@ -175,7 +176,7 @@ export function handlers (ctx: ServerContext): Handlers {
     counters.request(ROUTE.pixel, 200)
     res.writeHeader(H_CONTENT_TYPE, V_GIF)
     res.writeHeader(H_CACHE_CONTROL, V_NO_STORE)
-    res.end(GIF)
+    res.end(GIF, state.draining)
   }
 
   /**
@@ -189,7 +190,7 @@ export function handlers (ctx: ServerContext): Handlers {
     res.writeHeader('Location', `/p.gif?${query === '' ? '' : `${query}&`}${BOUNCED}`)
     res.writeHeader(H_SET_COOKIE, cookieHeader)
     res.writeHeader(H_CACHE_CONTROL, V_NO_STORE)
-    res.end()
+    res.end(undefined, state.draining)
   }
 
   /** The client address from the forwarding headers, when the peer is a trusted load balancer. */
@@ -227,7 +228,7 @@ export function handlers (ctx: ServerContext): Handlers {
         return res.cork(() => {
           res.writeStatus(STATUS_TEXT[204])
           writeCors(res, origin)
-          res.end()
+          res.end(undefined, state.draining)
         })
       }
       const pending = encoder.pending
@@ -248,7 +249,7 @@ export function handlers (ctx: ServerContext): Handlers {
             res.writeStatus(STATUS_TEXT[204])
             writeCors(res, origin)
             if (setCookie != null) res.writeHeader(H_SET_COOKIE, setCookie)
-            res.end()
+            res.end(undefined, state.draining)
           })
         },
         () => {
@@ -267,7 +268,7 @@ export function handlers (ctx: ServerContext): Handlers {
     res.writeHeader('Access-Control-Allow-Methods', 'POST, OPTIONS')
     res.writeHeader('Access-Control-Allow-Headers', 'Content-Type')
     res.writeHeader('Access-Control-Max-Age', '86400')
-    res.end()
+    res.end(undefined, state.draining)
   }
 
   function health (res: HttpResponse): void {
@@ -276,15 +277,14 @@ export function handlers (ctx: ServerContext): Handlers {
     res.writeStatus(STATUS_TEXT[body.status === 'ok' ? 200 : 503])
     res.writeHeader('Content-Type', 'application/json')
     res.writeHeader('Cache-Control', 'no-store')
-    res.end(JSON.stringify(body))
+    res.end(JSON.stringify(body), state.draining)
   }
 
   function pixelHead (res: HttpResponse): void {
     counters.request(ROUTE.pixel_head, 200)
     res.writeHeader(H_CONTENT_TYPE, V_GIF)
     res.writeHeader(H_CACHE_CONTROL, V_NO_STORE)
-    // This uWS build aborts the process when endWithoutBody is given a length, so HEAD goes without one.
-    res.endWithoutBody()
+    endHead(res, state.draining)
   }
 
   const notFound = (res: HttpResponse): void => failRoute(res, ROUTE.other, errors.NOT_FOUND)
@@ -297,11 +297,11 @@ export function handlers (ctx: ServerContext): Handlers {
     postEvents,
     preflight,
     health,
-    tracker: (res, req) => counters.request(ROUTE.tracker, serveAsset(res, req, trackerJs)),
-    sync: (res, req) => syncPage === undefined ? notFound(res) : counters.request(ROUTE.sync, serveAsset(res, req, syncPage)),
-    idGif: (res, req) => useEtag ? counters.request(ROUTE.id, serveIdGif(res, req, GIF)) : notFound(res),
-    optOut: (res, req) => counters.request(ROUTE.optout, serveOptOut(res, req, config, true)),
-    optIn: (res, req) => counters.request(ROUTE.optout, serveOptOut(res, req, config, false)),
+    tracker: (res, req) => counters.request(ROUTE.tracker, serveAsset(res, req, trackerJs, state.draining)),
+    sync: (res, req) => syncPage === undefined ? notFound(res) : counters.request(ROUTE.sync, serveAsset(res, req, syncPage, state.draining)),
+    idGif: (res, req) => useEtag ? counters.request(ROUTE.id, serveIdGif(res, req, GIF, state.draining)) : notFound(res),
+    optOut: (res, req) => counters.request(ROUTE.optout, serveOptOut(res, req, config, true, state.draining)),
+    optIn: (res, req) => counters.request(ROUTE.optout, serveOptOut(res, req, config, false, state.draining)),
     notFound
   }
 }

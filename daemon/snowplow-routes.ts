@@ -87,7 +87,7 @@ export function snowplowHandlers (deps: SnowplowDeps): SnowplowHandlers {
     counters.request(ROUTE.snowplow_pixel, 200)
     res.writeHeader('Content-Type', 'image/gif')
     res.writeHeader('Cache-Control', 'no-store, no-cache, must-revalidate, max-age=0')
-    res.end(gif)
+    res.end(gif, state.draining)
   }
 
   /** Like POST /e: the same refusals, and 200 once the events are committed to the buffer. */
@@ -123,7 +123,7 @@ export function snowplowHandlers (deps: SnowplowDeps): SnowplowHandlers {
         return res.cork(() => {
           res.writeStatus('200 OK')
           writeCors(res, origin)
-          res.end()
+          res.end(undefined, state.draining)
         })
       }
       const pending = encoder.pending
@@ -141,7 +141,7 @@ export function snowplowHandlers (deps: SnowplowDeps): SnowplowHandlers {
             res.writeStatus('200 OK')
             writeCors(res, origin)
             if (setCookie != null) res.writeHeader('Set-Cookie', setCookie)
-            res.end()
+            res.end(undefined, state.draining)
           })
         },
         () => { if (!exchange.done) refuse(errors.BUFFER_WRITE_FAILED) }
@@ -157,7 +157,7 @@ export function snowplowHandlers (deps: SnowplowDeps): SnowplowHandlers {
     res.writeHeader('Access-Control-Allow-Methods', 'POST, OPTIONS')
     res.writeHeader('Access-Control-Allow-Headers', 'Content-Type, SP-Anonymous')
     res.writeHeader('Access-Control-Max-Age', '86400')
-    res.end()
+    res.end(undefined, state.draining)
   }
 
   return { pixel, post, preflight }

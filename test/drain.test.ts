@@ -5,6 +5,7 @@ import { once } from 'node:events'
 import { createServer, type AddressInfo, type Socket } from 'node:net'
 import { join } from 'node:path'
 import t from 'tap'
+import { rawRequest } from './fixtures/balancers'
 import { startDaemon, tempDir, until } from './fixtures/daemon'
 import { countRows, freshTables } from './fixtures/hbase'
 import { manager } from './fixtures/notify-socket'
@@ -23,6 +24,8 @@ t.test('SIGTERM drains in order and loses nothing', async t => {
     body: JSON.stringify(Array.from({ length: n }, (_, i) => ({ uid: 'drain', a: 'x', d: String(i) })))
   })).status
   t.equal(await post(10), 204)
+  const early = await rawRequest(daemon.port, 'GET /p.gif?uid=drain&a=early HTTP/1.1\r\nHost: spoor\r\n\r\n', 2000, 300)
+  t.ok(early.answered && !/Connection: close/i.test(early.response) && !early.closed, 'before SIGTERM, connections are kept alive')
 
   const exited = once(daemon.child, 'exit')
   daemon.child.kill('SIGTERM')
@@ -32,11 +35,15 @@ t.test('SIGTERM drains in order and loses nothing', async t => {
   // Still serving during the drain period, so that nothing is refused before the load balancer has moved on.
   t.equal(await post(5), 204, 'POST is still accepted while draining')
   t.equal((await fetch(`${daemon.url}/p.gif?uid=drain&a=late`)).status, 200)
+  // Each answer now ends its connection, so that a load balancer holds no idle one when the socket closes.
+  const late = await rawRequest(daemon.port, 'GET /p.gif?uid=drain&a=late2 HTTP/1.1\r\nHost: spoor\r\n\r\n', 2000, 1000)
+  t.match(late.response, /^HTTP\/1\.1 200 OK\r\n(.*\r\n)*Connection: close\r\n/, 'a keep-alive request while draining is answered with Connection: close')
+  t.ok(late.closed, 'and the collector closes the connection')
 
   const [code] = await exited
   t.equal(code, 0, 'exits 0')
   t.ok(daemon.logs.some(l => l.msg === 'stopped' && l.left === 0), 'nothing was left in the buffer')
-  t.equal(await countRows(hbase.user_table as string), 16, 'every accepted event is in HBase')
+  t.equal(await countRows(hbase.user_table as string), 18, 'every accepted event is in HBase')
 })
 
 t.test('a second SIGTERM exits at once and the buffer keeps what was not flushed', async t => {
