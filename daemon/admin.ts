@@ -1,10 +1,15 @@
-// The admin listener: Prometheus metrics and health on a private address, never on the public port.
+// The admin listener: Prometheus metrics, health and the dead-letter replay, for the addresses in admin.allow.
+//
+// It is Node's own HTTP server, not uWS: it answers HTTP/1.0 as well as 1.1 (and 400 to HTTP/1.1 without Host),
+// which the public port cannot, so a load balancer's stock health check can use it (docs/operations.md).
 
 import { createServer, type Server } from 'node:http'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { EventBuffer } from './buffer'
 import type { Collector, CollectorHooks } from './collector'
+import { parseAddresses } from './client-ip'
 import type { Config } from './config'
+import { errors } from './errors'
 import type { Logger } from './log'
 import { healthBody } from './server'
 import type { SharedState } from './shared-state'
@@ -91,11 +96,16 @@ export function createMetrics (state: () => SharedState | undefined, buffer: () 
   }
 }
 
-/** Serves GET /metrics, GET /healthz and POST /dead-letters/replay on admin.host:admin.port. */
+const FORBIDDEN = JSON.stringify({ error: { code: errors.ADMIN_FORBIDDEN.code, message: errors.ADMIN_FORBIDDEN.message } })
+
+/** Serves GET /metrics, GET and HEAD /healthz and POST /dead-letters/replay on admin.host:admin.port. */
 export async function startAdmin (config: Config, registry: Registry, collector: () => Collector | undefined, log: Logger): Promise<Server> {
+  const allowed = parseAddresses(config.admin.allow, 'admin.allow entry')
   const server = createServer((req, res) => {
     const c = collector()
-    if (req.method === 'GET' && req.url === '/metrics') {
+    if (!allowed.check(req.socket.remoteAddress ?? '')) {
+      res.writeHead(errors.ADMIN_FORBIDDEN.status, { 'Content-Type': 'application/json', Connection: 'close' }).end(FORBIDDEN)
+    } else if (req.method === 'GET' && req.url === '/metrics') {
       registry.metrics().then(
         text => res.writeHead(200, { 'Content-Type': registry.contentType }).end(text),
         (err: Error) => res.writeHead(500).end(err.message)
@@ -105,11 +115,12 @@ export async function startAdmin (config: Config, registry: Registry, collector:
         replayed => res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ replayed })),
         (err: Error) => res.writeHead(500, { 'Content-Type': 'application/json' }).end(JSON.stringify({ error: err.message }))
       )
-    } else if (req.method === 'GET' && req.url === '/healthz' && c != null) {
-      const body = healthBody(c.state, config)
-      res.writeHead(body.status === 'ok' ? 200 : 503, { 'Content-Type': 'application/json' }).end(JSON.stringify(body))
+    } else if ((req.method === 'GET' || req.method === 'HEAD') && req.url === '/healthz') {
+      // Before the collector listens it is not ready: a balancer must not send it traffic yet.
+      const body = c == null ? { status: 'starting' } : healthBody(c.state, config)
+      res.writeHead(body.status === 'ok' ? 200 : 503, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }).end(JSON.stringify(body))
     } else {
-      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found: the admin listener serves GET /metrics, GET /healthz and POST /dead-letters/replay\n')
+      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found: the admin listener serves GET /metrics, GET and HEAD /healthz and POST /dead-letters/replay\n')
     }
   })
   await new Promise<void>((resolve, reject) => {

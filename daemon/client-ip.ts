@@ -60,12 +60,17 @@ export class TrustedProxies {
  * "fd00::/8"); a bare address is a /32 or /128. Throws an Error naming the first bad entry and why.
  */
 export function parseTrustedProxies (cidrs: readonly string[]): TrustedProxies {
+  return parseAddresses(cidrs, 'trusted proxy')
+}
+
+/** Like `parseTrustedProxies`, for any list of addresses and CIDR blocks; `what` names an entry in errors. */
+export function parseAddresses (cidrs: readonly string[], what: string): TrustedProxies {
   const list = new BlockList()
   for (const entry of cidrs) {
     const slash = entry.indexOf('/')
     const address = slash < 0 ? entry : entry.slice(0, slash)
     const family = isIP(address)
-    const bad = (why: string): Error => new Error(`trusted proxy "${entry}": ${why}`)
+    const bad = (why: string): Error => new Error(`${what} "${entry}": ${why}`)
     if (family === 0) throw bad(`"${address}" is not an IPv4 or IPv6 address`)
     // A zone names an interface of this host; it means nothing for an address seen in a header.
     if (address.includes('%')) throw bad('an IPv6 zone (%...) is not allowed')

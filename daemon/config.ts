@@ -1,7 +1,7 @@
 // The collector's configuration: every key with its unit, default and limits, one set of defaults, checked once at start-up.
 
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs'
-import { parseTrustedProxies } from './client-ip'
+import { parseAddresses, parseTrustedProxies } from './client-ip'
 import { SpoorError } from './errors'
 
 // smol-toml ships CommonJS beside its ES module, but its types are written for the ES module.
@@ -15,7 +15,7 @@ export interface Config {
   dataDir: string
   server: { host: string, port: number, threads: number, trustedProxies: string[], demo: boolean, corsOrigins: string[] }
   shutdown: { drainSeconds: number, timeoutSeconds: number }
-  admin: { enabled: boolean, host: string, port: number }
+  admin: { enabled: boolean, host: string, port: number, allow: string[] }
   batch: { intervalMs: number, maxBytes: number }
   buffer: { highWaterBytes: number, maxBytes: number, pixelOverHighWater: 'accept' | 'drop', retryAfterSeconds: number }
   flush: { workers: number, inFlight: number, maxRequestBytes: number, retryMinMs: number, retryMaxMs: number, timeoutMs: number }
@@ -75,8 +75,9 @@ export const keyDefs: readonly KeyDef[] = [
   { key: 'shutdown.timeout_seconds', kind: int(1, 3600), default: 30, unit: 's', reload: true, doc: 'On SIGTERM, how long to wait for the flushes in flight after the last batch is committed; what is left stays in the buffer for the next start.' },
 
   { key: 'admin.enabled', kind: bool, default: true, doc: 'Serve GET /metrics (Prometheus text format) and GET /healthz on the admin listener.' },
-  { key: 'admin.host', kind: str, default: '127.0.0.1', doc: 'Address of the admin listener; keep it off the public interface.' },
+  { key: 'admin.host', kind: str, default: '127.0.0.1', doc: 'Address of the admin listener; keep it off the public interface. To let a load balancer health-check it (it answers HTTP/1.0 and 1.1, which the public port cannot: docs/operations.md), bind it to the balancer-facing address and list the balancers in admin.allow.' },
   { key: 'admin.port', kind: int(1, 65535), default: 9464, doc: 'Port of the admin listener; must differ from server.port.' },
+  { key: 'admin.allow', kind: { type: 'strings' }, default: ['127.0.0.0/8', '::1'], doc: 'Addresses or CIDR ranges (IPv4 or IPv6) that may use the admin listener; any other peer gets 403 SPOOR_E_ADMIN_FORBIDDEN. Add the load balancers and the Prometheus server when admin.host is not a loopback address.' },
 
   { key: 'batch.interval_ms', reload: true, kind: int(1, 1000), default: 5, unit: 'ms', doc: 'How often the in-memory batch is appended to the buffer; this bounds the pixel events a crash can lose. A POST does not wait for it: its batch is appended at once.' },
   { key: 'batch.max_bytes', reload: true, kind: int(4096, 64 * MiB), default: 256 * 1024, unit: 'bytes', doc: 'A batch that reaches this size is appended at once, before the interval ends.' },
@@ -212,6 +213,14 @@ function checkMeaning (def: KeyDef, value: unknown): string | undefined {
       } catch (err) {
         return `${JSON.stringify(file)} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`
       }
+    }
+    return undefined
+  }
+  if (def.key === 'admin.allow') {
+    try {
+      parseAddresses(value as string[], 'admin.allow entry')
+    } catch (err) {
+      return (err as Error).message
     }
     return undefined
   }

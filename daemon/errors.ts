@@ -38,6 +38,9 @@ export const errors = {
   // Request errors found by the Snowplow translation (docs/snowplow.md).
   BAD_SNOWPLOW: def('SPOOR_E_BAD_SNOWPLOW', 400, 'not a Snowplow payload_data body, or a context or self-describing event that is not valid base64, JSON, or a self-describing JSON'),
 
+  // Errors of the admin listener (docs/operations.md).
+  ADMIN_FORBIDDEN: def('SPOOR_E_ADMIN_FORBIDDEN', 403, 'the admin listener answers only the addresses in admin.allow'),
+
   // Operator-facing errors.
   USAGE: def('SPOOR_E_USAGE', 0, 'the command line is invalid'),
   CONFIG_INVALID: def('SPOOR_E_CONFIG_INVALID', 0, 'the configuration is invalid'),

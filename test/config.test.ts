@@ -69,6 +69,7 @@ t.test('errors name the file, line and key', async t => {
   fails(t, '[server]\ncors_origins = "*"\n', 'the configuration is invalid: FILE:2: server.cors_origins: must be an array of strings')
   fails(t, '[cookie]\nname = "a b"\n', 'the configuration is invalid: FILE:2: cookie.name: must match /^[A-Za-z0-9_-]{1,64}$/')
   fails(t, '[server]\ntrusted_proxies = ["10.0.0.0/8", "10.0.0.300"]\n', 'the configuration is invalid: FILE:2: server.trusted_proxies: trusted proxy "10.0.0.300": "10.0.0.300" is not an IPv4 or IPv6 address')
+  fails(t, '[admin]\nallow = ["127.0.0.1", "10.0.0.0/33"]\n', 'the configuration is invalid: FILE:2: admin.allow: admin.allow entry "10.0.0.0/33": prefix length 33 is more than 32, the most for IPv4')
   fails(t, '[admin]\nport = 8800\n', 'the configuration is invalid: FILE: admin.port must differ from server.port')
   fails(t, 'data_dir = 3\n', 'the configuration is invalid: FILE:1: data_dir: must be a string')
   fails(t, '[geoip]\ndatabases = ["/nonexistent/city.mmdb"]\n', 'the configuration is invalid: FILE:2: geoip.databases: "/nonexistent/city.mmdb" cannot be read (ENOENT)')
