@@ -13,6 +13,15 @@ t.test('every error code appears in docs/', async t => {
   for (const def of Object.values(errors)) t.ok(allDocs.includes(def.code), def.code)
 })
 
+t.test('the README lists every Debian package of debian-packages.txt, which .ci/run installs', async t => {
+  const root = join(__dirname, '..', '..')
+  const readme = readFileSync(join(root, 'README.md'), 'utf8')
+  const packages = readFileSync(join(root, 'debian-packages.txt'), 'utf8').split('\n').filter(l => l.trim() !== '' && !l.startsWith('#')).map(l => l.split(/\s+/)[0])
+  t.ok(packages.includes('haproxy'))
+  for (const p of packages) t.ok(readme.includes(`| \`${p}\` |`), p)
+  t.match(readFileSync(join(root, '.ci', 'run'), 'utf8'), /done < debian-packages\.txt/)
+})
+
 t.test('docs/configuration.md is generated from the key definitions', async t => {
   t.equal(readFileSync(join(docs, 'configuration.md'), 'utf8'), renderConfigDoc(), 'run `npm run docs:config` after changing daemon/config.ts')
 })
