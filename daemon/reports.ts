@@ -1,0 +1,147 @@
+// Batch reports: runs a report's Spark job (jobs/) as a child JVM over a time window, and reads finished reports back from the reports table.
+
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Config } from './config'
+import { SpoorError } from './errors'
+import type { HBaseClient } from './hbase-client'
+import { REPORT_FAMILY } from './hbase-schema'
+import { repoDir } from './jvm'
+
+/** What `spark-submit` adds on JDK 17: Spark's own code reaches into these JDK internals (DESIGN.md). */
+export const SPARK_JDK17_FLAGS = [
+  '-XX:+IgnoreUnrecognizedVMOptions',
+  ...['java.lang', 'java.lang.invoke', 'java.lang.reflect', 'java.io', 'java.net', 'java.nio', 'java.util', 'java.util.concurrent',
+    'java.util.concurrent.atomic', 'jdk.internal.ref', 'sun.nio.ch', 'sun.nio.cs', 'sun.security.action', 'sun.util.calendar']
+    .map(p => `--add-opens=java.base/${p}=ALL-UNNAMED`),
+  '-Djdk.reflect.useDirectMethodHandle=false'
+]
+
+/** One row of a ranked section: a page, referrer host, country, browser, OS or device type. */
+export interface Ranked { key: string, visitors: number, events: number }
+
+/** The traffic report as stored: one JSON cell per field of this object. */
+export interface TrafficReport {
+  meta: { report: 'traffic', from: number, to: number, params: { top: number, withBots: boolean }, step: 'hour' | 'day', visitorsAre: string, computedAt: string }
+  totals: { visitors: number, sessions: number, pageViews: number, events: number, bounces: number, sessionMs: number }
+  series: Array<{ start: number, visitors: number, sessions: number, pageViews: number, events: number }>
+  pages: Ranked[]
+  referrers: Ranked[]
+  countries: Ranked[]
+  browsers: Ranked[]
+  oses: Ranked[]
+  devices: Ranked[]
+}
+
+/** A report's parameters besides its window, as the CLI takes them. */
+export interface ReportParams { top: number, withBots: boolean }
+
+interface ReportDef {
+  /** The job's class in jobs/. */
+  readonly className: string
+  /** The cells of a finished row; a row without all of them is not a report. */
+  readonly sections: readonly string[]
+}
+
+export const REPORTS: Readonly<Record<string, ReportDef>> = {
+  traffic: { className: 'dev.spoor.jobs.Traffic', sections: ['meta', 'totals', 'series', 'pages', 'referrers', 'countries', 'browsers', 'oses', 'devices'] }
+}
+
+export const DEFAULT_PARAMS: ReportParams = { top: 10, withBots: false }
+
+/** The report's definition; an unknown name is SPOOR_E_REPORT_UNKNOWN. */
+export function reportDef (name: string): ReportDef {
+  const def = Object.hasOwn(REPORTS, name) ? REPORTS[name] : undefined
+  if (def === undefined) throw new SpoorError('REPORT_UNKNOWN', `"${name}"; the reports are: ${Object.keys(REPORTS).join(', ')}`)
+  return def
+}
+
+/** Checks a window [from, to) in ms since the epoch. */
+export function checkWindow (from: number, to: number): void {
+  if (!Number.isSafeInteger(from) || from < 0 || !Number.isSafeInteger(to)) throw new SpoorError('REPORT_WINDOW', `from ${from} and to ${to} must be times`)
+  if (from >= to) throw new SpoorError('REPORT_WINDOW', `--from ${new Date(from).toISOString()} is not before --to ${new Date(to).toISOString()}`)
+}
+
+/**
+ * The row key of a report: readable in an HBase shell `scan`, sorted by report and then by window start.
+ * Example: `traffic|2026-11-29T00:00:00.000Z|2026-11-30T00:00:00.000Z|top=10,bots=0`.
+ */
+export function reportRowKey (name: string, from: number, to: number, params: ReportParams): string {
+  return `${name}|${new Date(from).toISOString()}|${new Date(to).toISOString()}|top=${params.top},bots=${params.withBots ? 1 : 0}`
+}
+
+/** The stored report, or undefined when there is none (or only an incomplete row, which a job never writes). */
+export async function readReport (client: HBaseClient, table: string, name: string, from: number, to: number, params: ReportParams): Promise<TrafficReport | undefined> {
+  const def = reportDef(name)
+  const result = await client.get(table, Buffer.from(reportRowKey(name, from, to, params)))
+  const cells: Record<string, unknown> = {}
+  for (const cell of result.columnValues ?? []) {
+    if (cell.family.toString() === REPORT_FAMILY) cells[cell.qualifier.toString()] = JSON.parse(cell.value.toString('utf8'))
+  }
+  return def.sections.every(s => s in cells) ? cells as unknown as TrafficReport : undefined
+}
+
+export async function checkReportsTable (client: HBaseClient, table: string): Promise<void> {
+  if (!await client.tableExists(table)) throw new SpoorError('REPORTS_TABLE_MISSING', `${table}; create it with \`spoor hbase init\``)
+}
+
+/** The jobs jar and its dependencies, as `npm run build:jobs` leaves them in jobs/target. */
+function jobsClasspath (): string {
+  const target = join(repoDir('jobs'), 'target')
+  const jar = join(target, 'spoor-jobs.jar')
+  const deps = join(target, 'classpath.txt')
+  if (!existsSync(jar) || !existsSync(deps)) throw new SpoorError('JOBS_MISSING', `no ${jar} or ${deps}; run \`npm run build:jobs\` (Maven and JDK 17)`)
+  return `${jar}:${readFileSync(deps, 'utf8').trim()}`
+}
+
+export interface RunOptions {
+  name: string
+  from: number
+  to: number
+  params: ReportParams
+  /** The JVM's output goes here, kept after the run. */
+  logFile: string
+  /** Called with the job's pid once the JVM is started. */
+  onStart?: (pid: number) => void
+}
+
+/** Lines quoted from the log when a job dies without its own one-line reason. */
+const LOG_TAIL_LINES = 5
+
+/**
+ * Runs the job in a child JVM; it writes the report's row itself, in one Put, only once every section is computed.
+ * Resolves when the JVM exits 0; otherwise SPOOR_E_REPORT_FAILED with the job's own one-line reason.
+ */
+export async function runJob (config: Config, o: RunOptions): Promise<void> {
+  const def = reportDef(o.name)
+  const classpath = jobsClasspath()
+  const h = config.hbase
+  const java = process.env.JAVA_HOME != null && process.env.JAVA_HOME !== '' ? join(process.env.JAVA_HOME, 'bin', 'java') : 'java'
+  const args = [
+    `-Xmx${config.reports.heapMb}m`, ...SPARK_JDK17_FLAGS, '-cp', classpath, def.className,
+    '--from', String(o.from), '--to', String(o.to), '--top', String(o.params.top), ...(o.params.withBots ? ['--with-bots'] : []),
+    '--zk', h.zookeeperQuorum, '--time-table', h.timeTable, '--buckets', String(h.saltBuckets),
+    '--reports-table', h.reportsTable, '--row', reportRowKey(o.name, o.from, o.to, o.params), '--master', config.reports.master
+  ]
+  mkdirSync(join(o.logFile, '..'), { recursive: true })
+  const log = openSync(o.logFile, 'w')
+  let code: number | null
+  let signal: NodeJS.Signals | null
+  try {
+    // SPARK_LOCAL_IP: a local job needs no other address, and Spark warns when the host name resolves to loopback.
+    const child = spawn(java, args, { stdio: ['ignore', log, log], env: { SPARK_LOCAL_IP: '127.0.0.1', ...process.env } })
+    const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>
+    const failed = once(child, 'error').then(([err]) => { throw new SpoorError('REPORT_FAILED', `cannot start ${java}: ${(err as Error).message}`) })
+    if (child.pid !== undefined) o.onStart?.(child.pid)
+    ;[code, signal] = await Promise.race([exited, failed])
+  } finally {
+    closeSync(log)
+  }
+  if (code === 0) return
+  const lines = readFileSync(o.logFile, 'utf8').trim().split('\n')
+  const reason = lines.filter(l => l.startsWith('spoor-job: ')).pop()?.slice('spoor-job: '.length) ??
+    (signal != null ? `the JVM was killed by ${signal}` : `the JVM exited with ${String(code)}: ${lines.slice(-LOG_TAIL_LINES).join(' / ')}`)
+  throw new SpoorError('REPORT_FAILED', `${reason} (log: ${o.logFile})`)
+}

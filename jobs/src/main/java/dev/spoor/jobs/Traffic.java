@@ -1,0 +1,139 @@
+// The traffic report: visitors, sessions, page views and events over a window, by hour or day, with top pages, referrers, countries and clients.
+package dev.spoor.jobs;
+
+import static org.apache.spark.sql.functions.coalesce;
+import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.count;
+import static org.apache.spark.sql.functions.countDistinct;
+import static org.apache.spark.sql.functions.expr;
+import static org.apache.spark.sql.functions.floor;
+import static org.apache.spark.sql.functions.lit;
+import static org.apache.spark.sql.functions.max;
+import static org.apache.spark.sql.functions.min;
+import static org.apache.spark.sql.functions.regexp_replace;
+import static org.apache.spark.sql.functions.struct;
+import static org.apache.spark.sql.functions.sum;
+import static org.apache.spark.sql.functions.when;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.spark.sql.Column;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+
+/**
+ * Definitions (docs/reports.md): an event is one distinct {@code id} (a retried event's copies count once, the
+ * earliest copy kept); a visitor is one distinct {@code uid}; a session is one distinct {@code sid}; a page view is an
+ * event whose action is {@code page}; a bounce is a session of exactly one event in the window; a session's length
+ * is its last event's time minus its first's. Bots ({@code bot = 1}) are left out unless {@code --with-bots}.
+ */
+public final class Traffic {
+  static final List<String> COLUMNS = List.of("id", "uid", "sid", "url", "ref", "a", "co", "br", "os", "dt", "bot");
+  static final long HOUR = 3_600_000L;
+  static final long DAY = 24 * HOUR;
+  static final String UNKNOWN = "(unknown)";
+
+  public static void main(String[] args) {
+    try {
+      run(ReportsTable.options(args));
+    } catch (Throwable err) {
+      Throwable root = err;
+      while (root.getCause() != null && root.getCause() != root) root = root.getCause();
+      // One line the CLI quotes; Spark's own log has the stack.
+      System.err.println("spoor-job: " + root.getClass().getSimpleName() + ": " + String.valueOf(root.getMessage()).split("\n")[0]);
+      System.exit(1);
+    }
+    System.exit(0);
+  }
+
+  static void run(Map<String, String> o) throws Exception {
+    long from = Long.parseLong(ReportsTable.required(o, "from"));
+    long to = Long.parseLong(ReportsTable.required(o, "to"));
+    if (from >= to) throw new IllegalArgumentException("--from must be before --to");
+    int top = Integer.parseInt(o.getOrDefault("top", "10"));
+    boolean withBots = o.containsKey("with-bots");
+    long step = to - from < 2 * DAY ? HOUR : DAY;
+    Configuration hbase = SpoorRows.hbaseConf(ReportsTable.required(o, "zk"));
+
+    SparkSession spark = SparkSession.builder()
+        .appName("spoor traffic")
+        .master(o.getOrDefault("master", "local[*]"))
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", o.getOrDefault("partitions", "8"))
+        .config("spark.sql.session.timeZone", "UTC")
+        .getOrCreate();
+    try {
+      Dataset<Row> rows = SpoorRows.window(spark, hbase, ReportsTable.required(o, "time-table"),
+          Integer.parseInt(ReportsTable.required(o, "buckets")), from, to, COLUMNS);
+      Dataset<Row> events = rows
+          .filter(withBots ? lit(true) : coalesce(col("bot"), lit("")).notEqual("1"))
+          .groupBy("id")
+          .agg(min(struct("ts", "uid", "sid", "url", "ref", "a", "co", "br", "os", "dt")).as("e"))
+          .select("e.*")
+          .cache();
+
+      Dataset<Row> sessions = events.filter(col("sid").isNotNull())
+          .groupBy("sid")
+          .agg(count(lit(1)).as("n"), max("ts").minus(min("ts")).as("ms"))
+          .agg(count(lit(1)).as("sessions"),
+              coalesce(sum(when(col("n").equalTo(1), 1).otherwise(0)), lit(0L)).as("bounces"),
+              coalesce(sum("ms"), lit(0L)).as("sessionMs"));
+      Dataset<Row> totals = counts(events.agg(count(lit(1)).as("events")).crossJoin(sessions), events);
+
+      Dataset<Row> series = events
+          .withColumn("start", floor(col("ts").divide(step)).multiply(step))
+          .groupBy("start")
+          .agg(countDistinct("uid").as("visitors"), countDistinct("sid").as("sessions"),
+              sum(when(col("a").equalTo("page"), 1).otherwise(0)).as("pageViews"), count(lit(1)).as("events"))
+          .orderBy("start");
+
+      Map<String, String> cells = new LinkedHashMap<>();
+      Map<String, Object> meta = new LinkedHashMap<>();
+      meta.put("report", "traffic");
+      meta.put("from", from);
+      meta.put("to", to);
+      meta.put("params", Map.of("top", top, "withBots", withBots));
+      meta.put("step", step == HOUR ? "hour" : "day");
+      meta.put("visitorsAre", "uid");
+      meta.put("computedAt", Instant.now().toString());
+      cells.put("meta", new ObjectMapper().writeValueAsString(meta));
+      cells.put("totals", totals.toJSON().first());
+      cells.put("series", json(series));
+      cells.put("pages", json(top(events.filter(col("a").equalTo("page")), regexp_replace(col("url"), "[?#].*$", ""), top)));
+      cells.put("referrers", json(top(events, expr("parse_url(ref, 'HOST')"), top)));
+      cells.put("countries", json(top(events, coalesce(col("co"), lit(UNKNOWN)), top)));
+      cells.put("browsers", json(top(events, coalesce(col("br"), lit(UNKNOWN)), top)));
+      cells.put("oses", json(top(events, coalesce(col("os"), lit(UNKNOWN)), top)));
+      cells.put("devices", json(top(events, coalesce(col("dt"), lit(UNKNOWN)), top)));
+      ReportsTable.store(hbase, ReportsTable.required(o, "reports-table"), ReportsTable.required(o, "row"), cells);
+    } finally {
+      spark.stop();
+    }
+  }
+
+  /** The one-row totals: the event and session counts, and visitors and page views from the events. */
+  private static Dataset<Row> counts(Dataset<Row> eventsAndSessions, Dataset<Row> events) {
+    Dataset<Row> people = events.agg(countDistinct("uid").as("visitors"),
+        coalesce(sum(when(col("a").equalTo("page"), 1).otherwise(0)), lit(0L)).as("pageViews"));
+    return people.crossJoin(eventsAndSessions).select("visitors", "sessions", "pageViews", "events", "bounces", "sessionMs");
+  }
+
+  /** The n values of a key with the most events, ties by key; rows with no key are not listed. */
+  private static Dataset<Row> top(Dataset<Row> events, Column key, int n) {
+    return events.withColumn("key", key)
+        .filter(col("key").isNotNull().and(col("key").notEqual("")))
+        .groupBy("key")
+        .agg(countDistinct("uid").as("visitors"), count(lit(1)).as("events"))
+        .orderBy(col("events").desc(), col("key").asc())
+        .limit(n);
+  }
+
+  private static String json(Dataset<Row> rows) {
+    return "[" + String.join(",", rows.toJSON().collectAsList()) + "]";
+  }
+}
