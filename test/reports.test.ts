@@ -89,6 +89,21 @@ async function reportsTable (name: string, hbase: Record<string, unknown>): Prom
 
 const REPORTS = { master: 'local[2]', heap_mb: 1024 }
 
+t.test('hbase init makes the reports table: family r, one region, its own TTL', async t => {
+  const hbase = await freshTables('reports_schema')
+  const c = await client()
+  t.teardown(async () => { await c.close() })
+  const tables = { userTable: hbase.user_table as string, timeTable: hbase.time_table as string, saltBuckets: SALT_BUCKETS }
+  const reports = `${tables.timeTable}_reports`
+  t.match(await ensureSchema(c, { ...tables, reportsTable: reports, reportsTtlSeconds: 86400 }), { [reports]: 'created' })
+  t.equal((await c.getAllRegionLocations(reports)).length, 1)
+  t.match((await c.getTableDescriptor(reports)).columns?.find(f => f.name.toString() === 'r'), { maxVersions: 1, bloomnFilterType: 1, timeToLive: 86400 })
+  t.match(await ensureSchema(c, { ...tables, reportsTable: reports, reportsTtlSeconds: 86400 }), { [reports]: 'unchanged' })
+  await t.rejects(ensureSchema(c, { ...tables, reportsTable: '' }), new TypeError('options.reportsTable must be a non-empty string'))
+  await t.rejects(ensureSchema(c, { ...tables, reportsTable: tables.timeTable }), new RangeError('options.reportsTable must differ from the other tables'))
+  await t.rejects(ensureSchema(c, { ...tables, reportsTable: reports, reportsTtlSeconds: -1 }), new RangeError('options.reportsTtlSeconds must be an integer from 0 to 2147483647'))
+})
+
 t.test('the traffic report equals plain counting over the events sent, retries once, bots and the outside left out', async t => {
   const hbase: Record<string, unknown> = { ...await freshTables('reports'), zookeeper_quorum: `127.0.0.1:${ZK_PORT}` }
   const reports = await reportsTable('reports', hbase)
