@@ -65,6 +65,7 @@ public final class SpoorRows {
     List<String> scans = new ArrayList<>();
     for (int b = 0; b < buckets; b++) {
       // inv(ts) falls as ts rises: ts <= toMs − 1 starts at inv(toMs − 1); ts >= fromMs stops after inv(fromMs).
+      // For fromMs = 0 the stop key wraps to 0x80…, which still sorts after every inv (keys compare as unsigned bytes).
       Scan scan = new Scan()
           .withStartRow(key(b, Long.MAX_VALUE - (toMs - 1)))
           .withStopRow(key(b, Long.MAX_VALUE - fromMs + 1))
