@@ -188,7 +188,17 @@ t.test('the traffic report equals plain counting over the events sent, retries o
   t.same(botSections, trafficReference(deliveries, from, to, { top: 10, withBots: true }), '--with-bots counts the crawler too')
   t.equal(botsMeta.params.withBots, true)
   t.ok(withBots.totals.events > report.totals.events)
-  t.equal(await countRows(reports), 2, 'one row per window and parameters')
+  // Two days or more: a row per UTC day. This window starts three days back, so it takes in the events before the
+  // first one as well; --top 3 cuts the ranked sections.
+  const long = ['traffic', '--from', String(from - 3 * 86400000), '--to', String(to), '--top', '3', '--config', daemon.configPath]
+  const daily = await spoor(['report', 'run', ...long])
+  t.equal(daily.code, 0, daily.stderr)
+  const byDay = JSON.parse((await spoor(['report', 'show', ...long, '--json'])).stdout)
+  const { meta: dayMeta, ...daySections } = byDay
+  t.same(daySections, trafficReference(deliveries, from - 3 * 86400000, to, { top: 3, withBots: false }), 'a long window, by day, top 3')
+  t.equal(dayMeta.step, 'day')
+  t.ok(byDay.totals.events > report.totals.events && byDay.pages.length === 3)
+  t.equal(await countRows(reports), 3, 'one row per window and parameters')
 })
 
 t.test('bad input: one line with a code, a non-zero exit and no report row', async t => {
