@@ -122,7 +122,7 @@ export async function runJob (config: Config, o: RunOptions): Promise<void> {
   const args = [
     `-Xmx${config.reports.heapMb}m`, ...SPARK_JDK17_FLAGS, '-cp', classpath, def.className,
     '--from', String(o.from), '--to', String(o.to), '--top', String(o.params.top), ...(o.params.withBots ? ['--with-bots'] : []),
-    '--zk', h.zookeeperQuorum, '--time-table', h.timeTable, '--buckets', String(h.saltBuckets),
+    '--zk', h.zookeeperQuorum, '--time-table', h.timeTable, '--identity-table', h.identityTable, '--buckets', String(h.saltBuckets),
     '--reports-table', h.reportsTable, '--row', reportRowKey(o.name, o.from, o.to, o.params), '--master', config.reports.master
   ]
   mkdirSync(join(o.logFile, '..'), { recursive: true })

@@ -45,7 +45,10 @@ const HUMAN_AGENTS = [
 const BOT_AGENT = 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)'
 const REFERRERS = [undefined, 'https://www.google.com/search?q=spoor', 'https://news.example/item?id=7', 'https://site.example/p/1', 'https://t.co/abc']
 
-interface Sent { uid: string, eid: string, sid: string, url: string, ref?: string, a: string, ua: string }
+interface Sent { uid: string, eid: string, sid: string, url: string, ref?: string, a: string, ua: string, lid?: string }
+
+/** Logins some users send now and then: user-0 and user-4 are one person (two browsers), user-1 another. */
+const LOGINS: Record<string, string> = { 'user-0': 'alice', 'user-4': 'alice', 'user-1': 'bob' }
 
 /** Events of one phase: users 0–11 on four browsers, and a crawler. */
 function generate (phase: string, count: number, rand: (n: number) => number): Sent[] {
@@ -59,7 +62,8 @@ function generate (phase: string, count: number, rand: (n: number) => number): S
     const url = `https://site.example/p/${rand(8)}${query}${rand(10) === 0 ? '#top' : ''}`
     const ref = REFERRERS[rand(REFERRERS.length)]
     const a = rand(4) === 0 ? ['click', 'like'][rand(2)] : 'page'
-    return { uid, eid: `ev-${phase}-${i}`, sid, url, ...(ref !== undefined ? { ref } : {}), a, ua: bot ? BOT_AGENT : HUMAN_AGENTS[user % HUMAN_AGENTS.length] }
+    const lid = LOGINS[uid] !== undefined && rand(3) === 0 ? { lid: LOGINS[uid] } : {}
+    return { uid, eid: `ev-${phase}-${i}`, sid, url, ...(ref !== undefined ? { ref } : {}), a, ua: bot ? BOT_AGENT : HUMAN_AGENTS[user % HUMAN_AGENTS.length], ...lid }
   })
 }
 
@@ -142,12 +146,17 @@ t.test('the traffic report equals plain counting over the events sent, retries o
     .stdout.trim().split('\n').map(l => JSON.parse(l) as { ts: number, d: string })
   const copies = new Map<string, number[]>()
   for (const row of stored) copies.set(row.d, [...(copies.get(row.d) ?? []), row.ts].sort((x, y) => x - y))
+  // Visitors are canonical users: a uid seen with a login (in any phase: resolution happens when the report is read)
+  // is that login's; each user here only ever logs in as one login, so which was seen last never matters.
+  const everSent = [...before, ...inside, ...after]
+  const loginOf = new Map(everSent.filter(e => e.lid !== undefined).map(e => [e.uid, `l:${e.lid as string}`]))
+  t.ok(loginOf.get('user-0') === 'l:alice' && loginOf.get('user-4') === 'l:alice', 'two browsers of one person logged in')
   const deliveries: Delivery[] = [...before, ...inside, ...retried, ...after].map(e => {
     const id = e.eid
     const ts = copies.get(id)?.shift()
     if (ts === undefined) throw new Error(`no stored copy left for ${e.uid}/${e.eid} among ${stored.length} rows (${stored.slice(0, 3).map(r => JSON.stringify(r)).join(' ')})`)
     const agent = userAgent(e.ua)
-    return { ts, id, uid: e.uid, sid: e.sid, url: e.url, ref: e.ref, a: e.a, br: agent.browser, os: agent.os, dt: agent.device, bot: agent.bot }
+    return { ts, id, uid: e.uid, visitor: loginOf.get(e.uid) ?? `u:${e.uid}`, sid: e.sid, url: e.url, ref: e.ref, a: e.a, br: agent.browser, os: agent.os, dt: agent.device, bot: agent.bot }
   })
   t.equal(stored.length, sent, 'a retried event is stored twice, with one id')
   t.ok(deliveries.filter(d => d.ts < from || d.ts >= to).length === before.length + after.length, 'the phases fall where the test put them')
@@ -162,9 +171,10 @@ t.test('the traffic report equals plain counting over the events sent, retries o
   const reference = trafficReference(deliveries, from, to, { top: 10, withBots: false })
   const { meta, ...sections } = report
   t.same(sections, reference, 'the stored report equals the reference')
-  t.match(meta, { report: 'traffic', from, to, params: { top: 10, withBots: false }, step: 'hour', visitorsAre: 'uid' })
+  t.match(meta, { report: 'traffic', from, to, params: { top: 10, withBots: false }, step: 'hour', visitorsAre: 'canonical user' })
   const humansInside = new Set(inside.filter(e => e.ua !== BOT_AGENT).map(e => e.eid)).size
   t.equal(report.totals.events, humansInside, 'every human event inside the window once; retries, bots and the outside left out')
+  t.ok(report.totals.visitors < new Set(inside.filter(e => e.ua !== BOT_AGENT).map(e => e.uid)).size, 'fewer visitors than uids: logins join browsers')
   t.ok(report.totals.bounces > 0 && report.totals.bounces < report.totals.sessions, 'some sessions bounce')
   t.ok(report.referrers.length > 1 && report.pages.length > 1)
 

@@ -6,6 +6,8 @@ export interface Delivery {
   ts: number
   id: string
   uid: string
+  /** The canonical user the uid resolves to (docs/identity.md), worked out by the test from the ids it sent. */
+  visitor: string
   sid?: string
   url?: string
   ref?: string
@@ -30,7 +32,7 @@ function ranked (events: Delivery[], key: (e: Delivery) => string | undefined, t
     const k = key(e)
     if (k === undefined || k === '') continue
     const entry = by.get(k) ?? { uids: new Set(), events: 0 }
-    entry.uids.add(e.uid)
+    entry.uids.add(e.visitor)
     entry.events++
     by.set(k, entry)
   }
@@ -68,7 +70,7 @@ export function trafficReference (deliveries: Delivery[], from: number, to: numb
     sessions.set(e.sid, s)
   }
   const totals = {
-    visitors: new Set(events.map(e => e.uid)).size,
+    visitors: new Set(events.map(e => e.visitor)).size,
     sessions: sessions.size,
     pageViews: events.filter(e => e.a === 'page').length,
     events: events.length,
@@ -84,7 +86,7 @@ export function trafficReference (deliveries: Delivery[], from: number, to: numb
   }
   const series = [...buckets].sort(([x], [y]) => x - y).map(([start, es]) => ({
     start,
-    visitors: new Set(es.map(e => e.uid)).size,
+    visitors: new Set(es.map(e => e.visitor)).size,
     sessions: new Set(es.filter(e => e.sid !== undefined).map(e => e.sid)).size,
     pageViews: es.filter(e => e.a === 'page').length,
     events: es.length

@@ -88,6 +88,35 @@ public final class SpoorRows {
     return spark.createDataFrame(rows, schema);
   }
 
+  /** The family of the identity table's links (daemon/hbase-schema.ts). */
+  static final byte[] LINK_FAMILY = Bytes.toBytes("l");
+
+  /**
+   * Every link of the identity table (docs/identity.md): {@code a} and {@code b} are ids written {@code t:value},
+   * {@code ts} when they were last seen together. The table is keyed by id, not time, so this is a full scan; it
+   * holds one row per id, far fewer than events.
+   */
+  public static Dataset<Row> identityLinks(SparkSession spark, Configuration hbase, String table) throws IOException {
+    Scan scan = new Scan().addFamily(LINK_FAMILY).setCaching(1000).setCacheBlocks(false);
+    scan.setAttribute(Scan.SCAN_ATTRIBUTES_TABLE_NAME, Bytes.toBytes(table));
+    Configuration conf = new Configuration(hbase);
+    conf.setStrings(MultiTableInputFormat.SCANS, TableMapReduceUtil.convertScanToString(scan));
+    StructType schema = new StructType().add("a", DataTypes.StringType, false).add("b", DataTypes.StringType, false).add("ts", DataTypes.LongType, false);
+    JavaRDD<Row> links = JavaSparkContext.fromSparkContext(spark.sparkContext())
+        .newAPIHadoopRDD(conf, MultiTableInputFormat.class, ImmutableBytesWritable.class, Result.class)
+        .flatMap(pair -> {
+          // The row key is salt(1) ‖ t:value.
+          byte[] row = pair._2().getRow();
+          String a = Bytes.toString(row, 1, row.length - 1);
+          List<Row> out = new ArrayList<>();
+          for (org.apache.hadoop.hbase.Cell cell : pair._2().rawCells()) {
+            out.add(RowFactory.create(a, Bytes.toString(cell.getQualifierArray(), cell.getQualifierOffset(), cell.getQualifierLength()), cell.getTimestamp()));
+          }
+          return out.iterator();
+        });
+    return spark.createDataFrame(links, schema);
+  }
+
   private static Row toRow(Result result, byte[][] names) {
     Object[] values = new Object[names.length + 1];
     values[0] = Long.MAX_VALUE - Bytes.toLong(result.getRow(), 1);

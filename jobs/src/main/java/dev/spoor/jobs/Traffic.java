@@ -3,6 +3,7 @@ package dev.spoor.jobs;
 
 import static org.apache.spark.sql.functions.coalesce;
 import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.concat;
 import static org.apache.spark.sql.functions.count;
 import static org.apache.spark.sql.functions.countDistinct;
 import static org.apache.spark.sql.functions.expr;
@@ -28,7 +29,8 @@ import org.apache.spark.sql.SparkSession;
 
 /**
  * Definitions (docs/reports.md): an event is one distinct {@code id} (a retried event's copies count once, the
- * earliest copy kept); a visitor is one distinct {@code uid}; a session is one distinct {@code sid}; a page view is an
+ * earliest copy kept); a visitor is one canonical user, the uid resolved through the identity table (Identity.java), or
+ * the uid itself when it has no links; a session is one distinct {@code sid}; a page view is an
  * event whose action is {@code page}; a bounce is a session of exactly one event in the window; a session's length
  * is its last event's time minus its first's. Bots ({@code bot = 1}) are left out unless {@code --with-bots}.
  */
@@ -70,11 +72,17 @@ public final class Traffic {
     try {
       Dataset<Row> rows = SpoorRows.window(spark, hbase, ReportsTable.required(o, "time-table"),
           Integer.parseInt(ReportsTable.required(o, "buckets")), from, to, COLUMNS);
-      Dataset<Row> events = rows
+      Dataset<Row> unique = rows
           .filter(withBots ? lit(true) : coalesce(col("bot"), lit("")).notEqual("1"))
           .groupBy("id")
           .agg(min(struct("ts", "uid", "sid", "url", "ref", "a", "co", "br", "os", "dt")).as("e"))
-          .select("e.*")
+          .select("e.*");
+      Dataset<Row> people = Identity.canonicalUsers(SpoorRows.identityLinks(spark, hbase, ReportsTable.required(o, "identity-table")));
+      Dataset<Row> events = unique
+          .withColumn("device", concat(lit("u:"), col("uid")))
+          .join(people, col("device").equalTo(people.col("id")), "left")
+          .withColumn("visitor", coalesce(col("person"), col("device")))
+          .drop("device", "id", "person")
           .cache();
 
       Dataset<Row> sessions = events.filter(col("sid").isNotNull())
@@ -88,7 +96,7 @@ public final class Traffic {
       Dataset<Row> series = events
           .withColumn("start", floor(col("ts").divide(step)).multiply(step))
           .groupBy("start")
-          .agg(countDistinct("uid").as("visitors"), countDistinct("sid").as("sessions"),
+          .agg(countDistinct("visitor").as("visitors"), countDistinct("sid").as("sessions"),
               sum(when(col("a").equalTo("page"), 1).otherwise(0)).as("pageViews"), count(lit(1)).as("events"))
           .orderBy("start");
 
@@ -99,7 +107,7 @@ public final class Traffic {
       meta.put("to", to);
       meta.put("params", Map.of("top", top, "withBots", withBots));
       meta.put("step", step == HOUR ? "hour" : "day");
-      meta.put("visitorsAre", "uid");
+      meta.put("visitorsAre", "canonical user");
       meta.put("computedAt", Instant.now().toString());
       cells.put("meta", new ObjectMapper().writeValueAsString(meta));
       cells.put("totals", totals.toJSON().first());
@@ -118,7 +126,7 @@ public final class Traffic {
 
   /** The one-row totals: the event and session counts, and visitors and page views from the events. */
   private static Dataset<Row> counts(Dataset<Row> eventsAndSessions, Dataset<Row> events) {
-    Dataset<Row> people = events.agg(countDistinct("uid").as("visitors"),
+    Dataset<Row> people = events.agg(countDistinct("visitor").as("visitors"),
         coalesce(sum(when(col("a").equalTo("page"), 1).otherwise(0)), lit(0L)).as("pageViews"));
     return people.crossJoin(eventsAndSessions).select("visitors", "sessions", "pageViews", "events", "bounces", "sessionMs");
   }
@@ -128,7 +136,7 @@ public final class Traffic {
     return events.withColumn("key", key)
         .filter(col("key").isNotNull().and(col("key").notEqual("")))
         .groupBy("key")
-        .agg(countDistinct("uid").as("visitors"), count(lit(1)).as("events"))
+        .agg(countDistinct("visitor").as("visitors"), count(lit(1)).as("events"))
         .orderBy(col("events").desc(), col("key").asc())
         .limit(n);
   }
