@@ -45,10 +45,50 @@ const HUMAN_AGENTS = [
 const BOT_AGENT = 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)'
 const REFERRERS = [undefined, 'https://www.google.com/search?q=spoor', 'https://news.example/item?id=7', 'https://site.example/p/1', 'https://t.co/abc']
 
-interface Sent { uid: string, eid: string, sid: string, url: string, ref?: string, a: string, ua: string, lid?: string }
+interface Sent { uid: string, eid: string, sid: string, url: string, ref?: string, a: string, ua: string, lid?: string, vid?: string }
 
-/** Logins some users send now and then: user-0 and user-4 are one person (two browsers), user-1 another. */
-const LOGINS: Record<string, string> = { 'user-0': 'alice', 'user-4': 'alice', 'user-1': 'bob' }
+/**
+ * Ids some users send now and then: user-0 and user-4 are one person (two browsers that log in as alice), user-1
+ * is bob; user-7's browser is shared, carol before the window and dave after that, so it is dave's; user-5 and
+ * user-6 share a visitor id, so they are one device group and, with no login, its smallest id.
+ */
+function otherIds (uid: string, phase: string): { lid?: string, vid?: string } {
+  const login = uid === 'user-7' ? (phase === 'a' ? 'carol' : 'dave') : { 'user-0': 'alice', 'user-4': 'alice', 'user-1': 'bob' }[uid]
+  return { ...(login !== undefined ? { lid: login } : {}), ...(uid === 'user-5' || uid === 'user-6' ? { vid: 'v-shared' } : {}) }
+}
+
+/** The canonical user of each uid by docs/identity.md, from the ids the test sent and when each pair was stored. */
+function canonicalUsers (sent: Array<{ ts: number, uid: string, lid?: string, vid?: string }>): Map<string, string> {
+  const parent = new Map<string, string>()
+  const find = (id: string): string => {
+    const p = parent.get(id) ?? id
+    return p === id ? id : find(p)
+  }
+  const join = (x: string, y: string): void => {
+    const [a, b] = [find(x), find(y)].sort()
+    if (a !== b) parent.set(b, a)
+  }
+  const lastLogin = new Map<string, { ts: number, login: string }>()
+  for (const e of sent) {
+    const device = `u:${e.uid}`
+    parent.set(device, parent.get(device) ?? device)
+    if (e.vid !== undefined) join(device, `v:${e.vid}`)
+  }
+  for (const e of sent) {
+    if (e.lid === undefined) continue
+    // The login links to every device id on the event; the group takes the one seen last.
+    const group = find(`u:${e.uid}`)
+    const known = lastLogin.get(group)
+    const login = `l:${e.lid}`
+    if (known === undefined || e.ts > known.ts || (e.ts === known.ts && login < known.login)) lastLogin.set(group, { ts: e.ts, login })
+  }
+  const canonical = new Map<string, string>()
+  for (const e of sent) {
+    const group = find(`u:${e.uid}`)
+    canonical.set(e.uid, lastLogin.get(group)?.login ?? group)
+  }
+  return canonical
+}
 
 /** Events of one phase: users 0–11 on four browsers, and a crawler. */
 function generate (phase: string, count: number, rand: (n: number) => number): Sent[] {
@@ -62,8 +102,8 @@ function generate (phase: string, count: number, rand: (n: number) => number): S
     const url = `https://site.example/p/${rand(8)}${query}${rand(10) === 0 ? '#top' : ''}`
     const ref = REFERRERS[rand(REFERRERS.length)]
     const a = rand(4) === 0 ? ['click', 'like'][rand(2)] : 'page'
-    const lid = LOGINS[uid] !== undefined && rand(3) === 0 ? { lid: LOGINS[uid] } : {}
-    return { uid, eid: `ev-${phase}-${i}`, sid, url, ...(ref !== undefined ? { ref } : {}), a, ua: bot ? BOT_AGENT : HUMAN_AGENTS[user % HUMAN_AGENTS.length], ...lid }
+    const ids = rand(3) === 0 ? otherIds(uid, phase) : {}
+    return { uid, eid: `ev-${phase}-${i}`, sid, url, ...(ref !== undefined ? { ref } : {}), a, ua: bot ? BOT_AGENT : HUMAN_AGENTS[user % HUMAN_AGENTS.length], ...ids }
   })
 }
 
@@ -146,17 +186,17 @@ t.test('the traffic report equals plain counting over the events sent, retries o
     .stdout.trim().split('\n').map(l => JSON.parse(l) as { ts: number, d: string })
   const copies = new Map<string, number[]>()
   for (const row of stored) copies.set(row.d, [...(copies.get(row.d) ?? []), row.ts].sort((x, y) => x - y))
-  // Visitors are canonical users: a uid seen with a login (in any phase: resolution happens when the report is read)
-  // is that login's; each user here only ever logs in as one login, so which was seen last never matters.
-  const everSent = [...before, ...inside, ...after]
-  const loginOf = new Map(everSent.filter(e => e.lid !== undefined).map(e => [e.uid, `l:${e.lid as string}`]))
-  t.ok(loginOf.get('user-0') === 'l:alice' && loginOf.get('user-4') === 'l:alice', 'two browsers of one person logged in')
+  // Visitors are canonical users, from every stored copy, in any phase: resolution happens when the report is read.
+  const sends = [...before, ...inside, ...retried, ...after]
+  const times = sends.map(e => copies.get(e.eid)?.[sends.filter(x => x.eid === e.eid).indexOf(e)] ?? 0)
+  const person = canonicalUsers(sends.map((e, i) => ({ ...e, ts: times[i] })))
+  t.same(['user-0', 'user-4', 'user-1', 'user-7', 'user-5', 'user-6'].map(u => person.get(u)), ['l:alice', 'l:alice', 'l:bob', 'l:dave', 'u:user-5', 'u:user-5'], 'the data set has each identity case')
   const deliveries: Delivery[] = [...before, ...inside, ...retried, ...after].map(e => {
     const id = e.eid
     const ts = copies.get(id)?.shift()
     if (ts === undefined) throw new Error(`no stored copy left for ${e.uid}/${e.eid} among ${stored.length} rows (${stored.slice(0, 3).map(r => JSON.stringify(r)).join(' ')})`)
     const agent = userAgent(e.ua)
-    return { ts, id, uid: e.uid, visitor: loginOf.get(e.uid) ?? `u:${e.uid}`, sid: e.sid, url: e.url, ref: e.ref, a: e.a, br: agent.browser, os: agent.os, dt: agent.device, bot: agent.bot }
+    return { ts, id, uid: e.uid, visitor: person.get(e.uid) as string, sid: e.sid, url: e.url, ref: e.ref, a: e.a, br: agent.browser, os: agent.os, dt: agent.device, bot: agent.bot }
   })
   t.equal(stored.length, sent, 'a retried event is stored twice, with one id')
   t.ok(deliveries.filter(d => d.ts < from || d.ts >= to).length === before.length + after.length, 'the phases fall where the test put them')
