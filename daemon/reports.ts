@@ -103,8 +103,6 @@ export interface RunOptions {
   params: ReportParams
   /** The JVM's output goes here, kept after the run. */
   logFile: string
-  /** Called with the job's pid once the JVM is started. */
-  onStart?: (pid: number) => void
 }
 
 /** Lines quoted from the log when a job dies without its own one-line reason. */
@@ -134,7 +132,6 @@ export async function runJob (config: Config, o: RunOptions): Promise<void> {
     const child = spawn(java, args, { stdio: ['ignore', log, log], env: { SPARK_LOCAL_IP: '127.0.0.1', ...process.env } })
     const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>
     const failed = once(child, 'error').then(([err]) => { throw new SpoorError('REPORT_FAILED', `cannot start ${java}: ${(err as Error).message}`) })
-    if (child.pid !== undefined) o.onStart?.(child.pid)
     ;[code, signal] = await Promise.race([exited, failed])
   } finally {
     closeSync(log)
