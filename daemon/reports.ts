@@ -128,8 +128,10 @@ export async function runJob (config: Config, o: RunOptions): Promise<void> {
   let code: number | null
   let signal: NodeJS.Signals | null
   try {
-    // SPARK_LOCAL_IP: a local job needs no other address, and Spark warns when the host name resolves to loopback.
-    const child = spawn(java, args, { stdio: ['ignore', log, log], env: { SPARK_LOCAL_IP: '127.0.0.1', ...process.env } })
+    // A local job needs no other address than loopback, and Spark warns when the host name resolves to it; a
+    // cluster's executors must reach the driver, so there Spark picks the address.
+    const local = config.reports.master.startsWith('local') ? { SPARK_LOCAL_IP: '127.0.0.1' } : {}
+    const child = spawn(java, args, { stdio: ['ignore', log, log], env: { ...local, ...process.env } })
     const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>
     const failed = once(child, 'error').then(([err]) => { throw new SpoorError('REPORT_FAILED', `cannot start ${java}: ${(err as Error).message}`) })
     ;[code, signal] = await Promise.race([exited, failed])

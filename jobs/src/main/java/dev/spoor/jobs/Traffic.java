@@ -66,7 +66,9 @@ public final class Traffic {
         .appName("spoor traffic")
         .master(o.getOrDefault("master", "local[*]"))
         .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", o.getOrDefault("partitions", "8"))
+        // Spark's default of 200 tasks per shuffle is all overhead at a report's size; adaptive execution merges
+        // small partitions further.
+        .config("spark.sql.shuffle.partitions", "8")
         .config("spark.sql.session.timeZone", "UTC")
         .getOrCreate();
     try {
@@ -91,13 +93,16 @@ public final class Traffic {
           .agg(count(lit(1)).as("sessions"),
               coalesce(sum(when(col("n").equalTo(1), 1).otherwise(0)), lit(0L)).as("bounces"),
               coalesce(sum("ms"), lit(0L)).as("sessionMs"));
-      Dataset<Row> totals = counts(events.agg(count(lit(1)).as("events")).crossJoin(sessions), events);
+      Dataset<Row> totals = events
+          .agg(countDistinct("visitor").as("visitors"), pageViews().as("pageViews"), count(lit(1)).as("events"))
+          .crossJoin(sessions)
+          .select("visitors", "sessions", "pageViews", "events", "bounces", "sessionMs");
 
       Dataset<Row> series = events
           .withColumn("start", floor(col("ts").divide(step)).multiply(step))
           .groupBy("start")
           .agg(countDistinct("visitor").as("visitors"), countDistinct("sid").as("sessions"),
-              sum(when(col("a").equalTo("page"), 1).otherwise(0)).as("pageViews"), count(lit(1)).as("events"))
+              pageViews().as("pageViews"), count(lit(1)).as("events"))
           .orderBy("start");
 
       Map<String, String> cells = new LinkedHashMap<>();
@@ -124,11 +129,9 @@ public final class Traffic {
     }
   }
 
-  /** The one-row totals: the event and session counts, and visitors and page views from the events. */
-  private static Dataset<Row> counts(Dataset<Row> eventsAndSessions, Dataset<Row> events) {
-    Dataset<Row> people = events.agg(countDistinct("visitor").as("visitors"),
-        coalesce(sum(when(col("a").equalTo("page"), 1).otherwise(0)), lit(0L)).as("pageViews"));
-    return people.crossJoin(eventsAndSessions).select("visitors", "sessions", "pageViews", "events", "bounces", "sessionMs");
+  /** Events whose action is {@code page}; 0, not null, over no events. */
+  private static Column pageViews() {
+    return coalesce(sum(when(col("a").equalTo("page"), 1).otherwise(0)), lit(0L));
   }
 
   /** The n values of a key with the most events, ties by key; rows with no key are not listed. */
