@@ -18,7 +18,7 @@ import { LocalHBase } from './local-hbase'
 import { createLogger, type Logger } from './log'
 import { sdNotify, userRowPrefix } from './native'
 import { reportCsv, reportText } from './report-print'
-import { checkReportsTable, checkWindow, DEFAULT_PARAMS, readReport, reportDef, runJob, type ReportParams, type TrafficReport } from './reports'
+import { checkReportsTable, checkWindow, DEFAULT_PARAMS, readReport, reportDef, runJob, type Report, type ReportParams } from './reports'
 import { createNotifier, type Notifier } from './sd-notify'
 
 const USAGE = `usage: spoor <command> [options]
@@ -39,11 +39,14 @@ commands:
                              prints the counts; --dry-run counts without deleting; safe to run again
   range --from T --to T [--limit N]
                              events between two times (ISO 8601 or ms since the epoch), newest first
-  report run NAME --from T --to T [--top N] [--with-bots] [--force]
+  report run NAME --from T --to T [params] [--with-bots] [--force]
                              compute a report over [from, to) with Spark (jobs/) and store it in
                              hbase.reports_table; a stored window is recomputed only with --force.
-                             Reports: traffic (docs/reports.md)
-  report show NAME --from T --to T [--top N] [--with-bots] [--json | --csv]
+                             Reports (docs/reports.md) and their params:
+                               traffic     [--top N]           visitors, sessions, pages, sources, clients
+                               platforms   [--platforms a,b]   people on each platform, each pair, all
+                               channel     [--channel X]       a channel's items by country (default: all)
+  report show NAME --from T --to T [params] [--with-bots] [--json | --csv]
                              print a stored report; needs no Spark
   buffer                     unflushed batches and dead letters in the buffer
   buffer replay              move the dead letters back into the running collector's buffer, once
@@ -70,6 +73,8 @@ const { values: opts, positionals } = parseArgs({
     csv: { type: 'boolean', default: false },
     top: { type: 'string', default: String(DEFAULT_PARAMS.top) },
     'with-bots': { type: 'boolean', default: false },
+    platforms: { type: 'string' },
+    channel: { type: 'string' },
     force: { type: 'boolean', default: false },
     probabilistic: { type: 'boolean', default: false },
     user: { type: 'string' },
@@ -342,9 +347,13 @@ async function report (config: Config, sub: string | undefined, name: string | u
   checkWindow(from, to)
   const top = parseInteger(opts.top as string, '--top')
   if (top < 1) throw new SpoorError('USAGE', '--top must be at least 1')
-  const params: ReportParams = { top, withBots: opts['with-bots'] as boolean }
+  const platforms = opts.platforms === undefined ? [] : (opts.platforms as string).split(',').map(p => p.trim())
+  if (platforms.some(p => p === '')) throw new SpoorError('USAGE', '--platforms takes platform names separated by commas, such as web,android')
+  const channel = opts.channel as string | undefined
+  if (channel === '') throw new SpoorError('USAGE', '--channel needs a channel name')
+  const params: ReportParams = { top, withBots: opts['with-bots'] as boolean, platforms, channel }
   const table = config.hbase.reportsTable
-  const stored = async (): Promise<TrafficReport | undefined> => await withClient(config, async c => {
+  const stored = async (): Promise<Report | undefined> => await withClient(config, async c => {
     await checkReportsTable(c, table)
     return await readReport(c, table, name, from, to, params)
   })

@@ -35,21 +35,77 @@ export interface TrafficReport {
   devices: Ranked[]
 }
 
-/** A report's parameters besides its window, as the CLI takes them. */
-export interface ReportParams { top: number, withBots: boolean }
+/** The platforms report as stored (docs/reports.md): people per platform, per pair of platforms, and on all. */
+export interface PlatformsReport {
+  meta: { report: 'platforms', from: number, to: number, params: { platforms: string[], withBots: boolean }, computedAt: string }
+  platforms: Array<{ platform: string, users: number }>
+  pairs: Array<{ a: string, b: string, users: number }>
+  all: { platforms: string[], users: number }
+}
+
+/** What the channel report counts for a channel, a country or an item in a country. */
+export interface ChannelCounts { pageViews: number, events: number, users: number, actions?: Record<string, number> }
+
+/** The channel report as stored (docs/reports.md): channels, countries in order of traffic, items by country. */
+export interface ChannelReport {
+  meta: { report: 'channel', from: number, to: number, params: { channel: string | null, withBots: boolean }, computedAt: string }
+  channels: Array<{ channel: string } & ChannelCounts>
+  countries: Array<{ country: string } & ChannelCounts>
+  items: Array<{ country: string, channel: string, item: string } & ChannelCounts>
+}
+
+export type Report = TrafficReport | PlatformsReport | ChannelReport
+
+/** A report's parameters besides its window, as the CLI takes them; each report uses the ones it names. */
+export interface ReportParams {
+  /** traffic: rows per ranked section. */
+  top: number
+  withBots: boolean
+  /** platforms: the platforms to report on; empty means every platform seen in the window. */
+  platforms: string[]
+  /** channel: the one channel to report on; undefined means every channel. */
+  channel?: string
+}
 
 interface ReportDef {
   /** The job's class in jobs/. */
   readonly className: string
   /** The cells of a finished row; a row without all of them is not a report. */
   readonly sections: readonly string[]
+  /** The parameters that tell stored reports of one window apart, as they appear in the row key. */
+  readonly key: (p: ReportParams) => string
+  /** The job's arguments for the parameters. */
+  readonly args: (p: ReportParams) => string[]
 }
+
+const bots = (p: ReportParams): string => `bots=${p.withBots ? 1 : 0}`
+const botsArg = (p: ReportParams): string[] => p.withBots ? ['--with-bots'] : []
+/** A parameter's value in a row key: `|` and `,` separate the key's parts, so they are escaped with the rest. */
+const keyValue = (v: string): string => encodeURIComponent(v)
+const sortedPlatforms = (p: ReportParams): string[] => [...new Set(p.platforms)].sort()
 
 export const REPORTS: Readonly<Record<string, ReportDef>> = {
-  traffic: { className: 'dev.spoor.jobs.Traffic', sections: ['meta', 'totals', 'series', 'pages', 'referrers', 'countries', 'browsers', 'oses', 'devices'] }
+  traffic: {
+    className: 'dev.spoor.jobs.Traffic',
+    sections: ['meta', 'totals', 'series', 'pages', 'referrers', 'countries', 'browsers', 'oses', 'devices'],
+    key: p => `top=${p.top},${bots(p)}`,
+    args: p => ['--top', String(p.top), ...botsArg(p)]
+  },
+  platforms: {
+    className: 'dev.spoor.jobs.Platforms',
+    sections: ['meta', 'platforms', 'pairs', 'all'],
+    key: p => `platforms=${p.platforms.length === 0 ? '*' : sortedPlatforms(p).map(keyValue).join('+')},${bots(p)}`,
+    args: p => [...(p.platforms.length === 0 ? [] : ['--platforms', sortedPlatforms(p).join(',')]), ...botsArg(p)]
+  },
+  channel: {
+    className: 'dev.spoor.jobs.Channel',
+    sections: ['meta', 'channels', 'countries', 'items'],
+    key: p => `channel=${p.channel === undefined ? '*' : keyValue(p.channel)},${bots(p)}`,
+    args: p => [...(p.channel === undefined ? [] : ['--channel', p.channel]), ...botsArg(p)]
+  }
 }
 
-export const DEFAULT_PARAMS: ReportParams = { top: 10, withBots: false }
+export const DEFAULT_PARAMS: ReportParams = { top: 10, withBots: false, platforms: [] }
 
 /** The report's definition; an unknown name is SPOOR_E_REPORT_UNKNOWN. */
 export function reportDef (name: string): ReportDef {
@@ -66,21 +122,22 @@ export function checkWindow (from: number, to: number): void {
 
 /**
  * The row key of a report: readable in an HBase shell `scan`, sorted by report and then by window start.
- * Example: `traffic|2026-11-29T00:00:00.000Z|2026-11-30T00:00:00.000Z|top=10,bots=0`.
+ * Examples: `traffic|2026-11-29T00:00:00.000Z|2026-11-30T00:00:00.000Z|top=10,bots=0`,
+ * `platforms|…|…|platforms=android+web,bots=0`, `channel|…|…|channel=*,bots=0`.
  */
 export function reportRowKey (name: string, from: number, to: number, params: ReportParams): string {
-  return `${name}|${new Date(from).toISOString()}|${new Date(to).toISOString()}|top=${params.top},bots=${params.withBots ? 1 : 0}`
+  return `${name}|${new Date(from).toISOString()}|${new Date(to).toISOString()}|${reportDef(name).key(params)}`
 }
 
 /** The stored report, or undefined when there is none (or only an incomplete row, which a job never writes). */
-export async function readReport (client: HBaseClient, table: string, name: string, from: number, to: number, params: ReportParams): Promise<TrafficReport | undefined> {
+export async function readReport (client: HBaseClient, table: string, name: string, from: number, to: number, params: ReportParams): Promise<Report | undefined> {
   const def = reportDef(name)
   const result = await client.get(table, Buffer.from(reportRowKey(name, from, to, params)))
   const cells: Record<string, unknown> = {}
   for (const cell of result.columnValues ?? []) {
     if (cell.family.toString() === REPORT_FAMILY) cells[cell.qualifier.toString()] = JSON.parse(cell.value.toString('utf8'))
   }
-  return def.sections.every(s => s in cells) ? cells as unknown as TrafficReport : undefined
+  return def.sections.every(s => s in cells) ? cells as unknown as Report : undefined
 }
 
 export async function checkReportsTable (client: HBaseClient, table: string): Promise<void> {
@@ -119,7 +176,7 @@ export async function runJob (config: Config, o: RunOptions): Promise<void> {
   const java = process.env.JAVA_HOME != null && process.env.JAVA_HOME !== '' ? join(process.env.JAVA_HOME, 'bin', 'java') : 'java'
   const args = [
     `-Xmx${config.reports.heapMb}m`, ...SPARK_JDK17_FLAGS, '-cp', classpath, def.className,
-    '--from', String(o.from), '--to', String(o.to), '--top', String(o.params.top), ...(o.params.withBots ? ['--with-bots'] : []),
+    '--from', String(o.from), '--to', String(o.to), ...def.args(o.params),
     '--zk', h.zookeeperQuorum, '--time-table', h.timeTable, '--identity-table', h.identityTable, '--buckets', String(h.saltBuckets),
     '--reports-table', h.reportsTable, '--row', reportRowKey(o.name, o.from, o.to, o.params), '--master', config.reports.master
   ]

@@ -10,31 +10,10 @@ import { ensureSchema } from '../daemon/hbase-schema'
 import { userAgent } from '../daemon/native'
 import { CLI, flushed, freePort, startDaemon, tempDir, toml } from './fixtures/daemon'
 import { client, countRows, freshTables, SALT_BUCKETS, ZK_PORT } from './fixtures/hbase'
+import { canonicalUsers, random, REPORTS, reportsTable, spoor } from './fixtures/reports'
 import { trafficReference, type Delivery } from './reference/traffic'
 
 const run = promisify(execFile)
-
-/** Exit code, stdout and stderr of one `spoor` run, whatever the exit code. */
-async function spoor (args: string[]): Promise<{ code: number, stdout: string, stderr: string }> {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (b: Buffer) => { stdout += b.toString() })
-  child.stderr.on('data', (b: Buffer) => { stderr += b.toString() })
-  const [code] = await once(child, 'exit') as [number]
-  return { code, stdout, stderr }
-}
-
-/** A small seeded generator (mulberry32), so a failure can be replayed. */
-function random (seed: number): (n: number) => number {
-  let a = seed
-  return n => {
-    a = (a + 0x6d2b79f5) | 0
-    let x = Math.imul(a ^ (a >>> 15), 1 | a)
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x
-    return Math.floor((((x ^ (x >>> 14)) >>> 0) / 4294967296) * n)
-  }
-}
 
 const HUMAN_AGENTS = [
   'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36',
@@ -55,39 +34,6 @@ interface Sent { uid: string, eid: string, sid: string, url: string, ref?: strin
 function otherIds (uid: string, phase: string): { lid?: string, vid?: string } {
   const login = uid === 'user-7' ? (phase === 'a' ? 'carol' : 'dave') : { 'user-0': 'alice', 'user-4': 'alice', 'user-1': 'bob' }[uid]
   return { ...(login !== undefined ? { lid: login } : {}), ...(uid === 'user-5' || uid === 'user-6' ? { vid: 'v-shared' } : {}) }
-}
-
-/** The canonical user of each uid by docs/identity.md, from the ids the test sent and when each pair was stored. */
-function canonicalUsers (sent: Array<{ ts: number, uid: string, lid?: string, vid?: string }>): Map<string, string> {
-  const parent = new Map<string, string>()
-  const find = (id: string): string => {
-    const p = parent.get(id) ?? id
-    return p === id ? id : find(p)
-  }
-  const join = (x: string, y: string): void => {
-    const [a, b] = [find(x), find(y)].sort()
-    if (a !== b) parent.set(b, a)
-  }
-  const lastLogin = new Map<string, { ts: number, login: string }>()
-  for (const e of sent) {
-    const device = `u:${e.uid}`
-    parent.set(device, parent.get(device) ?? device)
-    if (e.vid !== undefined) join(device, `v:${e.vid}`)
-  }
-  for (const e of sent) {
-    if (e.lid === undefined) continue
-    // The login links to every device id on the event; the group takes the one seen last.
-    const group = find(`u:${e.uid}`)
-    const known = lastLogin.get(group)
-    const login = `l:${e.lid}`
-    if (known === undefined || e.ts > known.ts || (e.ts === known.ts && login < known.login)) lastLogin.set(group, { ts: e.ts, login })
-  }
-  const canonical = new Map<string, string>()
-  for (const e of sent) {
-    const group = find(`u:${e.uid}`)
-    canonical.set(e.uid, lastLogin.get(group)?.login ?? group)
-  }
-  return canonical
 }
 
 /** Events of one phase: users 0–11 on four browsers, and a crawler. */
@@ -119,19 +65,6 @@ async function send (url: string, events: Sent[]): Promise<void> {
     i = j
   }
 }
-
-async function reportsTable (name: string, hbase: Record<string, unknown>): Promise<string> {
-  const table = `${hbase.time_table as string}_${name}`
-  const c = await client()
-  try {
-    await ensureSchema(c, { userTable: hbase.user_table as string, timeTable: hbase.time_table as string, reportsTable: table, saltBuckets: SALT_BUCKETS })
-  } finally {
-    await c.close()
-  }
-  return table
-}
-
-const REPORTS = { master: 'local[2]', heap_mb: 1024 }
 
 t.test('hbase init makes the reports table: family r, one region, its own TTL', async t => {
   const hbase = await freshTables('reports_schema')
