@@ -71,7 +71,7 @@ export const keyDefs: readonly KeyDef[] = [
   { key: 'server.demo', kind: bool, default: false, doc: 'Serve the demo page at / and the read-back endpoint GET /api/events, which read HBase; for development only.' },
   { key: 'server.cors_origins', kind: { type: 'strings' }, default: ['*'], reload: true, doc: 'Origins allowed to POST /e from a browser with credentials; "*" allows any origin by echoing it.' },
 
-  { key: 'shutdown.drain_seconds', kind: int(0, 600), default: 5, unit: 's', reload: true, doc: 'On SIGTERM, how long /healthz fails while requests are still served, so the load balancer takes the node out before its sockets close.' },
+  { key: 'shutdown.drain_seconds', kind: int(0, 600), default: 5, unit: 's', reload: true, doc: 'On SIGTERM, how long /healthz fails while requests are still served, each answer closing its connection, so the load balancer takes the node out before its sockets close; keep it above the balancer\'s check interval × failures to mark down (docs/operations.md).' },
   { key: 'shutdown.timeout_seconds', kind: int(1, 3600), default: 30, unit: 's', reload: true, doc: 'On SIGTERM, how long to wait for the flushes in flight after the last batch is committed; what is left stays in the buffer for the next start.' },
 
   { key: 'admin.enabled', kind: bool, default: true, doc: 'Serve GET /metrics (Prometheus text format) and GET /healthz on the admin listener.' },
