@@ -163,6 +163,12 @@ export declare function timeRowKey(userKey: Buffer, saltBuckets: number): Buffer
 /** The 16 bytes a uid string maps to: its value if it is 32 hex chars, else its xxh3-128. */
 export declare function uidBytes(uid: string): Buffer
 
+/**
+ * A uid as the collector stores it, in the `uid` column and in the identity table's `u:` ids: 32 hex chars
+ * lowercased, any other string as given. Readers normalise a uid they are given with this before looking it up.
+ */
+export declare function uidText(uid: string): string
+
 export declare function userAgent(ua: string): UserAgent
 
 /** What the flush stores for a user agent: browser, OS, device type and bot flag (`native/src/agent.rs`). */

@@ -385,6 +385,16 @@ pub fn uid_bytes(uid: String) -> Result<Buffer> {
     Ok(args::uid(&uid)?.to_vec().into())
 }
 
+/// A uid as the collector stores it, in the `uid` column and in the identity table's `u:` ids: 32 hex chars
+/// lowercased, any other string as given. Readers normalise a uid they are given with this before looking it up.
+#[napi]
+pub fn uid_text(uid: String) -> Result<String> {
+    args::uid(&uid)?;
+    let mut lower = [0; 32];
+    let (_, text) = identity::given_uid(uid.as_bytes(), &mut lower);
+    Ok(String::from_utf8_lossy(text).into_owned())
+}
+
 /// Sends `state` (newline-separated `KEY=value` lines, e.g. `READY=1`) to `$NOTIFY_SOCKET` as sd_notify(3) does:
 /// false when the variable is unset or empty (not run by systemd), true once sent; throws when sending fails.
 #[napi]
