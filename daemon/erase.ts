@@ -64,14 +64,13 @@ function checkOptions (options: EraseOptions): FilledOptions {
 }
 
 /**
- * The id to erase, as `t:value`: an id written so, or a plain uid, which means `u:<uid>`. A uid that itself
- * looks like `t:value` must be written `u:<uid>`. Throws a RangeError for an empty id or an unknown type letter.
+ * The id to erase, as `t:value` and as the identity table names it (`parseId`): an id written so, or a plain uid,
+ * which means `u:<uid>`. A uid that itself looks like `t:value` must be written `u:<uid>`. Throws a RangeError for an
+ * empty id or an unknown type letter.
  */
 export function erasureId (text: string): string {
   if (text === '') throw new RangeError('the id to erase is empty')
-  if (!/^[a-z]:/.test(text)) return `u:${text}`
-  parseId(text)
-  return text
+  return parseId(/^[a-z]:/.test(text) ? text : `u:${text}`).id
 }
 
 function chunks<T> (items: T[], size: number): T[][] {

@@ -14,6 +14,8 @@ export interface FlushTask {
   saltBuckets: number
   /** Leave out events whose user agent is a bot's (`enrich.drop_bots`). */
   dropBots: boolean
+  /** Platforms whose HTTP-library user agents are no bot's (`enrich.app_platforms`). */
+  appPlatforms: string[]
   maxRequestBytes: number
 }
 
@@ -62,7 +64,7 @@ function isPermanent (err: Error & { kind?: string }): boolean {
 export default async function flush (task: FlushTask): Promise<FlushResult> {
   try {
     // Checked whole before anything is written; each request is written by the native module as one frame.
-    const requests = new PutRequests(Buffer.from(task.batch.buffer, task.batch.byteOffset, task.batch.byteLength), task.maxRequestBytes, task.saltBuckets, task.dropBots)
+    const requests = new PutRequests(Buffer.from(task.batch.buffer, task.batch.byteOffset, task.batch.byteLength), task.maxRequestBytes, task.saltBuckets, task.dropBots, task.appPlatforms)
     const userTable = Buffer.from(task.userTable)
     const timeTable = Buffer.from(task.timeTable)
     const identityTable = Buffer.from(task.identityTable)

@@ -91,6 +91,7 @@ export class Flusher {
         identityTable: hbase.identityTable,
         saltBuckets: hbase.saltBuckets,
         dropBots: this.config.enrich.dropBots,
+        appPlatforms: this.config.enrich.appPlatforms,
         maxRequestBytes: flush.maxRequestBytes
       }
       const started = process.hrtime.bigint()

@@ -2,7 +2,7 @@
 
 import type { HBaseClient } from './hbase-client'
 import { LINK_FAMILY } from './hbase-schema'
-import { identityRow } from './native'
+import { identityRow, uidText } from './native'
 
 /** What produced an id: the letter before the colon of `t:value`. */
 export const ID_TYPES: Record<string, string> = {
@@ -22,7 +22,7 @@ export interface Link {
 }
 
 export interface Resolution {
-  /** The id asked about. */
+  /** The id asked about, as the identity table names it (`parseId`). */
   id: string
   /** The canonical user: a login id when one is linked, else the smallest id of the group. */
   canonical: string
@@ -48,14 +48,19 @@ export interface ResolveOptions {
 
 const LINK_FAMILY_BYTES = Buffer.from(LINK_FAMILY)
 
-/** Checks an id written `t:value` with a known type letter. */
-export function parseId (id: string): { type: string, value: string } {
+/**
+ * Checks an id written `t:value` with a known type letter, and gives it as the identity table names it: a `u:` id's
+ * uid as the collector stores it (`uidText`: a hex uid in lower case, as in the rowkeys and the `uid` column), every
+ * other as written. Whoever looks an id up takes `id` from here, so that `u:ABC…` and `u:abc…` are one user.
+ */
+export function parseId (id: string): { type: string, value: string, id: string } {
   const m = /^([a-z]):(.+)$/s.exec(id)
   if (m === null || !(m[1] in ID_TYPES)) throw new RangeError(`an id is written t:value, where t is one of ${Object.keys(ID_TYPES).join(', ')}; got ${JSON.stringify(id)}`)
-  return { type: m[1], value: m[2] }
+  const value = m[1] === 'u' ? uidText(m[2]) : m[2]
+  return { type: m[1], value, id: `${m[1]}:${value}` }
 }
 
-/** The ids linked directly to `id`. */
+/** The ids linked directly to `id`, which is named as the identity table names it (`parseId`). */
 export async function linksOf (client: HBaseClient, options: ResolveOptions, id: string): Promise<Link[]> {
   const result = await client.get(options.identityTable, identityRow(id, options.saltBuckets))
   return (result.columnValues ?? [])
@@ -69,8 +74,9 @@ export async function linksOf (client: HBaseClient, options: ResolveOptions, id:
  * one shared device stay two users, and the device goes to the login it was seen with last. Fingerprints are
  * walked only with `probabilistic`.
  */
-export async function resolveUser (client: HBaseClient, options: ResolveOptions, id: string): Promise<Resolution> {
-  const start = parseId(id)
+export async function resolveUser (client: HBaseClient, options: ResolveOptions, asked: string): Promise<Resolution> {
+  const start = parseId(asked)
+  const id = start.id
   const maxIds = options.maxIds ?? 1000
   const walkable = (other: string): boolean => !other.startsWith('l:') && (options.probabilistic === true || !other.startsWith('f:'))
   const seen = new Set<string>([id])

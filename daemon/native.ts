@@ -9,7 +9,7 @@ import type { Config } from './config'
 const binding: typeof Binding = require(join(__dirname, '..', '..', 'native'))
 
 /** Flags of a non-negative Encoder.pixel/events result: NEW_UID, BATCH_FULL. */
-export const { Encoder, PutRequests, Sessions, userRowPrefix, timeRowKey, identityRow, userAgent, uidBytes, sdNotify, NEW_UID, BATCH_FULL } = binding
+export const { Encoder, PutRequests, Sessions, userRowPrefix, timeRowKey, identityRow, userAgent, uidBytes, uidText, sdNotify, NEW_UID, BATCH_FULL } = binding
 export type Encoder = Binding.Encoder
 export type PutRequests = Binding.PutRequests
 export type Sessions = Binding.Sessions

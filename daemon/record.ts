@@ -82,14 +82,27 @@ export function eventCells (event: EncodedEvent): Partial<Record<Qualifier, stri
 
 /**
  * The cells the flush writes for an event: its own fields, then those it adds from its user agent (`br`, `os`, `dt`,
- * and `bot` for a bot; native/src/agent.rs), as [qualifier id, value].
+ * and `bot` for a bot; native/src/agent.rs), as [qualifier id, value]. `appPlatforms` is `enrich.app_platforms`.
  */
-export function storedCells (event: EncodedEvent): Array<[number, Buffer]> {
+export function storedCells (event: EncodedEvent, appPlatforms: string[] = []): Array<[number, Buffer]> {
   const ua = event.fields.find(([q]) => q === UA)?.[1]
   if (ua === undefined) return event.fields
-  const a = userAgent(ua.toString('utf8'))
+  const a = userAgent(ua.toString('utf8'), fromApp(eventCells(event), appPlatforms))
   const added: Array<[number, string]> = [[BR, a.browser], [BR + 1, a.os], [BR + 2, a.device], [BR + 3, a.bot ? '1' : '']]
   return [...event.fields, ...added.filter(([, v]) => v !== '').map(([q, v]): [number, Buffer] => [q, Buffer.from(v)])]
+}
+
+/** Whether an event comes from an app platform: its `p`, or the Snowplow platform kept as `d.platform`, is listed. */
+export function fromApp (cells: Partial<Record<Qualifier, string>>, appPlatforms: string[]): boolean {
+  if (cells.p !== undefined && appPlatforms.includes(cells.p)) return true
+  let d: unknown
+  try {
+    d = JSON.parse(cells.d ?? '')
+  } catch {
+    return false
+  }
+  const platform = typeof d === 'object' && d !== null && !Array.isArray(d) ? (d as Record<string, unknown>).platform : undefined
+  return typeof platform === 'string' && appPlatforms.includes(platform)
 }
 
 const UA = QUALIFIERS.indexOf('ua')

@@ -35,9 +35,10 @@ export declare class PutRequests {
   /**
    * Copies and checks the batch (format v1); throws an Error whose message starts `batch is not format v1:`.
    * `saltBuckets` (1–256) salts the identity table's rows, as `hbase.salt_buckets` does the event tables'.
-   * With `dropBots`, events whose user agent is a bot's are left out (`droppedBots` counts them).
+   * With `dropBots`, events whose user agent is a bot's are left out (`droppedBots` counts them). An HTTP library's
+   * agent is no bot's on the events of `appPlatforms` (`enrich.app_platforms`, `native/src/agent.rs`).
    */
-  constructor(batch: Buffer, maxRequestBytes: number, saltBuckets: number, dropBots?: boolean | undefined | null)
+  constructor(batch: Buffer, maxRequestBytes: number, saltBuckets: number, dropBots?: boolean | undefined | null, appPlatforms?: Array<string> | undefined | null)
   /** Events in the batch. */
   get events(): number
   /** Events left out as bots' (with `dropBots`); `events` counts the others. */
@@ -163,7 +164,14 @@ export declare function timeRowKey(userKey: Buffer, saltBuckets: number): Buffer
 /** The 16 bytes a uid string maps to: its value if it is 32 hex chars, else its xxh3-128. */
 export declare function uidBytes(uid: string): Buffer
 
-export declare function userAgent(ua: string): UserAgent
+/**
+ * A uid as the collector stores it, in the `uid` column and in the identity table's `u:` ids: 32 hex chars
+ * lowercased, any other string as given. Readers normalise a uid they are given with this before looking it up.
+ */
+export declare function uidText(uid: string): string
+
+/** `app` says whether the event comes from an app platform (`enrich.app_platforms`), where an HTTP library's agent is no bot's. */
+export declare function userAgent(ua: string, app?: boolean | undefined | null): UserAgent
 
 /** What the flush stores for a user agent: browser, OS, device type and bot flag (`native/src/agent.rs`). */
 export interface UserAgent {

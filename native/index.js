@@ -845,5 +845,6 @@ module.exports.NEW_UID = nativeBinding.NEW_UID
 module.exports.sdNotify = nativeBinding.sdNotify
 module.exports.timeRowKey = nativeBinding.timeRowKey
 module.exports.uidBytes = nativeBinding.uidBytes
+module.exports.uidText = nativeBinding.uidText
 module.exports.userAgent = nativeBinding.userAgent
 module.exports.userRowPrefix = nativeBinding.userRowPrefix

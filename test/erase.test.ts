@@ -153,6 +153,27 @@ t.test('erasing a login removes its group from every table and keeps everyone el
   t.same(traces(await everything(hbase), carol.uids, carol.ids), { user: [], time: [], rows: [], cells: [] })
 })
 
+t.test('erasing a hex uid written in upper case erases the lower-case one it is stored as, links and all', async t => {
+  const hbase = await freshTables('erasehex')
+  const daemon = await startDaemon({ hbase })
+  t.teardown(async () => { await daemon.stop() })
+  const lower = 'fedcba9876543210fedcba9876543210'
+  const upper = lower.toUpperCase()
+  await post(daemon, [{ uid: upper, vid: 'v-hex', lid: 'hexe', a: 'identify', eid: 'x1' }, { uid: lower, vid: 'v-hex', a: 'page', eid: 'x2' }])
+  await post(daemon, [{ uid: 'hexe-laptop', lid: 'hexe', a: 'page', eid: 'y1' }])
+  await flushed(daemon)
+  const ids = [`u:${lower}`, 'v:v-hex']
+  const before = traces(await everything(hbase), [lower], ids)
+  t.same([before.user.length, before.time.length, before.rows.length, before.cells.length], [2, 2, 2, 4], 'two events, two device rows, and the links that name them')
+
+  const erased = await spoor(daemon, 'erase', '--user', upper, '--json')
+  t.equal(erased.code, 0, erased.stderr)
+  t.same(JSON.parse(erased.stdout), { id: `u:${lower}`, dryRun: false, ids, shared: [`u:${lower}`, 'v:v-hex'], otherLogins: ['l:hexe'], userRows: 2, timeRows: 2, identityRows: 2, identityCells: 2 })
+  const after = await everything(hbase)
+  t.same(traces(after, [lower], ids), { user: [], time: [], rows: [], cells: [] }, 'nothing names the uid in either case')
+  t.same(traces(after, ['hexe-laptop'], ['l:hexe']).rows, ['l:hexe u:hexe-laptop'], 'the login keeps its other device')
+})
+
 t.test('eraseUser deletes in batches of batchSize, refuses a group over maxIds, and checks its options', async t => {
   const hbase = await freshTables('erasebatch')
   const daemon = await startDaemon({ hbase })

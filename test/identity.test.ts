@@ -224,3 +224,33 @@ t.test('a fingerprint is stored mixed with what the server sees, and walked only
   const loose = await withClient(async cl => await resolveUser(cl, { ...opts, probabilistic: true }, 'u:site-a-cookie'))
   t.same(loose.ids, [`f:${a.fp}`, 'u:site-a-cookie', 'u:site-b-cookie'])
 })
+
+t.test('a hex uid in any case is one user: one identity, in spoor identity and spoor user', async t => {
+  const hbase = await freshTables('hexcase')
+  const daemon = await startDaemon({ hbase })
+  t.teardown(async () => { await daemon.stop() })
+  const opts = resolveOptions(hbase)
+  const lower = '0123456789abcdef0123456789abcdef'
+  const upper = lower.toUpperCase()
+  const mixed = '0123456789ABCDEF0123456789abcdef'
+  // One app sends its device id in upper case, the web tracker the same id in lower case.
+  t.equal((await post(daemon, [{ uid: upper, lid: 'hexa', a: 'identify', p: 'android', eid: 'h1' }])).status, 204)
+  t.equal((await post(daemon, [{ uid: lower, vid: 'v-hex', a: 'page', p: 'web', eid: 'h2' }])).status, 204)
+  await flushed(daemon)
+
+  const events = await eventsOf(hbase, mixed)
+  t.same(events.map(e => e.uid), [lower, lower], 'both events are stored under the lower-case uid')
+  const device = [`u:${lower}`, 'v:v-hex']
+  for (const id of [`u:${upper}`, `u:${lower}`, `u:${mixed}`]) {
+    const r = await withClient(async c => await resolveUser(c, opts, id))
+    t.same({ id: r.id, canonical: r.canonical, ids: r.ids }, { id: `u:${lower}`, canonical: 'l:hexa', ids: device }, id)
+  }
+  const hexa = await withClient(async c => await resolveUser(c, opts, 'l:hexa'))
+  t.same(hexa.ids, ['l:hexa', ...device], 'the login links one uid, not two')
+
+  const out = (await run(process.execPath, [CLI, 'identity', `u:${mixed}`, '--config', daemon.configPath])).stdout
+  t.match(out, /^canonical user: l:hexa\nlinked ids \(2\):\n/)
+  t.match(out, new RegExp(`u:${lower} +uid`))
+  const user = (await run(process.execPath, [CLI, 'user', upper, '--json', '--config', daemon.configPath])).stdout
+  t.same(user.trim().split('\n').map(l => JSON.parse(l).uid), [lower, lower], 'spoor user finds both events under either spelling')
+})

@@ -4,12 +4,20 @@ import t from 'tap'
 import { HBaseClient } from '../daemon/hbase-client'
 import { scanPrefix } from '../daemon/hbase-reader'
 import { userRowPrefix } from '../daemon/native'
+import { TP2_PATH } from '../daemon/snowplow-routes'
 import { flushed, startDaemon, type Daemon } from './fixtures/daemon'
 import { freshTables, SALT_BUCKETS, THRIFT_PORT } from './fixtures/hbase'
 
 const CHROME = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'
 const GOOGLEBOT = 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)'
 const NO_UID = '0'.repeat(32)
+/** What the Snowplow Android tracker sends: OkHttp's own agent. */
+const OKHTTP = 'okhttp/4.12.0'
+/** What the Snowplow iOS tracker sends: the app's URLSession agent. */
+const IOS_APP = 'Shop/1.0 CFNetwork/1410.0.3 Darwin/22.6.0'
+/** HttpURLConnection's default, as a plain Java client (and Snowplow's Java tracker on it) sends it. */
+const JAVA = 'Java/17.0.15'
+const PAYLOAD = 'iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4'
 
 async function eventsOf (hbase: Record<string, unknown>, uid: string): Promise<Array<Record<string, string>>> {
   return await HBaseClient.using({ host: '127.0.0.1', port: THRIFT_PORT }, async c =>
@@ -70,6 +78,47 @@ t.test('user agents are parsed at flush, bots flagged, and dropped when configur
   t.equal((await eventsOf(hbase, 'person-2')).length, 1, 'the browser\'s is')
   t.equal(health.metrics.eventsDroppedBots, 3)
   t.equal(health.metrics.eventsDelivered, 1)
+})
+
+t.test('app clients on an app platform are not bots; crawlers are on any platform, and HTTP libraries elsewhere', async t => {
+  const hbase = await freshTables('apps')
+  const daemon = await startDaemon({ hbase, enrich: { drop_bots: true } })
+  t.teardown(async () => { await daemon.stop() })
+  const snowplow = async (ua: string, event: Record<string, string>): Promise<void> => {
+    const body = JSON.stringify({ schema: PAYLOAD, data: [{ e: 'pv', tv: 'andr-6.0.0', ...event }] })
+    const res = await fetch(`${daemon.url}${TP2_PATH}`, { method: 'POST', headers: { 'content-type': 'application/json; charset=utf-8', 'user-agent': ua }, body })
+    t.equal(res.status, 200, `${ua} ${event.duid}`)
+  }
+  // Snowplow's mobile and server trackers: their platform (p) says what they are, the app id (aid) which app.
+  await snowplow(OKHTTP, { p: 'mob', aid: 'shop-android', duid: 'sp-android', eid: 'a1' })
+  await snowplow(IOS_APP, { p: 'mob', aid: 'shop-ios', tv: 'ios-6.0.0', duid: 'sp-ios', eid: 'i1' })
+  await snowplow(JAVA, { p: 'srv', aid: 'shop-backend', tv: 'java-2.0.0', duid: 'sp-java', eid: 'j1' })
+  await snowplow(GOOGLEBOT, { p: 'mob', aid: 'shop-android', duid: 'sp-googlebot', eid: 'g1' })
+  await snowplow(OKHTTP, { p: 'web', aid: 'shop-site', duid: 'sp-okhttp-web', eid: 'w1' })
+  // spoor's own HTTP API: the app's platform is its p.
+  t.equal((await post(daemon, [{ uid: 'app-okhttp', p: 'android', a: 'open', eid: 'o1' }], { 'user-agent': OKHTTP })).status, 204)
+  t.equal((await post(daemon, [{ uid: 'app-java', p: 'android', a: 'open', eid: 'j2' }], { 'user-agent': JAVA })).status, 204)
+  t.equal((await post(daemon, [{ uid: 'no-platform', a: 'open', eid: 'n1' }], { 'user-agent': OKHTTP })).status, 204)
+  t.equal((await post(daemon, [{ uid: 'web-java', p: 'web', a: 'open', eid: 'n2' }], { 'user-agent': JAVA })).status, 204)
+  const health = await flushed(daemon)
+
+  for (const [uid, ua] of [['sp-android', OKHTTP], ['sp-ios', IOS_APP], ['sp-java', JAVA], ['app-okhttp', OKHTTP], ['app-java', JAVA]]) {
+    const [e] = await eventsOf(hbase, uid)
+    t.match(e, { uid, ua }, `${uid} is stored`)
+    t.equal(e?.bot, undefined, `${uid} is no bot`)
+    t.not(e?.dt, 'bot')
+  }
+  t.match((await eventsOf(hbase, 'sp-ios'))[0], { os: 'iOS', dt: 'mobile' })
+  for (const uid of ['sp-googlebot', 'sp-okhttp-web', 'no-platform', 'web-java']) t.same(await eventsOf(hbase, uid), [], `${uid} is dropped as a bot`)
+  t.equal(health.metrics.eventsDroppedBots, 4)
+
+  const keeping = await startDaemon({ hbase })
+  t.teardown(async () => { await keeping.stop() })
+  await post(keeping, [{ uid: 'kept-okhttp', a: 'open', eid: 'k1' }], { 'user-agent': OKHTTP })
+  await post(keeping, [{ uid: 'kept-android', p: 'android', a: 'open', eid: 'k2' }], { 'user-agent': OKHTTP })
+  await flushed(keeping)
+  t.match((await eventsOf(hbase, 'kept-okhttp'))[0], { dt: 'bot', bot: '1' }, 'an HTTP library off an app platform is stored as a bot')
+  t.equal((await eventsOf(hbase, 'kept-android'))[0]?.bot, undefined, 'on one, as no bot')
 })
 
 t.test('DNT and Sec-GPC: ignored, anonymised or dropped as configured', async t => {

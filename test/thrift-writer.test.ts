@@ -64,10 +64,10 @@ const none = (): void => {}
 const family = Buffer.from(FAMILY)
 const qualifiers = QUALIFIERS.map(q => Buffer.from(q))
 
-/** As the flush worker builds them. */
-function toPut (row: Buffer, event: EncodedEvent): ttypes.TPut {
+/** As the flush worker builds them; `appPlatforms` is `enrich.app_platforms`. */
+function toPut (row: Buffer, event: EncodedEvent, appPlatforms: string[] = []): ttypes.TPut {
   const timestamp = new Int64(event.ts)
-  const columnValues = storedCells(event).map(([q, value]) => new ttypes.TColumnValue({ family, qualifier: qualifiers[q], value, timestamp }))
+  const columnValues = storedCells(event, appPlatforms).map(([q, value]) => new ttypes.TColumnValue({ family, qualifier: qualifiers[q], value, timestamp }))
   return new ttypes.TPut({ row, columnValues, timestamp })
 }
 
@@ -155,6 +155,31 @@ t.test('the native PutRequests writes the generated client\'s bytes, request by 
   function requests0 (): PutRequests {
     return new PutRequests(realisticBatch(1), 1000, 16)
   }
+})
+
+t.test('the native PutRequests flags an HTTP library\'s agent as the reference does, on and off app platforms', async t => {
+  const apps = ['android', 'mob']
+  const encoder = new Encoder(encoderOptions(defaults()))
+  const uidOut = Buffer.alloc(32)
+  const ip = Uint8Array.from([203, 0, 113, 7]).buffer
+  const d = (platform: string): string => `d=${encodeURIComponent(JSON.stringify({ e: 'pv', platform }))}`
+  const cases: Array<[string, string, string]> = [
+    ['p=android', 'okhttp/4.12.0', ''],
+    ['p=web', 'okhttp/4.12.0', '1'],
+    [`p=shop-android&${d('mob')}`, 'okhttp/4.12.0', ''],
+    [`p=shop-site&${d('web')}`, 'Java/17.0.15', '1'],
+    ['p=android', 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)', '1'],
+    ['p=ios', 'Shop/1.0 CFNetwork/1410.0.3 Darwin/22.6.0', '']
+  ]
+  cases.forEach(([query, ua], i) => encoder.pixel(`uid=u${i}&a=open&${query}`, ua, '', '', ip, 1764000000000 + i, uidOut))
+  const batch = encoder.drain()!
+  const events = decodeBatch(batch)
+  const bots = events.map(e => storedCells(e, apps).find(([q]) => QUALIFIERS[q] === 'bot')?.[1].toString() ?? '')
+  t.same(bots, cases.map(c => c[2]), 'the reference\'s bot flags')
+  const requests = new PutRequests(batch, 4 * 1024 * 1024, 16, false, apps)
+  t.ok(requests.frame(0, Buffer.from('spoor_user'), false, 1).equals(stockFrame('spoor_user', events.map(e => toPut(e.userKey, e, apps)), 1)), 'the frame equals the generated client\'s')
+  t.equal(new PutRequests(batch, 4 * 1024 * 1024, 16, true, apps).droppedBots, 3)
+  t.equal(new PutRequests(batch, 4 * 1024 * 1024, 16, true).droppedBots, 5, 'without app platforms every HTTP library is a bot, as isbot says')
 })
 
 t.test('the native PutRequests writes the identity links the reference gives, as the generated client would', async t => {

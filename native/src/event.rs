@@ -10,6 +10,7 @@ pub mod q {
     pub const ID: u8 = 0;
     pub const UID: u8 = 1;
     pub const SID: u8 = 2;
+    pub const P: u8 = 3;
     pub const URL: u8 = 4;
     pub const REF: u8 = 5;
     pub const A: u8 = 6;

@@ -192,12 +192,14 @@ impl PutRequests {
     /// Copies and checks the batch (format v1); throws an Error whose message starts `batch is not format v1:`.
     /// `saltBuckets` (1–256) salts the identity table's rows, as `hbase.salt_buckets` does the event tables'.
     #[napi(constructor)]
-    /// With `dropBots`, events whose user agent is a bot's are left out (`droppedBots` counts them).
+    /// With `dropBots`, events whose user agent is a bot's are left out (`droppedBots` counts them). An HTTP library's
+    /// agent is no bot's on the events of `appPlatforms` (`enrich.app_platforms`, `native/src/agent.rs`).
     pub fn new(
         batch: BufferSlice,
         max_request_bytes: u32,
         salt_buckets: u32,
         drop_bots: Option<bool>,
+        app_platforms: Option<Vec<String>>,
     ) -> Result<Self> {
         if !(1..=256).contains(&salt_buckets) {
             return Err(args::invalid(format!(
@@ -209,6 +211,11 @@ impl PutRequests {
             max_request_bytes as usize,
             u64::from(salt_buckets),
             drop_bots.unwrap_or(false),
+            &app_platforms
+                .unwrap_or_default()
+                .into_iter()
+                .map(String::into_bytes)
+                .collect::<Vec<_>>(),
         )
         .map(|inner| Self { inner })
         .map_err(|reason| Error::from_reason(format!("batch is not format v1: {reason}")))
@@ -339,14 +346,16 @@ pub struct UserAgent {
     pub bot: bool,
 }
 
+/// `app` says whether the event comes from an app platform (`enrich.app_platforms`), where an HTTP library's agent is no bot's.
 #[napi]
-pub fn user_agent(ua: String) -> UserAgent {
+pub fn user_agent(ua: String, app: Option<bool>) -> UserAgent {
     let a = agent::parse(ua.as_bytes());
+    let app = app.unwrap_or(false);
     UserAgent {
+        device: a.device(app).to_string(),
+        bot: a.bot(app),
         browser: a.browser,
         os: a.os,
-        device: a.device.to_string(),
-        bot: a.bot,
     }
 }
 
@@ -383,6 +392,16 @@ pub fn user_row_prefix(uid: String, salt_buckets: f64) -> Result<Buffer> {
 #[napi]
 pub fn uid_bytes(uid: String) -> Result<Buffer> {
     Ok(args::uid(&uid)?.to_vec().into())
+}
+
+/// A uid as the collector stores it, in the `uid` column and in the identity table's `u:` ids: 32 hex chars
+/// lowercased, any other string as given. Readers normalise a uid they are given with this before looking it up.
+#[napi]
+pub fn uid_text(uid: String) -> Result<String> {
+    args::uid(&uid)?;
+    let mut lower = [0; 32];
+    let (_, text) = identity::given_uid(uid.as_bytes(), &mut lower);
+    Ok(String::from_utf8_lossy(text).into_owned())
 }
 
 /// Sends `state` (newline-separated `KEY=value` lines, e.g. `READY=1`) to `$NOTIFY_SOCKET` as sd_notify(3) does:

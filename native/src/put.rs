@@ -15,7 +15,7 @@ use thrift::protocol::{
     TOutputProtocol, TStructIdentifier, TType,
 };
 
-use crate::agent::{Agent, Agents};
+use crate::agent::{Agent, Agents, Kind};
 use crate::event::{q, QUALIFIERS};
 use crate::links::{self, Links};
 use crate::records::{self, Located};
@@ -61,6 +61,8 @@ struct Event {
     /// The parse of its `ua` in `Requests::agents`, and the bytes its cells add on the wire.
     agent: Option<usize>,
     agent_bytes: usize,
+    /// Whether it comes from an app platform, which decides whether an HTTP library's agent is a bot's (`agent.rs`).
+    app: bool,
 }
 
 /// A batch checked once and cut into requests that stay under a size on the wire.
@@ -77,12 +79,12 @@ pub struct Requests {
 }
 
 /// The cells the flush adds for a parsed user agent: `br`, `os`, `dt`, and `bot` for a bot.
-fn agent_cells(a: &Agent) -> impl Iterator<Item = (u8, &[u8])> {
+fn agent_cells(a: &Agent, app: bool) -> impl Iterator<Item = (u8, &[u8])> {
     [
         (q::BR, a.browser.as_bytes()),
         (q::OS, a.os.as_bytes()),
-        (q::DT, a.device.as_bytes()),
-        (q::BOT, if a.bot { &b"1"[..] } else { &b""[..] }),
+        (q::DT, a.device(app).as_bytes()),
+        (q::BOT, if a.bot(app) { &b"1"[..] } else { &b""[..] }),
     ]
     .into_iter()
     .filter(|(_, v)| !v.is_empty())
@@ -91,12 +93,14 @@ fn agent_cells(a: &Agent) -> impl Iterator<Item = (u8, &[u8])> {
 impl Requests {
     /// Checks the whole batch (format v1) first, so that a bad batch writes nothing; the error
     /// says what is wrong, in the words of `daemon/record.ts`. `salt_buckets` salts the identity rows;
-    /// with `drop_bots`, events whose user agent is a bot's are left out, links and all.
+    /// with `drop_bots`, events whose user agent is a bot's are left out, links and all. `app_platforms`
+    /// are the platforms whose events an HTTP library's agent does not make a bot's (`from_app`).
     pub fn new(
         batch: Vec<u8>,
         max_request_bytes: usize,
         salt_buckets: u64,
         drop_bots: bool,
+        app_platforms: &[Vec<u8>],
     ) -> Result<Self, String> {
         let mut events: Vec<Event> = records::locate(&batch)?
             .into_iter()
@@ -104,21 +108,25 @@ impl Requests {
                 rec,
                 agent: None,
                 agent_bytes: 0,
+                app: false,
             })
             .collect();
         let mut agents = Agents::default();
         for e in &mut events {
             if let Some((_, ua)) = fields(&batch, e).find(|&(id, _)| id == q::UA) {
                 let i = agents.of(ua);
+                let agent = agents.get(i);
+                // Only an HTTP library's agent depends on the platform; the rest need not look.
+                e.app = agent.kind == Kind::Library && from_app(fields(&batch, e), app_platforms);
                 e.agent = Some(i);
-                e.agent_bytes = agent_cells(agents.get(i))
+                e.agent_bytes = agent_cells(agent, e.app)
                     .map(|(id, v)| QUALIFIERS[usize::from(id)].len() + v.len() + CELL_OVERHEAD)
                     .sum();
             }
         }
         let before = events.len();
         if drop_bots {
-            events.retain(|e| !e.agent.is_some_and(|i| agents.get(i).bot));
+            events.retain(|e| !e.agent.is_some_and(|i| agents.get(i).bot(e.app)));
         }
         let dropped_bots = before - events.len();
         let slices = slices(&events, max_request_bytes);
@@ -208,6 +216,27 @@ impl Requests {
     }
 }
 
+/// Whether an event comes from an app platform: its `p`, or the Snowplow platform the Snowplow routes keep as
+/// `d.platform` (`docs/snowplow.md`), is one of `app_platforms`, compared exactly.
+fn from_app<'a>(fields: impl Iterator<Item = (u8, &'a [u8])>, app_platforms: &[Vec<u8>]) -> bool {
+    let listed = |p: &[u8]| app_platforms.iter().any(|a| a == p);
+    for (id, value) in fields {
+        match id {
+            q::P if listed(value) => return true,
+            // Parsed only for an HTTP library's events, which are few: a browser's never get here.
+            q::D => {
+                let d = serde_json::from_slice::<serde_json::Value>(value).ok();
+                let platform = d.as_ref().and_then(|d| d.get("platform")?.as_str());
+                if platform.is_some_and(|p| listed(p.as_bytes())) {
+                    return true;
+                }
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
 /// The fields of an event as `(qualifier id, value)`.
 fn fields<'a>(batch: &'a [u8], e: &Event) -> impl Iterator<Item = (u8, &'a [u8])> {
     records::fields(batch, &e.rec).map(|(_, q, value)| (q, value))
@@ -286,12 +315,13 @@ fn write_puts(
         binary_field(o, &PUT_ROW, &batch[row])?;
         o.write_field_begin(&PUT_COLUMN_VALUES)?;
         let agent = e.agent.map(|i| agents.get(i));
-        let added = agent.map_or(0, |a| agent_cells(a).count());
+        let added = agent.map_or(0, |a| agent_cells(a, e.app).count());
         o.write_list_begin(&TListIdentifier::new(
             TType::Struct,
             i32::from(e.rec.nf) + added as i32,
         ))?;
-        for (q, value) in fields(batch, e).chain(agent.into_iter().flat_map(agent_cells)) {
+        let agent_cells = agent.into_iter().flat_map(|a| agent_cells(a, e.app));
+        for (q, value) in fields(batch, e).chain(agent_cells) {
             write_cell(o, FAMILY, QUALIFIERS[usize::from(q)], value, ts)?;
         }
         o.write_list_end()?;
@@ -370,7 +400,7 @@ mod tests {
     #[test]
     fn frames_carry_their_length_and_every_cell() {
         let b = batch(&[(7, &[(0, b"id-1"), (4, b"/a")]), (8, &[(6, b"page")])]);
-        let r = Requests::new(b, 1 << 20, 16, false).unwrap();
+        let r = Requests::new(b, 1 << 20, 16, false, &[]).unwrap();
         assert_eq!((r.events(), r.requests()), (2, 1));
         let frame = r.frame(0, b"t_user", Key::ByUser, 3);
         assert_eq!(
@@ -405,14 +435,55 @@ mod tests {
             (3, &[(4, b"/b")]),
             (4, &[(4, &big[..])]),
         ]);
-        let r = Requests::new(b, 1000, 16, false).unwrap();
+        let r = Requests::new(b, 1000, 16, false, &[]).unwrap();
         assert_eq!(r.slices, vec![(0, 1), (1, 3), (3, 4)]);
+    }
+
+    #[test]
+    fn an_event_is_from_an_app_by_its_p_or_its_snowplow_platform() {
+        let apps = [b"mob".to_vec(), b"android".to_vec()];
+        let from =
+            |fields: &[(u8, &str)]| from_app(fields.iter().map(|&(q, v)| (q, v.as_bytes())), &apps);
+        assert!(from(&[(q::P, "android")]));
+        assert!(from(&[
+            (q::P, "shop-android"),
+            (q::D, r#"{"e":"pv","platform":"mob"}"#)
+        ]));
+        assert!(!from(&[(q::P, "web")]));
+        assert!(!from(&[(q::P, "Android")]), "compared exactly");
+        assert!(!from(&[(q::D, r#"{"platform":"web"}"#)]));
+        assert!(!from(&[(q::D, "platform mob")]));
+        assert!(!from(&[(q::D, r#"{"x":{"platform":"mob"}}"#)]));
+        assert!(!from(&[(q::A, "mob")]));
+        assert!(!from(&[]));
+    }
+
+    #[test]
+    fn drops_an_http_librarys_events_only_off_an_app_platform() {
+        let mut b = Batch::new(1 << 16);
+        for (i, (p, ua)) in [
+            ("android", "okhttp/4.12.0"),
+            ("web", "okhttp/4.12.0"),
+            ("android", "Googlebot/2.1"),
+            ("android", "Dalvik/2.1.0 (Linux; U; Android 14)"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut rec = b.record(1, &[i as u8; 33], &[i as u8; 33]);
+            rec.field(q::P, p.as_bytes());
+            rec.field(q::UA, ua.as_bytes());
+            rec.finish();
+        }
+        let r =
+            Requests::new(b.take().unwrap(), 1 << 20, 16, true, &[b"android".to_vec()]).unwrap();
+        assert_eq!((r.events(), r.dropped_bots()), (2, 2));
     }
 
     #[test]
     fn refuses_bad_batches_with_the_reason() {
         assert_eq!(
-            Requests::new(b"SPB2\0\0\0\0".to_vec(), 100, 16, false)
+            Requests::new(b"SPB2\0\0\0\0".to_vec(), 100, 16, false, &[])
                 .err()
                 .unwrap(),
             "bad header"
@@ -420,20 +491,20 @@ mod tests {
         let mut b = batch(&[(1, &[(4, b"/a")])]);
         b.push(0);
         assert_eq!(
-            Requests::new(b.clone(), 100, 16, false).err().unwrap(),
+            Requests::new(b.clone(), 100, 16, false, &[]).err().unwrap(),
             "trailing bytes"
         );
         b.pop();
         b.truncate(b.len() - 1);
         assert_eq!(
-            Requests::new(b.clone(), 100, 16, false).err().unwrap(),
+            Requests::new(b.clone(), 100, 16, false, &[]).err().unwrap(),
             "record 0 is cut short"
         );
         let mut bad_q = batch(&[(1, &[(4, b"/a")])]);
         let q_at = bad_q.len() - 5;
         bad_q[q_at] = 26;
         assert_eq!(
-            Requests::new(bad_q, 100, 16, false).err().unwrap(),
+            Requests::new(bad_q, 100, 16, false, &[]).err().unwrap(),
             "record 0 has unknown qualifier 26"
         );
     }

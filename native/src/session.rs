@@ -19,11 +19,16 @@
 //!   single-page app) repeats it.
 //!
 //! An event earlier than the user's last one (serving threads drain a few ms out of order) joins
-//! the current session and does not move the last time back. A record that already has a `sid`
+//! the current session, even one whose starting event is stamped after it, and does not move the
+//! last time back: sessions are cut in the order the main thread sees events (`docs/sessions.md`). A record that already has a `sid`
 //! (an app that manages its own) is copied as it is and leaves the state alone.
 //!
-//! The session id is XXH3-64 of `uid16 ‖ start ts (u64 BE)` as 16 lowercase hex digits: the same
-//! user and start give the same id. URLs are read by hand for the host and the query only: no
+//! The session id is XXH3-64 of `uid16 ‖ start ts (u64 BE) ‖ eid8` as 16 lowercase hex digits, where
+//! eid8 is the event id of the event that started the session (the last 8 bytes of its by-user rowkey).
+//! An event starts at most one session, so two sessions never share an id, not even two that one
+//! user starts in one millisecond (one POST can carry both starts, and all its events share a
+//! timestamp); and an event's id is in the batch, so assigning the same batch again from the same
+//! state gives the same ids. URLs are read by hand for the host and the query only: no
 //! percent-decoding, so campaign values are compared as raw bytes (`a%20b` and `a+b` differ), and
 //! hosts case-insensitively, without port or user info.
 //!
@@ -40,10 +45,13 @@ use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 use crate::batch::HEADER_LEN;
 use crate::event::q;
 use crate::records;
+use crate::rowkey;
 use crate::{identity, options, SessionOptions};
 
 /// Where the uid16 lies in a by-user rowkey, after its salt byte.
 const UID: Range<usize> = 1..17;
+/// Where the event id lies in a by-user rowkey, after the inverted timestamp.
+const EID: Range<usize> = 25..rowkey::LEN;
 const SID_HEX: usize = 16;
 /// An inserted field: `q vlen value`.
 const SID_FIELD: usize = 3 + SID_HEX;
@@ -135,6 +143,7 @@ struct Rec {
     range: Range<usize>,
     ts: u64,
     uid: [u8; 16],
+    eid: [u8; 8],
     nf_at: usize,
     /// Where a `sid` field goes: before the first field with a higher qualifier id.
     insert_at: usize,
@@ -223,10 +232,7 @@ impl Sessions {
                 return s.sid;
             }
         }
-        let mut id = [0; 24];
-        id[..16].copy_from_slice(&r.uid);
-        id[16..].copy_from_slice(&r.ts.to_be_bytes());
-        let sid = xxh3_64(&id);
+        let sid = sid_of(&r.uid, r.ts, &r.eid);
         // Replaces the user's old session, or evicts the least recently seen user when full.
         self.users.put(
             r.uid,
@@ -240,17 +246,31 @@ impl Sessions {
     }
 }
 
+/// The id of the session that the event `eid` of user `uid`, at `ts`, starts.
+fn sid_of(uid: &[u8; 16], ts: u64, eid: &[u8; 8]) -> u64 {
+    let mut id = [0; 32];
+    id[..16].copy_from_slice(uid);
+    id[16..24].copy_from_slice(&ts.to_be_bytes());
+    id[24..].copy_from_slice(eid);
+    xxh3_64(&id)
+}
+
 /// Checks the batch (as the flush does, `records.rs`) and notes in `recs` what a session needs of each record.
 fn check(batch: &[u8], recs: &mut Vec<Rec>) -> Result<(), String> {
     for (i, located) in records::locate(batch)?.into_iter().enumerate() {
-        let uid: [u8; 16] = batch[located.by_user.clone()]
-            .get(UID)
-            .and_then(|u| u.try_into().ok())
-            .ok_or_else(|| format!("record {i} has a by-user key too short for a uid"))?;
+        let key = &batch[located.by_user.clone()];
+        if key.len() != rowkey::LEN {
+            return Err(format!(
+                "record {i} has a by-user key of {} bytes, not {}",
+                key.len(),
+                rowkey::LEN
+            ));
+        }
         let mut rec = Rec {
             range: located.range.clone(),
             ts: located.ts,
-            uid,
+            uid: key[UID].try_into().unwrap_or_default(),
+            eid: key[EID].try_into().unwrap_or_default(),
             nf_at: located.nf_at,
             insert_at: located.range.end,
             has_sid: false,
@@ -417,11 +437,28 @@ mod tests {
             .collect()
     }
 
-    /// One batch of pixels as the real encoder writes them; `extra` is added to every query.
+    /// The `eid` the test batches give the `n`th (from 0) pixel of a user at one time: the time, then `.n` after the first.
+    fn eid(ts: u64, n: usize) -> String {
+        match n {
+            0 => ts.to_string(),
+            _ => format!("{ts}.{n}"),
+        }
+    }
+
+    /// One batch of pixels as the real encoder writes them, with the eids of `eid`; `extra` is added to every query.
     fn batch_with(pixels: &[Pixel], extra: &str) -> Vec<u8> {
         let mut e = Encoder::new(Limits::check(&test_options()).unwrap(), None).unwrap();
-        for &(uid, ts, url, referrer) in pixels {
-            let query = format!("uid={uid}&url={}&ref={}{extra}", esc(url), esc(referrer));
+        for (i, &(uid, ts, url, referrer)) in pixels.iter().enumerate() {
+            let n = pixels[..i]
+                .iter()
+                .filter(|p| p.0 == uid && p.1 == ts)
+                .count();
+            let query = format!(
+                "uid={uid}&eid={}&url={}&ref={}{extra}",
+                eid(ts, n),
+                esc(url),
+                esc(referrer)
+            );
             let req = Request {
                 user_agent: "Mozilla/5.0",
                 referer: "",
@@ -447,11 +484,34 @@ mod tests {
             .collect()
     }
 
-    /// The reference: XXH3-64 of uid16 ‖ start ts, as 16 hex digits.
-    fn sid_of(uid: &str, start: u64) -> String {
-        let mut id = identity::uid16(uid.as_bytes()).to_vec();
+    /// The reference: XXH3-64 of uid16 ‖ start ts ‖ the starting event's eid8, as 16 hex digits, for a
+    /// session started by the `n`th pixel of the user at `start`.
+    fn sid_of_nth(uid: &str, start: u64, n: usize) -> String {
+        let uid16 = identity::uid16(uid.as_bytes());
+        let mut id = uid16.to_vec();
         id.extend_from_slice(&start.to_be_bytes());
+        id.extend_from_slice(&identity::client_event_id(&uid16, eid(start, n).as_bytes()));
         format!("{:016x}", xxh3_64(&id))
+    }
+
+    fn sid_of(uid: &str, start: u64) -> String {
+        sid_of_nth(uid, start, 0)
+    }
+
+    #[test]
+    fn two_sessions_started_in_one_millisecond_have_two_ids() {
+        // As one POST gives them: an identify, then a page from another site, both at one time.
+        let pixels: [Pixel; 3] = [
+            ("alice", T0, "", ""),
+            ("alice", T0, SHOP, "https://www.google.com/"),
+            ("alice", T0, "https://shop.example/b", SHOP),
+        ];
+        let got = sids(&mut sessions(), &pixels);
+        let second = sid_of_nth("alice", T0, 1);
+        assert_eq!(got, [sid_of("alice", T0), second.clone(), second]);
+        assert_ne!(got[0], got[1]);
+        // The same batch again, from the same (empty) state, gets the same ids.
+        assert_eq!(sids(&mut sessions(), &pixels), got);
     }
 
     #[test]
@@ -769,8 +829,8 @@ mod tests {
             let mut want: Vec<(u8, Vec<u8>)> =
                 fields.iter().map(|(q, v)| (*q, v.to_vec())).collect();
             let sid = format!("{:016x}", {
-                let mut id = [7; 24].to_vec();
-                id[16..].copy_from_slice(&T0.to_be_bytes());
+                let mut id = [7; 32];
+                id[16..24].copy_from_slice(&T0.to_be_bytes());
                 xxh3_64(&id)
             });
             want.insert(at, (q::SID, sid.into_bytes()));
@@ -789,7 +849,7 @@ mod tests {
         let mut longer = good.clone();
         longer[11] += 1;
         longer.push(0);
-        // A well-formed record whose by-user key is 10 bytes: too short to hold a uid.
+        // A well-formed record whose by-user key is 10 bytes, not a rowkey.
         let mut record = T0.to_be_bytes().to_vec();
         record.extend_from_slice(&[10; 11]);
         record.extend_from_slice(&[33; 34]);
@@ -804,7 +864,7 @@ mod tests {
             (&trailing, "trailing bytes"),
             (&cut, "record 1 is cut short"),
             (&longer, "record 0 length does not match its fields"),
-            (&short_key, "record 0 has a by-user key too short for a uid"),
+            (&short_key, "record 0 has a by-user key of 10 bytes, not 33"),
             (&raw(&full, &[1; 33]), "record 0 has no room for a sid"),
         ];
         let mut s = sessions();
