@@ -20,7 +20,7 @@ export interface Config {
   buffer: { highWaterBytes: number, maxBytes: number, pixelOverHighWater: 'accept' | 'drop', retryAfterSeconds: number }
   flush: { workers: number, inFlight: number, maxRequestBytes: number, retryMinMs: number, retryMaxMs: number, timeoutMs: number }
   hbase: { host: string, port: number, userTable: string, timeTable: string, identityTable: string, reportsTable: string, saltBuckets: number, ttlSeconds: number, zookeeperQuorum: string }
-  reports: { ttlSeconds: number, master: string, heapMb: number }
+  reports: { ttlSeconds: number, master: string, heapMb: number, identityIdsMax: number }
   limits: {
     maxQueryBytes: number, maxHeaderBytes: number, maxBodyBytes: number, maxFields: number,
     maxValueBytes: number, maxDataBytes: number, maxEventsPerPost: number, maxJsonDepth: number
@@ -108,6 +108,7 @@ export const keyDefs: readonly KeyDef[] = [
   { key: 'reports.ttl_seconds', kind: int(0, 2 ** 31 - 1), default: 0, unit: 's', doc: 'Time to live of the rows of hbase.reports_table, applied by `spoor hbase init`; 0 keeps reports forever.' },
   { key: 'reports.master', kind: { type: 'string', pattern: /^\S+$/ }, default: 'local[*]', doc: 'Spark master of `spoor report run`: local[N] runs the job inside its own JVM with N threads ([*]: one per core); spark://host:port would use a standalone cluster.' },
   { key: 'reports.heap_mb', kind: int(256, 65536), default: 1024, unit: 'MiB', doc: 'Maximum heap of the report job\'s JVM (-Xmx); with a local master the executors share it.' },
+  { key: 'reports.identity_ids_max', kind: int(0, 1000000), default: 20000, unit: 'ids', doc: 'A report reads the identity table by the ids its window touched (batched gets, following their links) when they are at most this many distinct uids, else whole (one scan); both give the same people. 0 always reads it whole.' },
 
   { key: 'limits.max_query_bytes', reload: true, kind: int(64, 65536), default: 4096, unit: 'bytes', doc: 'Longest pixel query string; longer answers 414.' },
   { key: 'limits.max_header_bytes', reload: true, kind: int(256, 65536), default: 8192, unit: 'bytes', doc: 'Longest Cookie, User-Agent or Referer header; longer answers 431. Independently, the HTTP layer closes any connection whose request head reaches about 120 KiB, without an answer.' },

@@ -178,7 +178,8 @@ export async function runJob (config: Config, o: RunOptions): Promise<void> {
     `-Xmx${config.reports.heapMb}m`, ...SPARK_JDK17_FLAGS, '-cp', classpath, def.className,
     '--from', String(o.from), '--to', String(o.to), ...def.args(o.params),
     '--zk', h.zookeeperQuorum, '--time-table', h.timeTable, '--identity-table', h.identityTable, '--buckets', String(h.saltBuckets),
-    '--reports-table', h.reportsTable, '--row', reportRowKey(o.name, o.from, o.to, o.params), '--master', config.reports.master
+    '--reports-table', h.reportsTable, '--row', reportRowKey(o.name, o.from, o.to, o.params), '--master', config.reports.master,
+    '--identity-ids-max', String(config.reports.identityIdsMax)
   ]
   mkdirSync(join(o.logFile, '..'), { recursive: true })
   const log = openSync(o.logFile, 'w')

@@ -2,6 +2,7 @@
 // Spark over the real HBase, the stored reports checked against plain counting.
 
 import { execFile } from 'node:child_process'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { promisify } from 'node:util'
 import t from 'tap'
@@ -141,6 +142,16 @@ t.test('the platforms and channel reports equal plain counting: people across pl
   const pair = (a: string, b: string): number => platforms.pairs.find((p: { a: string, b: string }) => (p.a === a && p.b === b) || (p.a === b && p.b === a)).users
   t.ok(pair('web', 'android') >= 1 && pair('android', 'ios') >= 1 && pair('web', 'ios') >= 1, 'a person on two platforms under two uids and a login counts on both')
   t.ok(platforms.platforms.find((p: { platform: string }) => p.platform === 'web').users <= 4, 'dave\'s two browsers are one person, and the crawler is none')
+
+  t.match(pMeta.identityRead, /^by id \(\d+ ids\)$/, 'a window of a few ids reads the identity table by id')
+  // The same report with the identity table read whole (reports.identity_ids_max = 0) has the same people.
+  const wholeConfig = daemon.configPath.replace(/\.toml$/, '-whole.toml')
+  writeFileSync(wholeConfig, readFileSync(daemon.configPath, 'utf8').replace('[reports]\n', '[reports]\nidentity_ids_max = 0\n'))
+  const whole = await spoor(['report', 'run', 'platforms', '--force', ...window.slice(0, 4), '--config', wholeConfig])
+  t.equal(whole.code, 0, whole.stderr)
+  const wholeReport = JSON.parse((await spoor(['report', 'show', 'platforms', ...window.slice(0, 4), '--config', wholeConfig, '--json'])).stdout)
+  t.equal(wholeReport.meta.identityRead, 'whole')
+  t.same((({ meta, ...rest }) => rest)(wholeReport), pSections, 'reading the identity table whole gives the same people')
 
   const narrowed = await compute(['platforms', '--platforms', 'web,android'])
   t.same((({ meta, ...rest }) => rest)(narrowed), platformsReference(onPlatforms, from, to, { platforms: ['web', 'android'], withBots: false }), '--platforms narrows it')

@@ -56,8 +56,8 @@ public final class Channel {
       Dataset<Row> events = Jobs.unique(rows, withBots, "uid", "a", "it", "ch", "co")
           .filter(channel == null ? col("ch").isNotNull().and(col("ch").notEqual("")) : col("ch").equalTo(channel))
           .withColumn("country", coalesce(col("co"), lit(UNKNOWN)));
-      Dataset<Row> people = Identity.canonicalUsers(SpoorRows.identityLinks(spark, hbase, ReportsTable.required(o, "identity-table")));
-      Dataset<Row> traffic = Jobs.withPeople(events, people).cache();
+      Jobs.People people = Jobs.people(spark, hbase, o, events.cache());
+      Dataset<Row> traffic = Jobs.withPeople(events, people.canonical()).cache();
 
       Dataset<Row> countries = measure(traffic, "country")
           .orderBy(col("events").desc(), col("country").asc());
@@ -80,6 +80,7 @@ public final class Channel {
       params.put("channel", channel);
       params.put("withBots", withBots);
       meta.put("params", params);
+      meta.put("identityRead", people.identityRead());
       meta.put("computedAt", Instant.now().toString());
       Map<String, String> cells = new LinkedHashMap<>();
       cells.put("meta", json.writeValueAsString(meta));

@@ -23,15 +23,23 @@ public final class Identity {
 
   private Identity() {}
 
-  private static Column walkable(String column) {
-    return col(column).startsWith("l:").or(col(column).startsWith("f:")).unary_$bang();
+  /** Logins and fingerprints: ids a walk never goes through. */
+  static final String LOGIN = "l:";
+  static final String FINGERPRINT = "f:";
+
+  private static Column walkableColumn(String column) {
+    return col(column).startsWith(LOGIN).or(col(column).startsWith(FINGERPRINT)).unary_$bang();
+  }
+
+  static boolean walkable(String id) {
+    return !id.startsWith(LOGIN) && !id.startsWith(FINGERPRINT);
   }
 
   /** {@code id} (every walkable id that has a link) and {@code person}, its canonical user. */
   public static Dataset<Row> canonicalUsers(Dataset<Row> links) {
     Dataset<Row> both = links.union(links.select(col("b").as("a"), col("a").as("b"), col("ts")));
-    Dataset<Row> edges = both.filter(walkable("a").and(walkable("b"))).select("a", "b").distinct().cache();
-    Dataset<Row> group = both.filter(walkable("a")).select(col("a").as("id")).distinct()
+    Dataset<Row> edges = both.filter(walkableColumn("a").and(walkableColumn("b"))).select("a", "b").distinct().cache();
+    Dataset<Row> group = both.filter(walkableColumn("a")).select(col("a").as("id")).distinct()
         .withColumn("group", col("id")).cache();
     for (int round = 0; round < MAX_ROUNDS; round++) {
       Dataset<Row> next = group
@@ -45,7 +53,7 @@ public final class Identity {
       group = next;
       if (!changed) break;
     }
-    Dataset<Row> logins = both.filter(walkable("a").and(col("b").startsWith("l:")))
+    Dataset<Row> logins = both.filter(walkableColumn("a").and(col("b").startsWith(LOGIN)))
         .join(group.withColumnRenamed("id", "a"), "a")
         .groupBy("group")
         // The most recent login: the smallest (−ts, login).

@@ -8,10 +8,14 @@ import static org.apache.spark.sql.functions.lit;
 import static org.apache.spark.sql.functions.min;
 import static org.apache.spark.sql.functions.struct;
 
+import java.io.IOException;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
+import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 
@@ -63,6 +67,25 @@ public final class Jobs {
         .groupBy("id")
         .agg(min(struct(col("ts"), struct(kept).as("k"))).as("e"))
         .select("e.k.*");
+  }
+
+  /** The canonical users of a window's uids, and how the identity table was read for them. */
+  public record People(Dataset<Row> canonical, String identityRead) {}
+
+  /**
+   * The canonical user of each uid of {@code events} (Identity.java), from the identity table read whole or by the
+   * ids the window touched, whichever is smaller: the table's size is not known without reading it, so by id when
+   * the window touched at most {@code --identity-ids-max} distinct uids (reports.identity_ids_max; 0 always reads
+   * it whole). Both give the same people.
+   */
+  public static People people(SparkSession spark, Configuration hbase, Map<String, String> o, Dataset<Row> events) throws IOException {
+    String table = ReportsTable.required(o, "identity-table");
+    int max = Integer.parseInt(o.getOrDefault("identity-ids-max", "0"));
+    List<String> ids = max == 0 ? List.of()
+        : events.select(concat(lit("u:"), col("uid"))).distinct().limit(max + 1).as(Encoders.STRING()).collectAsList();
+    if (max == 0 || ids.size() > max) return new People(Identity.canonicalUsers(SpoorRows.identityLinks(spark, hbase, table)), "whole");
+    int buckets = Integer.parseInt(ReportsTable.required(o, "buckets"));
+    return new People(Identity.canonicalUsers(SpoorRows.identityLinksOf(spark, hbase, table, buckets, ids)), "by id (" + ids.size() + " ids)");
   }
 
   /**

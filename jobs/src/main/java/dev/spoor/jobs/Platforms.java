@@ -49,8 +49,8 @@ public final class Platforms {
       Dataset<Row> events = Jobs.unique(rows, withBots, "uid", "p")
           .filter(col("p").isNotNull().and(col("p").notEqual("")));
       if (!wanted.isEmpty()) events = events.filter(col("p").isin(wanted.toArray()));
-      Dataset<Row> people = Identity.canonicalUsers(SpoorRows.identityLinks(spark, hbase, ReportsTable.required(o, "identity-table")));
-      Dataset<Row> active = Jobs.withPeople(events, people).select("person", "p").distinct().cache();
+      Jobs.People people = Jobs.people(spark, hbase, o, events.cache());
+      Dataset<Row> active = Jobs.withPeople(events, people.canonical()).select("person", "p").distinct().cache();
 
       Map<String, Long> users = new HashMap<>();
       for (Row r : active.groupBy("p").agg(count(lit(1)).as("users")).collectAsList()) users.put(r.getString(0), r.getLong(1));
@@ -88,6 +88,7 @@ public final class Platforms {
       meta.put("from", from);
       meta.put("to", to);
       meta.put("params", Map.of("platforms", wanted, "withBots", withBots));
+      meta.put("identityRead", people.identityRead());
       meta.put("computedAt", Instant.now().toString());
       Map<String, String> cells = new LinkedHashMap<>();
       cells.put("meta", json.writeValueAsString(meta));

@@ -3,7 +3,6 @@ package dev.spoor.jobs;
 
 import static org.apache.spark.sql.functions.coalesce;
 import static org.apache.spark.sql.functions.col;
-import static org.apache.spark.sql.functions.concat;
 import static org.apache.spark.sql.functions.count;
 import static org.apache.spark.sql.functions.countDistinct;
 import static org.apache.spark.sql.functions.expr;
@@ -12,7 +11,6 @@ import static org.apache.spark.sql.functions.lit;
 import static org.apache.spark.sql.functions.max;
 import static org.apache.spark.sql.functions.min;
 import static org.apache.spark.sql.functions.regexp_replace;
-import static org.apache.spark.sql.functions.struct;
 import static org.apache.spark.sql.functions.sum;
 import static org.apache.spark.sql.functions.when;
 
@@ -40,17 +38,10 @@ public final class Traffic {
   static final long DAY = 24 * HOUR;
   static final String UNKNOWN = "(unknown)";
 
+  private Traffic() {}
+
   public static void main(String[] args) {
-    try {
-      run(ReportsTable.options(args));
-    } catch (Throwable err) {
-      Throwable root = err;
-      while (root.getCause() != null && root.getCause() != root) root = root.getCause();
-      // One line the CLI quotes; Spark's own log has the stack.
-      System.err.println("spoor-job: " + root.getClass().getSimpleName() + ": " + String.valueOf(root.getMessage()).split("\n")[0]);
-      System.exit(1);
-    }
-    System.exit(0);
+    Jobs.main(args, Traffic::run);
   }
 
   static void run(Map<String, String> o) throws Exception {
@@ -62,29 +53,14 @@ public final class Traffic {
     long step = to - from < 2 * DAY ? HOUR : DAY;
     Configuration hbase = SpoorRows.hbaseConf(ReportsTable.required(o, "zk"));
 
-    SparkSession spark = SparkSession.builder()
-        .appName("spoor traffic")
-        .master(o.getOrDefault("master", "local[*]"))
-        .config("spark.ui.enabled", "false")
-        // Spark's default of 200 tasks per shuffle is all overhead at a report's size; adaptive execution merges
-        // small partitions further.
-        .config("spark.sql.shuffle.partitions", "8")
-        .config("spark.sql.session.timeZone", "UTC")
-        .getOrCreate();
+    SparkSession spark = Jobs.session("traffic", o);
     try {
       Dataset<Row> rows = SpoorRows.window(spark, hbase, ReportsTable.required(o, "time-table"),
           Integer.parseInt(ReportsTable.required(o, "buckets")), from, to, COLUMNS);
-      Dataset<Row> unique = rows
-          .filter(withBots ? lit(true) : coalesce(col("bot"), lit("")).notEqual("1"))
-          .groupBy("id")
-          .agg(min(struct("ts", "uid", "sid", "url", "ref", "a", "co", "br", "os", "dt")).as("e"))
-          .select("e.*");
-      Dataset<Row> people = Identity.canonicalUsers(SpoorRows.identityLinks(spark, hbase, ReportsTable.required(o, "identity-table")));
-      Dataset<Row> events = unique
-          .withColumn("device", concat(lit("u:"), col("uid")))
-          .join(people, col("device").equalTo(people.col("id")), "left")
-          .withColumn("visitor", coalesce(col("person"), col("device")))
-          .drop("device", "id", "person")
+      Dataset<Row> unique = Jobs.unique(rows, withBots, "ts", "uid", "sid", "url", "ref", "a", "co", "br", "os", "dt").cache();
+      Jobs.People people = Jobs.people(spark, hbase, o, unique);
+      Dataset<Row> events = Jobs.withPeople(unique, people.canonical())
+          .withColumnRenamed("person", "visitor")
           .cache();
 
       Dataset<Row> sessions = events.filter(col("sid").isNotNull())
@@ -113,6 +89,7 @@ public final class Traffic {
       meta.put("params", Map.of("top", top, "withBots", withBots));
       meta.put("step", step == HOUR ? "hour" : "day");
       meta.put("visitorsAre", "canonical user");
+      meta.put("identityRead", people.identityRead());
       meta.put("computedAt", Instant.now().toString());
       cells.put("meta", new ObjectMapper().writeValueAsString(meta));
       cells.put("totals", totals.toJSON().first());
