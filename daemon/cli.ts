@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `spoor` command: run the collector, run a local HBase, create the schema, read events back, and erase a user.
+// The `spoor` command: run the collector, run a local HBase, create the schema, read events back, erase a user, and run and show reports.
 
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -17,6 +17,8 @@ import { ID_TYPES, parseId, resolveUser, type Resolution } from './identity'
 import { LocalHBase } from './local-hbase'
 import { createLogger, type Logger } from './log'
 import { sdNotify, userRowPrefix } from './native'
+import { reportCsv, reportText } from './report-print'
+import { checkReportsTable, checkWindow, DEFAULT_PARAMS, readReport, reportDef, runJob, type Report, type ReportParams } from './reports'
 import { createNotifier, type Notifier } from './sd-notify'
 
 const USAGE = `usage: spoor <command> [options]
@@ -37,6 +39,15 @@ commands:
                              prints the counts; --dry-run counts without deleting; safe to run again
   range --from T --to T [--limit N]
                              events between two times (ISO 8601 or ms since the epoch), newest first
+  report run NAME --from T --to T [params] [--with-bots] [--force]
+                             compute a report over [from, to) with Spark (jobs/) and store it in
+                             hbase.reports_table; a stored window is recomputed only with --force.
+                             Reports (docs/reports.md) and their params:
+                               traffic     [--top N]           visitors, sessions, pages, sources, clients
+                               platforms   [--platforms a,b]   people on each platform, each pair, all
+                               channel     [--channel X]       a channel's items by country (default: all)
+  report show NAME --from T --to T [params] [--with-bots] [--json | --csv]
+                             print a stored report; needs no Spark
   buffer                     unflushed batches and dead letters in the buffer
   buffer replay              move the dead letters back into the running collector's buffer, once
                              their cause is fixed (through the admin listener)
@@ -45,7 +56,8 @@ commands:
 options:
   --config FILE              TOML config (default: $SPOOR_CONFIG, else /etc/spoor/spoor.toml if it exists,
                              else the built-in defaults; see docs/configuration.md)
-  --json                     print events as JSON lines (identity and erase: one JSON object)
+  --json                     print events as JSON lines (identity, erase and report: one JSON object)
+  --csv                      report show: one CSV table (section, key, counts)
   --hbase-dir DIR            local HBase directory (default .spoor/hbase)
 `
 
@@ -58,6 +70,12 @@ const { values: opts, positionals } = parseArgs({
     to: { type: 'string' },
     ttl: { type: 'string' },
     json: { type: 'boolean', default: false },
+    csv: { type: 'boolean', default: false },
+    top: { type: 'string', default: String(DEFAULT_PARAMS.top) },
+    'with-bots': { type: 'boolean', default: false },
+    platforms: { type: 'string' },
+    channel: { type: 'string' },
+    force: { type: 'boolean', default: false },
     probabilistic: { type: 'boolean', default: false },
     user: { type: 'string' },
     'dry-run': { type: 'boolean', default: false },
@@ -87,8 +105,10 @@ async function init (config: Config, ttl?: string): Promise<void> {
     userTable: config.hbase.userTable,
     timeTable: config.hbase.timeTable,
     identityTable: config.hbase.identityTable,
+    reportsTable: config.hbase.reportsTable,
     saltBuckets: config.hbase.saltBuckets,
-    ttlSeconds: ttlSeconds > 0 ? ttlSeconds : undefined
+    ttlSeconds: ttlSeconds > 0 ? ttlSeconds : undefined,
+    reportsTtlSeconds: config.reports.ttlSeconds > 0 ? config.reports.ttlSeconds : undefined
   }))
   for (const [table, what] of Object.entries(outcome)) console.log(`${table}: ${what}`)
 }
@@ -99,8 +119,8 @@ function parseInteger (text: string, name: string): number {
   return n
 }
 
-function parseTime (text: string | undefined, name: string): number {
-  if (text == null) throw new SpoorError('USAGE', `range needs ${name}`)
+function parseTime (text: string | undefined, name: string, command = 'range'): number {
+  if (text == null) throw new SpoorError('USAGE', `${command} needs ${name}`)
   const ms = /^\d+$/.test(text) ? Number(text) : Date.parse(text)
   if (Number.isNaN(ms)) throw new SpoorError('USAGE', `${name} is not a time: "${text}"`)
   return ms
@@ -289,6 +309,9 @@ HBase Thrift2 on ${config.hbase.host}:${config.hbase.port}, data under ${resolve
       printRows(await withClient(config, async c => await scanTimeRange(c, config.hbase.timeTable, config.hbase.saltBuckets, from, to, limit)))
       return
     }
+    case 'report':
+      await report(config, sub, arg)
+      return
     case 'buffer': {
       if (sub === 'replay') {
         const url = `http://${config.admin.host}:${config.admin.port}/dead-letters/replay`
@@ -312,6 +335,45 @@ HBase Thrift2 on ${config.hbase.host}:${config.hbase.port}, data under ${resolve
     default:
       throw new SpoorError('USAGE', `unknown command "${command}"; see spoor --help`)
   }
+}
+
+/** `spoor report run|show NAME`: the checks that need no HBase come first, so bad input fails at once. */
+async function report (config: Config, sub: string | undefined, name: string | undefined): Promise<void> {
+  if (sub !== 'run' && sub !== 'show') throw new SpoorError('USAGE', `unknown report command "${sub ?? ''}"; see spoor --help`)
+  if (name == null) throw new SpoorError('USAGE', `report ${sub} needs a report name`)
+  reportDef(name)
+  const from = parseTime(opts.from, '--from', `report ${sub}`)
+  const to = parseTime(opts.to, '--to', `report ${sub}`)
+  checkWindow(from, to)
+  const top = parseInteger(opts.top as string, '--top')
+  if (top < 1) throw new SpoorError('USAGE', '--top must be at least 1')
+  const platforms = opts.platforms === undefined ? [] : (opts.platforms as string).split(',').map(p => p.trim())
+  if (platforms.some(p => p === '')) throw new SpoorError('USAGE', '--platforms takes platform names separated by commas, such as web,android')
+  const channel = opts.channel as string | undefined
+  if (channel === '') throw new SpoorError('USAGE', '--channel needs a channel name')
+  const params: ReportParams = { top, withBots: opts['with-bots'] as boolean, platforms, channel }
+  const table = config.hbase.reportsTable
+  const stored = async (): Promise<Report | undefined> => await withClient(config, async c => {
+    await checkReportsTable(c, table)
+    return await readReport(c, table, name, from, to, params)
+  })
+  let found = await stored()
+  if (sub === 'run') {
+    if (found !== undefined && !(opts.force as boolean)) {
+      console.error(`spoor: this window is already stored (computed ${found.meta.computedAt}); --force recomputes it`)
+    } else {
+      const started = Date.now()
+      const logFile = join(config.dataDir, 'reports', `${name}.log`)
+      await runJob(config, { name, from, to, params, logFile })
+      found = await stored()
+      if (found === undefined) throw new SpoorError('REPORT_FAILED', `the job exited 0 but no complete row is stored (log: ${logFile})`)
+      console.error(`spoor: ${name} computed in ${((Date.now() - started) / 1000).toFixed(1)} s and stored in ${table}`)
+    }
+  }
+  if (found === undefined) throw new SpoorError('REPORT_NOT_FOUND', `${name} over [${new Date(from).toISOString()}, ${new Date(to).toISOString()}); compute it with \`spoor report run\``)
+  if (opts.json as boolean) console.log(JSON.stringify(found))
+  else if (opts.csv as boolean) console.log(reportCsv(found))
+  else console.log(reportText(found))
 }
 
 function printResolution (r: Resolution): void {

@@ -19,7 +19,8 @@ export interface Config {
   batch: { intervalMs: number, maxBytes: number }
   buffer: { highWaterBytes: number, maxBytes: number, pixelOverHighWater: 'accept' | 'drop', retryAfterSeconds: number }
   flush: { workers: number, inFlight: number, maxRequestBytes: number, retryMinMs: number, retryMaxMs: number, timeoutMs: number }
-  hbase: { host: string, port: number, userTable: string, timeTable: string, identityTable: string, saltBuckets: number, ttlSeconds: number }
+  hbase: { host: string, port: number, userTable: string, timeTable: string, identityTable: string, reportsTable: string, saltBuckets: number, ttlSeconds: number, zookeeperQuorum: string }
+  reports: { ttlSeconds: number, master: string, heapMb: number, identityIdsMax: number }
   limits: {
     maxQueryBytes: number, maxHeaderBytes: number, maxBodyBytes: number, maxFields: number,
     maxValueBytes: number, maxDataBytes: number, maxEventsPerPost: number, maxJsonDepth: number
@@ -101,6 +102,13 @@ export const keyDefs: readonly KeyDef[] = [
   { key: 'hbase.identity_table', kind: tableName, default: 'spoor_identity', doc: 'Table of identity links: each id seen with another on one event (see docs/identity.md), salted like the event tables.' },
   { key: 'hbase.salt_buckets', kind: int(1, 256), default: 16, doc: 'N, the number of salt and bucket values, and so of regions the tables are pre-split into; fixed once data is written.' },
   { key: 'hbase.ttl_seconds', kind: int(0, 2 ** 31 - 1), default: 0, unit: 's', doc: 'Time to live of event and identity-link cells, applied by `spoor hbase init`; 0 keeps them forever.' },
+  { key: 'hbase.reports_table', kind: tableName, default: 'spoor_reports', doc: 'Table of finished reports (family r), one row per report, window and parameters; created by `spoor hbase init`, written by the Spark jobs and read by `spoor report show` (see docs/reports.md).' },
+  { key: 'hbase.zookeeper_quorum', kind: { type: 'string', pattern: /^[A-Za-z0-9_.,:-]+$/ }, default: '127.0.0.1:2181', doc: 'ZooKeeper quorum, host:port[,host:port…], through which the Spark report jobs reach HBase directly (they do not go through the Thrift gateway); the default is the local HBase of `npm start`.' },
+
+  { key: 'reports.ttl_seconds', kind: int(0, 2 ** 31 - 1), default: 0, unit: 's', doc: 'Time to live of the rows of hbase.reports_table, applied by `spoor hbase init`; 0 keeps reports forever.' },
+  { key: 'reports.master', kind: { type: 'string', pattern: /^\S+$/ }, default: 'local[*]', doc: 'Spark master of `spoor report run`: local[N] runs the job inside its own JVM with N threads ([*]: one per core); spark://host:port would use a standalone cluster.' },
+  { key: 'reports.heap_mb', kind: int(256, 65536), default: 1024, unit: 'MiB', doc: 'Maximum heap of the report job\'s JVM (-Xmx); with a local master the executors share it.' },
+  { key: 'reports.identity_ids_max', kind: int(0, 1000000), default: 20000, unit: 'ids', doc: 'A report reads the identity table by the ids its window touched (batched gets, following their links) when they are at most this many distinct uids, else whole (one scan); both give the same people. 0 always reads it whole.' },
 
   { key: 'limits.max_query_bytes', reload: true, kind: int(64, 65536), default: 4096, unit: 'bytes', doc: 'Longest pixel query string; longer answers 414.' },
   { key: 'limits.max_header_bytes', reload: true, kind: int(256, 65536), default: 8192, unit: 'bytes', doc: 'Longest Cookie, User-Agent or Referer header; longer answers 431. Independently, the HTTP layer closes any connection whose request head reaches about 120 KiB, without an answer.' },
@@ -271,6 +279,7 @@ function checkConflicts (c: Config, source: string): void {
   if (c.identity.bounce && !c.identity.cookie) conflict('identity.bounce needs identity.cookie = true')
   if (c.hbase.userTable === c.hbase.timeTable) conflict('hbase.user_table and hbase.time_table must differ')
   if (c.hbase.identityTable === c.hbase.userTable || c.hbase.identityTable === c.hbase.timeTable) conflict('hbase.identity_table must differ from hbase.user_table and hbase.time_table')
+  if ([c.hbase.userTable, c.hbase.timeTable, c.hbase.identityTable].includes(c.hbase.reportsTable)) conflict('hbase.reports_table must differ from the event and identity tables')
   if (c.admin.enabled && c.admin.port === c.server.port && c.admin.host === c.server.host) conflict('admin.port must differ from server.port')
 }
 

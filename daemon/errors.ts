@@ -49,7 +49,15 @@ export const errors = {
   FLUSH_RETRY: def('SPOOR_E_FLUSH_RETRY', 0, 'a flush failed and will be retried'),
   DEAD_LETTER: def('SPOOR_E_DEAD_LETTER', 0, 'HBase rejected a batch for good; it was moved to the dead-letter store'),
   TRACKER_MISSING: def('SPOOR_E_TRACKER_MISSING', 0, 'the built browser tracker is missing or damaged'),
-  ERASE_FAILED: def('SPOOR_E_ERASE_FAILED', 0, 'the erasure did not complete')
+  ERASE_FAILED: def('SPOOR_E_ERASE_FAILED', 0, 'the erasure did not complete'),
+
+  // Errors of batch reports (docs/reports.md).
+  REPORT_UNKNOWN: def('SPOOR_E_REPORT_UNKNOWN', 0, 'there is no report of that name'),
+  REPORT_WINDOW: def('SPOOR_E_REPORT_WINDOW', 0, 'the report window is not a time range [from, to) with from before to'),
+  REPORT_NOT_FOUND: def('SPOOR_E_REPORT_NOT_FOUND', 0, 'no stored report for that name, window and parameters'),
+  REPORTS_TABLE_MISSING: def('SPOOR_E_REPORTS_TABLE_MISSING', 0, 'the reports table does not exist'),
+  JOBS_MISSING: def('SPOOR_E_JOBS_MISSING', 0, 'the Spark jobs are not built'),
+  REPORT_FAILED: def('SPOOR_E_REPORT_FAILED', 0, 'the report job failed and stored nothing')
 } as const
 
 export type ErrorName = keyof typeof errors

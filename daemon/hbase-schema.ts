@@ -1,4 +1,4 @@
-// Creates spoor's two event tables and its identity table in HBase, pre-split by salt bucket, and keeps their family settings as configured.
+// Creates spoor's two event tables and its identity table in HBase, pre-split by salt bucket, and its reports table, and keeps their family settings as configured.
 
 import { HBaseError, type FamilySpec, type HBaseClient } from './hbase-client'
 import { FAMILY } from './record'
@@ -14,6 +14,10 @@ export interface SchemaOptions {
   timeTable: string
   /** The identity-link table (family `l`), named like `userTable` and different from both; not created when undefined. */
   identityTable?: string
+  /** The reports table (family `r`, docs/reports.md), named like `userTable` and different from the others; not created when undefined. */
+  reportsTable?: string
+  /** Seconds a report row lives, as `ttlSeconds`; undefined or 0 keeps reports forever. */
+  reportsTtlSeconds?: number
   /** N, the number of salt and bucket values, 1–256: new tables are pre-split at the single bytes 1 … N−1. */
   saltBuckets: number
   /** Seconds a cell lives, 1 – 2^31−1; undefined or 0 keeps cells forever. Applied to existing tables as well. */
@@ -30,9 +34,14 @@ function checkOptions (options: SchemaOptions): void {
   const id = options.identityTable
   if (id !== undefined && (typeof id !== 'string' || id === '')) throw new TypeError('options.identityTable must be a non-empty string')
   if (id === options.userTable || id === options.timeTable) throw new RangeError('options.identityTable must differ from options.userTable and options.timeTable')
+  const reports = options.reportsTable
+  if (reports !== undefined && (typeof reports !== 'string' || reports === '')) throw new TypeError('options.reportsTable must be a non-empty string')
+  if (reports !== undefined && [options.userTable, options.timeTable, id].includes(reports)) throw new RangeError('options.reportsTable must differ from the other tables')
   if (!Number.isInteger(options.saltBuckets) || options.saltBuckets < 1 || options.saltBuckets > 256) throw new RangeError('options.saltBuckets must be an integer from 1 to 256')
   const ttl = options.ttlSeconds
   if (ttl !== undefined && (!Number.isInteger(ttl) || ttl < 0 || ttl > FOREVER)) throw new RangeError('options.ttlSeconds must be an integer from 0 to 2147483647')
+  const reportsTtl = options.reportsTtlSeconds
+  if (reportsTtl !== undefined && (!Number.isInteger(reportsTtl) || reportsTtl < 0 || reportsTtl > FOREVER)) throw new RangeError('options.reportsTtlSeconds must be an integer from 0 to 2147483647')
 }
 
 type Wanted = Required<Pick<FamilySpec, 'maxVersions' | 'bloomnFilterType' | 'timeToLive'>>
@@ -76,9 +85,12 @@ async function ensureTable (client: HBaseClient, table: string, family: string, 
 /** The identity table's one family: links (`native/src/links.rs`). */
 export const LINK_FAMILY = 'l'
 
+/** The reports table's one family: one JSON cell per section of a report (`jobs/`, daemon/reports.ts). */
+export const REPORT_FAMILY = 'r'
+
 /**
  * Creates the by-user and by-time tables if they are missing, each with the one family FAMILY (record.ts), and the
- * identity table with LINK_FAMILY, all pre-split at the salt boundaries, and brings an existing table's family to
+ * identity table with LINK_FAMILY, all pre-split at the salt boundaries, and the reports table with REPORT_FAMILY, and brings an existing table's family to
  * one version, a row bloom filter and the wanted TTL.
  * Returns what it did, keyed by table name.
  */
@@ -91,6 +103,10 @@ export async function ensureSchema (client: HBaseClient, options: SchemaOptions)
   }
   if (options.identityTable !== undefined) {
     done[options.identityTable] = await ensureTable(client, options.identityTable, LINK_FAMILY, options.saltBuckets, want)
+  }
+  if (options.reportsTable !== undefined) {
+    // A few rows per day of reports: one region, no split.
+    done[options.reportsTable] = await ensureTable(client, options.reportsTable, REPORT_FAMILY, 1, wanted(options.reportsTtlSeconds))
   }
   return done
 }

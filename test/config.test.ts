@@ -97,6 +97,7 @@ t.test('conflicting settings are errors', async t => {
   fails(t, '[cookie]\nsame_site = "None"\n', 'the configuration is invalid: FILE: cookie.same_site = "None" needs cookie.secure = true')
   fails(t, '[hbase]\nuser_table = "x"\ntime_table = "x"\n', 'the configuration is invalid: FILE: hbase.user_table and hbase.time_table must differ')
   fails(t, '[hbase]\nidentity_table = "spoor_events_by_time"\n', 'the configuration is invalid: FILE: hbase.identity_table must differ from hbase.user_table and hbase.time_table')
+  fails(t, '[hbase]\nreports_table = "spoor_identity"\n', 'the configuration is invalid: FILE: hbase.reports_table must differ from the event and identity tables')
   fails(t, '[identity]\ncookie = false\nbounce = true\n', 'the configuration is invalid: FILE: identity.bounce needs identity.cookie = true')
 })
 

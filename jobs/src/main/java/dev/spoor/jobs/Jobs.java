@@ -1,0 +1,103 @@
+// What every report job shares: its main's one-line failure, its Spark session, and one row per event and person.
+package dev.spoor.jobs;
+
+import static org.apache.spark.sql.functions.coalesce;
+import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.concat;
+import static org.apache.spark.sql.functions.lit;
+import static org.apache.spark.sql.functions.min;
+import static org.apache.spark.sql.functions.struct;
+
+import java.io.IOException;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.spark.sql.Column;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Encoders;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+
+public final class Jobs {
+  private Jobs() {}
+
+  /** A job's body, given its {@code --name value} options. */
+  public interface Body {
+    void run(Map<String, String> options) throws Exception;
+  }
+
+  /**
+   * Runs a job and exits: 0 once its row is stored; 1 with one line {@code spoor-job: reason} on stderr, which the CLI
+   * quotes (Spark's own log has the stack).
+   */
+  public static void main(String[] args, Body body) {
+    try {
+      body.run(ReportsTable.options(args));
+    } catch (Throwable err) {
+      Throwable root = err;
+      while (root.getCause() != null && root.getCause() != root) root = root.getCause();
+      System.err.println("spoor-job: " + root.getClass().getSimpleName() + ": " + String.valueOf(root.getMessage()).split("\n")[0]);
+      System.exit(1);
+    }
+    System.exit(0);
+  }
+
+  /** The job's one Spark session, on {@code --master} (default {@code local[*]}). */
+  public static SparkSession session(String name, Map<String, String> o) {
+    return SparkSession.builder()
+        .appName("spoor " + name)
+        .master(o.getOrDefault("master", "local[*]"))
+        .config("spark.ui.enabled", "false")
+        // Spark's default of 200 tasks per shuffle is all overhead at a report's size; adaptive execution merges
+        // small partitions further.
+        .config("spark.sql.shuffle.partitions", "8")
+        .config("spark.sql.session.timeZone", "UTC")
+        .getOrCreate();
+  }
+
+  /**
+   * One row per event {@code id}, the earliest copy kept (a retried event is stored once per delivery), with the
+   * given columns; bots ({@code bot = 1}) are left out unless {@code withBots}.
+   */
+  public static Dataset<Row> unique(Dataset<Row> rows, boolean withBots, String... columns) {
+    Column[] kept = Arrays.stream(columns).map(c -> col(c)).toArray(Column[]::new);
+    return rows
+        .filter(withBots ? lit(true) : coalesce(col("bot"), lit("")).notEqual("1"))
+        .groupBy("id")
+        .agg(min(struct(col("ts"), struct(kept).as("k"))).as("e"))
+        .select("e.k.*");
+  }
+
+  /** The canonical users of a window's uids, and how the identity table was read for them. */
+  public record People(Dataset<Row> canonical, String identityRead) {}
+
+  /**
+   * The canonical user of each uid of {@code events} (Identity.java), from the identity table read whole or by the
+   * ids the window touched, whichever is smaller: the table's size is not known without reading it, so by id when
+   * the window touched at most {@code --identity-ids-max} distinct uids (reports.identity_ids_max; 0 always reads
+   * it whole). Both give the same people.
+   */
+  public static People people(SparkSession spark, Configuration hbase, Map<String, String> o, Dataset<Row> events) throws IOException {
+    String table = ReportsTable.required(o, "identity-table");
+    int max = Integer.parseInt(o.getOrDefault("identity-ids-max", "0"));
+    List<String> ids = max == 0 ? List.of()
+        : events.select(concat(lit("u:"), col("uid"))).distinct().limit(max + 1).as(Encoders.STRING()).collectAsList();
+    if (max == 0 || ids.size() > max) return new People(Identity.canonicalUsers(SpoorRows.identityLinks(spark, hbase, table)), "whole");
+    int buckets = Integer.parseInt(ReportsTable.required(o, "buckets"));
+    return new People(Identity.canonicalUsers(SpoorRows.identityLinksOf(spark, hbase, table, buckets, ids)), "by id (" + ids.size() + " ids)");
+  }
+
+  /**
+   * Adds {@code person}: the canonical user of the event's uid (Identity.java), or {@code u:uid} itself when the
+   * uid has no links. {@code events} needs a {@code uid} column.
+   */
+  public static Dataset<Row> withPeople(Dataset<Row> events, Dataset<Row> people) {
+    Dataset<Row> canonical = people.select(col("id").as("linkedId"), col("person").as("canonical"));
+    return events
+        .withColumn("device", concat(lit("u:"), col("uid")))
+        .join(canonical, col("device").equalTo(col("linkedId")), "left")
+        .withColumn("person", coalesce(col("canonical"), col("device")))
+        .drop("device", "linkedId", "canonical");
+  }
+}
