@@ -11,6 +11,8 @@ import org.apache.hadoop.hbase.client.ConnectionFactory;
 import org.apache.hadoop.hbase.client.Put;
 import org.apache.hadoop.hbase.client.Table;
 import org.apache.hadoop.hbase.util.Bytes;
+import org.apache.spark.SparkConf;
+import org.apache.spark.sql.SparkSession;
 
 /**
  * The reports table (docs/reports.md): family {@code r}, one row per report, window and parameters, one JSON cell per
@@ -28,6 +30,16 @@ public final class ReportsTable {
     try (Connection connection = ConnectionFactory.createConnection(hbase); Table t = connection.getTable(TableName.valueOf(table))) {
       t.put(put);
     }
+  }
+
+  /**
+   * A session builder with the job's master: {@code --master} when given (the CLI always gives it), else the one
+   * spark-submit set ({@code spark.master}), else {@code local[*]}.
+   */
+  public static SparkSession.Builder session(String appName, Map<String, String> options) {
+    SparkSession.Builder builder = SparkSession.builder().appName(appName);
+    if (options.containsKey("master")) return builder.master(options.get("master"));
+    return new SparkConf().contains("spark.master") ? builder : builder.master("local[*]");
   }
 
   /** {@code --name value} pairs and bare {@code --flag}s (value "true"); anything else is refused. */

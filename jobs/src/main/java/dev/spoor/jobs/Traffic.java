@@ -62,9 +62,7 @@ public final class Traffic {
     long step = to - from < 2 * DAY ? HOUR : DAY;
     Configuration hbase = SpoorRows.hbaseConf(ReportsTable.required(o, "zk"));
 
-    SparkSession spark = SparkSession.builder()
-        .appName("spoor traffic")
-        .master(o.getOrDefault("master", "local[*]"))
+    SparkSession spark = ReportsTable.session("spoor traffic", o)
         .config("spark.ui.enabled", "false")
         .config("spark.sql.shuffle.partitions", o.getOrDefault("partitions", "8"))
         .config("spark.sql.session.timeZone", "UTC")
