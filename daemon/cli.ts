@@ -18,7 +18,7 @@ import { LocalHBase } from './local-hbase'
 import { createLogger, type Logger } from './log'
 import { sdNotify, userRowPrefix } from './native'
 import { reportCsv, reportText } from './report-print'
-import { checkReportsTable, checkWindow, dayWindow, DEFAULT_PARAMS, readReport, reportDef, runJob, type ReportParams, type TrafficReport } from './reports'
+import { checkMaster, checkReportsTable, checkWindow, dayWindow, DEFAULT_PARAMS, readReport, reportDef, runJob, type ReportParams, type TrafficReport } from './reports'
 import { createNotifier, type Notifier } from './sd-notify'
 
 const USAGE = `usage: spoor <command> [options]
@@ -347,7 +347,7 @@ async function report (config: Config, sub: string | undefined, name: string | u
     : { from: parseTime(opts.from, '--from', `report ${sub}`), to: parseTime(opts.to, '--to', `report ${sub}`) }
   checkWindow(from, to)
   const master = opts.master ?? config.reports.master
-  if (!/^\S+$/.test(master)) throw new SpoorError('USAGE', `--master must be a Spark master URL, not "${master}"`)
+  checkMaster(master, config.reports.sparkSubmit)
   const top = parseInteger(opts.top as string, '--top')
   if (top < 1) throw new SpoorError('USAGE', '--top must be at least 1')
   const params: ReportParams = { top, withBots: opts['with-bots'] as boolean }

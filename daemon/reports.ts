@@ -128,6 +128,26 @@ export function jobsAppJar (): string {
   return jar
 }
 
+/**
+ * Checks that the CLI can submit to `master`: local[N] and spark:// it runs itself; any other master (yarn, k8s://)
+ * goes through a Spark installation's spark-submit. SPOOR_E_USAGE otherwise.
+ */
+export function checkMaster (master: string, sparkSubmit: string): void {
+  if (!/^\S+$/.test(master)) throw new SpoorError('USAGE', `--master must be a Spark master URL, not "${master}"`)
+  if (isLocalMaster(master) || master.startsWith('spark://') || sparkSubmit !== '') return
+  throw new SpoorError('USAGE', `--master ${master} needs reports.spark_submit, the bin/spark-submit of a Spark 3.5 installation set up for that cluster (docs/reports.md)`)
+}
+
+/** The job's own arguments, after its class (or, with spark-submit, after the application jar). */
+export function jobArguments (config: Config, o: Pick<RunOptions, 'name' | 'from' | 'to' | 'params'>): string[] {
+  const h = config.hbase
+  return [
+    '--from', String(o.from), '--to', String(o.to), '--top', String(o.params.top), ...(o.params.withBots ? ['--with-bots'] : []),
+    '--zk', h.zookeeperQuorum, '--time-table', h.timeTable, '--identity-table', h.identityTable, '--buckets', String(h.saltBuckets),
+    '--reports-table', h.reportsTable, '--row', reportRowKey(o.name, o.from, o.to, o.params)
+  ]
+}
+
 export interface RunOptions {
   name: string
   from: number
@@ -148,19 +168,22 @@ const LOG_TAIL_LINES = 5
  */
 export async function runJob (config: Config, o: RunOptions): Promise<void> {
   const def = reportDef(o.name)
-  const classpath = jobsClasspath()
-  const h = config.hbase
-  const java = process.env.JAVA_HOME != null && process.env.JAVA_HOME !== '' ? join(process.env.JAVA_HOME, 'bin', 'java') : 'java'
+  checkMaster(o.master, config.reports.sparkSubmit)
   const local = isLocalMaster(o.master)
-  // On a cluster this JVM is the driver (client mode); the executors get the job's classes and the HBase client from
-  // the application jar, which Spark serves them. spark.* system properties are read into the job's SparkConf.
-  const cluster = local ? [] : [`-Dspark.jars=${jobsAppJar()}`]
-  const args = [
-    `-Xmx${config.reports.heapMb}m`, ...SPARK_JDK17_FLAGS, ...cluster, '-cp', classpath, def.className,
-    '--from', String(o.from), '--to', String(o.to), '--top', String(o.params.top), ...(o.params.withBots ? ['--with-bots'] : []),
-    '--zk', h.zookeeperQuorum, '--time-table', h.timeTable, '--identity-table', h.identityTable, '--buckets', String(h.saltBuckets),
-    '--reports-table', h.reportsTable, '--row', reportRowKey(o.name, o.from, o.to, o.params), '--master', o.master
-  ]
+  let command: string
+  let args: string[]
+  if (!local && config.reports.sparkSubmit !== '') {
+    // The installation's spark-submit adds its own JDK flags and conf; the job takes its master from it.
+    command = config.reports.sparkSubmit
+    args = ['--master', o.master, '--class', def.className, '--name', `spoor ${o.name}`, '--driver-memory', `${config.reports.heapMb}m`,
+      '--conf', 'spark.ui.enabled=false', jobsAppJar(), ...jobArguments(config, o)]
+  } else {
+    // On a cluster this JVM is the driver (client mode); the executors get the job's classes and the HBase client from
+    // the application jar, which Spark serves them. spark.* system properties are read into the job's SparkConf.
+    command = process.env.JAVA_HOME != null && process.env.JAVA_HOME !== '' ? join(process.env.JAVA_HOME, 'bin', 'java') : 'java'
+    args = [`-Xmx${config.reports.heapMb}m`, ...SPARK_JDK17_FLAGS, ...(local ? [] : [`-Dspark.jars=${jobsAppJar()}`]), '-cp', jobsClasspath(),
+      def.className, ...jobArguments(config, o), '--master', o.master]
+  }
   mkdirSync(join(o.logFile, '..'), { recursive: true })
   const log = openSync(o.logFile, 'w')
   let code: number | null
@@ -169,9 +192,9 @@ export async function runJob (config: Config, o: RunOptions): Promise<void> {
     // SPARK_LOCAL_IP: a local job needs no other address, and Spark warns when the host name resolves to loopback. A
     // driver on a cluster must be reachable by the executors, so there Spark picks the address (or SPARK_LOCAL_IP does).
     const env = local ? { SPARK_LOCAL_IP: '127.0.0.1', ...process.env } : process.env
-    const child = spawn(java, args, { stdio: ['ignore', log, log], env })
+    const child = spawn(command, args, { stdio: ['ignore', log, log], env })
     const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>
-    const failed = once(child, 'error').then(([err]) => { throw new SpoorError('REPORT_FAILED', `cannot start ${java}: ${(err as Error).message}`) })
+    const failed = once(child, 'error').then(([err]) => { throw new SpoorError('REPORT_FAILED', `cannot start ${command}: ${(err as Error).message}`) })
     ;[code, signal] = await Promise.race([exited, failed])
   } finally {
     closeSync(log)
