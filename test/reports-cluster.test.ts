@@ -1,13 +1,13 @@
-// The traffic report on a Spark standalone cluster: the same job, submitted by `spoor report run --master`, stores the same answer as a local run.
+// The traffic report on a Spark standalone cluster: the same job, submitted by `spoor report run --master` (its own driver, or spark-submit), stores the same answer as a local run.
 
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { readdirSync, readFileSync } from 'node:fs'
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { ensureSchema } from '../daemon/hbase-schema'
-import { CLI, flushed, startDaemon, tempDir } from './fixtures/daemon'
+import { CLI, flushed, startDaemon, tempDir, toml } from './fixtures/daemon'
 import { client, freshTables, SALT_BUCKETS, ZK_PORT } from './fixtures/hbase'
 import { startSparkCluster } from './fixtures/spark-cluster'
 
@@ -97,13 +97,22 @@ t.test('the traffic report computed on a standalone cluster equals the local run
   const shown = await spoor(['report', 'show', ...window, '--json'])
   t.same(JSON.parse(shown.stdout).meta.computedAt, remoteMeta.computedAt, 'the stored row is the cluster\'s')
 
+  // spark-submit, as on a Spark installation: the driver too has only Spark's jars and the application jar.
+  const submitConfig = join(dir, 'submit.toml')
+  writeFileSync(submitConfig, toml({ hbase: { ...hbase, reports_table: reports }, reports: { spark_submit: cluster.sparkSubmit } }, { data_dir: join(dir, 'data') }))
+  const submitted = await spoor(['report', 'run', ...window.slice(0, -2), '--config', submitConfig, '--json', '--force', '--master', cluster.master], { SPARK_LOCAL_IP: '127.0.0.1' })
+  t.equal(submitted.code, 0, submitted.stderr)
+  t.comment(`spark-submit to the standalone cluster: ${submitted.ms} ms`)
+  const { meta: submitMeta, ...submitSections } = JSON.parse(submitted.stdout)
+  t.same(submitSections, localSections, 'spark-submit stores the same report as the local run')
+  t.not(submitMeta.computedAt, remoteMeta.computedAt)
+
   // The job ran on the worker, not in the driver: the master took the application and the worker ran an executor for it.
   t.match(readFileSync(cluster.masterLog, 'utf8'), /Registering app spoor traffic/)
   t.match(readFileSync(cluster.workerLog, 'utf8'), /Asked to launch executor app-/)
   const apps = readdirSync(join(dir, 'work')).filter(d => d.startsWith('app-'))
-  t.equal(apps.length, 1, 'one application ran on the worker')
-  const stderr = readFileSync(join(dir, 'work', apps[0], '0', 'stderr'), 'utf8')
-  t.match(stderr, /spoor-jobs-app\.jar/, 'the executor fetched the application jar')
+  t.equal(apps.length, 2, 'two applications ran on the worker: the CLI\'s driver\'s and spark-submit\'s')
+  for (const app of apps) t.match(readFileSync(join(dir, 'work', app, '0', 'stderr'), 'utf8'), /spoor-jobs-app\.jar/, 'the executor fetched the application jar')
 
   await cluster.stop()
   for (const g of cluster.groups) t.throws(() => process.kill(-g, 0), 'the master, the worker and the executors are gone')

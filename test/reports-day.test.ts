@@ -66,7 +66,8 @@ t.test('report run|show --day: the window the CLI takes, and its usage errors', 
   const usage = [
     [['--day', 'yesterday', '--from', '2026-11-28T00:00:00Z'], '--day is a window of its own'],
     [['--day', '2026-11-31'], '--day must be yesterday, today or a date written YYYY-MM-DD, not "2026-11-31"'],
-    [['--day', 'yesterday', '--master', ''], '--master must be a Spark master URL']
+    [['--day', 'yesterday', '--master', ''], '--master must be a Spark master URL'],
+    [['--day', 'yesterday', '--master', 'yarn'], '--master yarn needs reports.spark_submit']
   ] as const
   for (const [args, message] of usage) {
     const r = await spoor(['report', 'run', 'traffic', ...args, '--config', config])
