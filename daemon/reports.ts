@@ -10,7 +10,7 @@ import type { HBaseClient } from './hbase-client'
 import { REPORT_FAMILY } from './hbase-schema'
 import { repoDir } from './jvm'
 
-/** What `spark-submit` adds on JDK 17: Spark's own code reaches into these JDK internals (DESIGN.md). */
+/** What `spark-submit` adds on JDK 17: Spark's own code reaches into these JDK internals. */
 export const SPARK_JDK17_FLAGS = [
   '-XX:+IgnoreUnrecognizedVMOptions',
   ...['java.lang', 'java.lang.invoke', 'java.lang.reflect', 'java.io', 'java.net', 'java.nio', 'java.util', 'java.util.concurrent',
