@@ -43,7 +43,8 @@ commands:
                              compute a report over [from, to) with Spark (jobs/) and store it in
                              hbase.reports_table; a stored window is recomputed only with --force.
                              --day D is the UTC day D: yesterday, today or YYYY-MM-DD. --master runs
-                             the job on a cluster (spark://HOST:7077, yarn) instead of reports.master.
+                             the job on a cluster instead of reports.master: spark://HOST:7077, or
+                             yarn and others through reports.spark_submit.
                              Reports: traffic (docs/reports.md)
   report show NAME (--from T --to T | --day D) [--top N] [--with-bots] [--json | --csv]
                              print a stored report; needs no Spark
@@ -346,8 +347,9 @@ async function report (config: Config, sub: string | undefined, name: string | u
     ? dayWindow(opts.day, Date.now())
     : { from: parseTime(opts.from, '--from', `report ${sub}`), to: parseTime(opts.to, '--to', `report ${sub}`) }
   checkWindow(from, to)
+  // Only a run needs Spark: show reads a stored row whatever the master.
   const master = opts.master ?? config.reports.master
-  checkMaster(master, config.reports.sparkSubmit)
+  if (sub === 'run') checkMaster(master, config.reports.sparkSubmit)
   const top = parseInteger(opts.top as string, '--top')
   if (top < 1) throw new SpoorError('USAGE', '--top must be at least 1')
   const params: ReportParams = { top, withBots: opts['with-bots'] as boolean }
