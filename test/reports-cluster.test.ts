@@ -2,7 +2,7 @@
 
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
@@ -76,7 +76,8 @@ t.test('the traffic report computed on a standalone cluster equals the local run
 
   const dir = tempDir('spark-cluster')
   const cluster = await startSparkCluster({ dir })
-  t.teardown(async () => { await cluster.stop() })
+  // The worker's work dirs hold a copy of the application jar per executor (40 MB each).
+  t.teardown(async () => { await cluster.stop(); rmSync(dir, { recursive: true, force: true }) })
 
   const window = ['traffic', '--from', String(from), '--to', String(to), '--config', daemon.configPath]
   const local = await spoor(['report', 'run', ...window, '--json'])
