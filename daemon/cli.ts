@@ -18,7 +18,7 @@ import { LocalHBase } from './local-hbase'
 import { createLogger, type Logger } from './log'
 import { sdNotify, userRowPrefix } from './native'
 import { reportCsv, reportText } from './report-print'
-import { checkReportsTable, checkWindow, DEFAULT_PARAMS, readReport, reportDef, runJob, type Report, type ReportParams } from './reports'
+import { checkMaster, checkReportsTable, checkWindow, dayWindow, DEFAULT_PARAMS, readReport, reportDef, runJob, type Report, type ReportParams } from './reports'
 import { createNotifier, type Notifier } from './sd-notify'
 
 const USAGE = `usage: spoor <command> [options]
@@ -39,14 +39,17 @@ commands:
                              prints the counts; --dry-run counts without deleting; safe to run again
   range --from T --to T [--limit N]
                              events between two times (ISO 8601 or ms since the epoch), newest first
-  report run NAME --from T --to T [params] [--with-bots] [--force]
+  report run NAME (--from T --to T | --day D) [params] [--with-bots] [--force] [--master URL]
                              compute a report over [from, to) with Spark (jobs/) and store it in
                              hbase.reports_table; a stored window is recomputed only with --force.
+                             --day D is the UTC day D: yesterday, today or YYYY-MM-DD. --master runs
+                             the job on a cluster instead of reports.master: spark://HOST:7077, or
+                             yarn and others through reports.spark_submit.
                              Reports (docs/reports.md) and their params:
                                traffic     [--top N]           visitors, sessions, pages, sources, clients
                                platforms   [--platforms a,b]   people on each platform, each pair, all
                                channel     [--channel X]       a channel's items by country (default: all)
-  report show NAME --from T --to T [params] [--with-bots] [--json | --csv]
+  report show NAME (--from T --to T | --day D) [params] [--with-bots] [--json | --csv]
                              print a stored report; needs no Spark
   buffer                     unflushed batches and dead letters in the buffer
   buffer replay              move the dead letters back into the running collector's buffer, once
@@ -68,6 +71,8 @@ const { values: opts, positionals } = parseArgs({
     limit: { type: 'string', default: '100' },
     from: { type: 'string' },
     to: { type: 'string' },
+    day: { type: 'string' },
+    master: { type: 'string' },
     ttl: { type: 'string' },
     json: { type: 'boolean', default: false },
     csv: { type: 'boolean', default: false },
@@ -342,9 +347,14 @@ async function report (config: Config, sub: string | undefined, name: string | u
   if (sub !== 'run' && sub !== 'show') throw new SpoorError('USAGE', `unknown report command "${sub ?? ''}"; see spoor --help`)
   if (name == null) throw new SpoorError('USAGE', `report ${sub} needs a report name`)
   reportDef(name)
-  const from = parseTime(opts.from, '--from', `report ${sub}`)
-  const to = parseTime(opts.to, '--to', `report ${sub}`)
+  if (opts.day != null && (opts.from != null || opts.to != null)) throw new SpoorError('USAGE', '--day is a window of its own: give it or --from and --to, not both')
+  const { from, to } = opts.day != null
+    ? dayWindow(opts.day, Date.now())
+    : { from: parseTime(opts.from, '--from', `report ${sub}`), to: parseTime(opts.to, '--to', `report ${sub}`) }
   checkWindow(from, to)
+  // Only a run needs Spark: show reads a stored row whatever the master.
+  const master = opts.master ?? config.reports.master
+  if (sub === 'run') checkMaster(master, config.reports.sparkSubmit)
   const top = parseInteger(opts.top as string, '--top')
   if (top < 1) throw new SpoorError('USAGE', '--top must be at least 1')
   const platforms = opts.platforms === undefined ? [] : (opts.platforms as string).split(',').map(p => p.trim())
@@ -364,7 +374,7 @@ async function report (config: Config, sub: string | undefined, name: string | u
     } else {
       const started = Date.now()
       const logFile = join(config.dataDir, 'reports', `${name}.log`)
-      await runJob(config, { name, from, to, params, logFile })
+      await runJob(config, { name, from, to, params, master, logFile })
       found = await stored()
       if (found === undefined) throw new SpoorError('REPORT_FAILED', `the job exited 0 but no complete row is stored (log: ${logFile})`)
       console.error(`spoor: ${name} computed in ${((Date.now() - started) / 1000).toFixed(1)} s and stored in ${table}`)

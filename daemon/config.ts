@@ -20,7 +20,7 @@ export interface Config {
   buffer: { highWaterBytes: number, maxBytes: number, pixelOverHighWater: 'accept' | 'drop', retryAfterSeconds: number }
   flush: { workers: number, inFlight: number, maxRequestBytes: number, retryMinMs: number, retryMaxMs: number, timeoutMs: number }
   hbase: { host: string, port: number, userTable: string, timeTable: string, identityTable: string, reportsTable: string, saltBuckets: number, ttlSeconds: number, zookeeperQuorum: string }
-  reports: { ttlSeconds: number, master: string, heapMb: number, identityIdsMax: number }
+  reports: { ttlSeconds: number, master: string, heapMb: number, identityIdsMax: number, sparkSubmit: string }
   limits: {
     maxQueryBytes: number, maxHeaderBytes: number, maxBodyBytes: number, maxFields: number,
     maxValueBytes: number, maxDataBytes: number, maxEventsPerPost: number, maxJsonDepth: number
@@ -106,7 +106,8 @@ export const keyDefs: readonly KeyDef[] = [
   { key: 'hbase.zookeeper_quorum', kind: { type: 'string', pattern: /^[A-Za-z0-9_.,:-]+$/ }, default: '127.0.0.1:2181', doc: 'ZooKeeper quorum, host:port[,host:port…], through which the Spark report jobs reach HBase directly (they do not go through the Thrift gateway); the default is the local HBase of `npm start`.' },
 
   { key: 'reports.ttl_seconds', kind: int(0, 2 ** 31 - 1), default: 0, unit: 's', doc: 'Time to live of the rows of hbase.reports_table, applied by `spoor hbase init`; 0 keeps reports forever.' },
-  { key: 'reports.master', kind: { type: 'string', pattern: /^\S+$/ }, default: 'local[*]', doc: 'Spark master of `spoor report run`: local[N] runs the job inside its own JVM with N threads ([*]: one per core); spark://host:port would use a standalone cluster.' },
+  { key: 'reports.master', kind: { type: 'string', pattern: /^\S+$/ }, default: 'local[*]', doc: 'Spark master of `spoor report run` (its --master overrides it): local[N] runs the job inside its own JVM with N threads ([*]: one per core); spark://host:port runs it on a standalone Spark 3.5 cluster, the driver in the CLI\'s JVM and the executors loading jobs/target/spoor-jobs-app.jar; any other master (yarn, k8s://…) needs reports.spark_submit.' },
+  { key: 'reports.spark_submit', kind: str, default: '', doc: 'A Spark 3.5 installation\'s bin/spark-submit; when set, `spoor report run` with a master that is not local[N] submits jobs/target/spoor-jobs-app.jar through it (client mode, the installation\'s spark-defaults.conf and HADOOP_CONF_DIR apply). Empty: the CLI runs the driver itself, which reaches spark:// masters only.' },
   { key: 'reports.heap_mb', kind: int(256, 65536), default: 1024, unit: 'MiB', doc: 'Maximum heap of the report job\'s JVM (-Xmx); with a local master the executors share it.' },
   { key: 'reports.identity_ids_max', kind: int(0, 1000000), default: 20000, unit: 'ids', doc: 'A report reads the identity table by the ids its window touched (batched gets, following their links) when they are at most this many distinct uids, else whole (one scan); both give the same people. 0 always reads it whole.' },
 

@@ -144,8 +144,33 @@ export async function checkReportsTable (client: HBaseClient, table: string): Pr
   if (!await client.tableExists(table)) throw new SpoorError('REPORTS_TABLE_MISSING', `${table}; create it with \`spoor hbase init\``)
 }
 
+const DAY_MS = 86400000
+
+/**
+ * The UTC day named by `text` as a window [from, to): `yesterday`, `today` (both relative to `now`, ms since the
+ * epoch) or a date written YYYY-MM-DD. A timer runs `--day yesterday` after midnight UTC, whatever the host's zone.
+ */
+export function dayWindow (text: string, now: number): { from: number, to: number } {
+  let from: number
+  if (text === 'today' || text === 'yesterday') {
+    from = Math.floor(now / DAY_MS) * DAY_MS - (text === 'yesterday' ? DAY_MS : 0)
+  } else {
+    const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text)
+    from = m == null ? NaN : Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]))
+    if (Number.isNaN(from) || new Date(from).toISOString().slice(0, 10) !== text) {
+      throw new SpoorError('USAGE', `--day must be yesterday, today or a date written YYYY-MM-DD, not "${text}"`)
+    }
+  }
+  return { from, to: from + DAY_MS }
+}
+
+/** Whether a Spark master URL runs the job inside the driver's own JVM, with no cluster. */
+export function isLocalMaster (master: string): boolean {
+  return master === 'local' || master.startsWith('local[')
+}
+
 /** The jobs jar and its dependencies, as `npm run build:jobs` leaves them in jobs/target. */
-function jobsClasspath (): string {
+export function jobsClasspath (): string {
   const target = join(repoDir('jobs'), 'target')
   const jar = join(target, 'spoor-jobs.jar')
   const deps = join(target, 'classpath.txt')
@@ -153,11 +178,41 @@ function jobsClasspath (): string {
   return `${jar}:${readFileSync(deps, 'utf8').trim()}`
 }
 
+/** The application jar (the jobs, the HBase client and hbase-mapreduce, no Spark) that a cluster's executors load. */
+export function jobsAppJar (): string {
+  const jar = join(repoDir('jobs'), 'target', 'spoor-jobs-app.jar')
+  if (!existsSync(jar)) throw new SpoorError('JOBS_MISSING', `no ${jar}; run \`npm run build:jobs\` (Maven and JDK 17)`)
+  return jar
+}
+
+/**
+ * Checks that the CLI can submit to `master`: local[N] and spark:// it runs itself; any other master (yarn, k8s://)
+ * goes through a Spark installation's spark-submit. SPOOR_E_USAGE otherwise.
+ */
+export function checkMaster (master: string, sparkSubmit: string): void {
+  if (!/^\S+$/.test(master)) throw new SpoorError('USAGE', `--master must be a Spark master URL, not "${master}"`)
+  if (isLocalMaster(master) || master.startsWith('spark://') || sparkSubmit !== '') return
+  throw new SpoorError('USAGE', `--master ${master} needs reports.spark_submit, the bin/spark-submit of a Spark 3.5 installation set up for that cluster (docs/reports.md)`)
+}
+
+/** The job's own arguments, after its class (or, with spark-submit, after the application jar). */
+export function jobArguments (config: Config, o: Pick<RunOptions, 'name' | 'from' | 'to' | 'params'>): string[] {
+  const h = config.hbase
+  return [
+    '--from', String(o.from), '--to', String(o.to), ...reportDef(o.name).args(o.params),
+    '--zk', h.zookeeperQuorum, '--time-table', h.timeTable, '--identity-table', h.identityTable, '--buckets', String(h.saltBuckets),
+    '--reports-table', h.reportsTable, '--row', reportRowKey(o.name, o.from, o.to, o.params),
+    '--identity-ids-max', String(config.reports.identityIdsMax)
+  ]
+}
+
 export interface RunOptions {
   name: string
   from: number
   to: number
   params: ReportParams
+  /** The Spark master URL: local[N], spark://HOST:PORT or yarn. */
+  master: string
   /** The JVM's output goes here, kept after the run. */
   logFile: string
 }
@@ -171,27 +226,33 @@ const LOG_TAIL_LINES = 5
  */
 export async function runJob (config: Config, o: RunOptions): Promise<void> {
   const def = reportDef(o.name)
-  const classpath = jobsClasspath()
-  const h = config.hbase
-  const java = process.env.JAVA_HOME != null && process.env.JAVA_HOME !== '' ? join(process.env.JAVA_HOME, 'bin', 'java') : 'java'
-  const args = [
-    `-Xmx${config.reports.heapMb}m`, ...SPARK_JDK17_FLAGS, '-cp', classpath, def.className,
-    '--from', String(o.from), '--to', String(o.to), ...def.args(o.params),
-    '--zk', h.zookeeperQuorum, '--time-table', h.timeTable, '--identity-table', h.identityTable, '--buckets', String(h.saltBuckets),
-    '--reports-table', h.reportsTable, '--row', reportRowKey(o.name, o.from, o.to, o.params), '--master', config.reports.master,
-    '--identity-ids-max', String(config.reports.identityIdsMax)
-  ]
+  checkMaster(o.master, config.reports.sparkSubmit)
+  const local = isLocalMaster(o.master)
+  let command: string
+  let args: string[]
+  if (!local && config.reports.sparkSubmit !== '') {
+    // The installation's spark-submit adds its own JDK flags and conf; the job takes its master from it.
+    command = config.reports.sparkSubmit
+    args = ['--master', o.master, '--class', def.className, '--name', `spoor ${o.name}`, '--driver-memory', `${config.reports.heapMb}m`,
+      '--conf', 'spark.ui.enabled=false', jobsAppJar(), ...jobArguments(config, o)]
+  } else {
+    // On a cluster this JVM is the driver (client mode); the executors get the job's classes and the HBase client from
+    // the application jar, which Spark serves them. spark.* system properties are read into the job's SparkConf.
+    command = process.env.JAVA_HOME != null && process.env.JAVA_HOME !== '' ? join(process.env.JAVA_HOME, 'bin', 'java') : 'java'
+    args = [`-Xmx${config.reports.heapMb}m`, ...SPARK_JDK17_FLAGS, ...(local ? [] : [`-Dspark.jars=${jobsAppJar()}`]), '-cp', jobsClasspath(),
+      def.className, ...jobArguments(config, o), '--master', o.master]
+  }
   mkdirSync(join(o.logFile, '..'), { recursive: true })
   const log = openSync(o.logFile, 'w')
   let code: number | null
   let signal: NodeJS.Signals | null
   try {
-    // A local job needs no other address than loopback, and Spark warns when the host name resolves to it; a
-    // cluster's executors must reach the driver, so there Spark picks the address.
-    const local = config.reports.master.startsWith('local') ? { SPARK_LOCAL_IP: '127.0.0.1' } : {}
-    const child = spawn(java, args, { stdio: ['ignore', log, log], env: { ...local, ...process.env } })
+    // SPARK_LOCAL_IP: a local job needs no other address, and Spark warns when the host name resolves to loopback. A
+    // driver on a cluster must be reachable by the executors, so there Spark picks the address (or SPARK_LOCAL_IP does).
+    const env = local ? { SPARK_LOCAL_IP: '127.0.0.1', ...process.env } : process.env
+    const child = spawn(command, args, { stdio: ['ignore', log, log], env })
     const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>
-    const failed = once(child, 'error').then(([err]) => { throw new SpoorError('REPORT_FAILED', `cannot start ${java}: ${(err as Error).message}`) })
+    const failed = once(child, 'error').then(([err]) => { throw new SpoorError('REPORT_FAILED', `cannot start ${command}: ${(err as Error).message}`) })
     ;[code, signal] = await Promise.race([exited, failed])
   } finally {
     closeSync(log)

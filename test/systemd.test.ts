@@ -1,10 +1,11 @@
-// The systemd unit: it parses cleanly, and its hardening does not quietly get weaker.
+// The systemd units: they parse cleanly, the collector's hardening does not quietly get weaker, and the daily reports run over yesterday.
 
 import t from 'tap'
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { REPORTS } from '../daemon/reports'
 
 const UNIT = join(__dirname, '..', '..', 'systemd', 'spoor.service')
 const EXEC_START = 'ExecStart=/usr/bin/node /opt/spoor/dist/daemon/cli.js '
@@ -60,4 +61,37 @@ t.test('systemd-analyze security rates the unit', async t => {
   const checks = JSON.parse(analyze(['security', '--offline=true', '--json=short', UNIT]).stdout) as Check[]
   const exposed = checks.filter(c => !c.set && c.exposure != null && Number(c.exposure) > 0).map(c => c.json_field)
   t.same(exposed.filter(f => !(f in ACCEPTED)), [], 'every failed check is one the unit accepts on purpose')
+})
+
+const REPORT_DIR = join(__dirname, '..', '..', 'systemd')
+const REPORT_EXEC = 'ExecStart=/usr/bin/node /opt/spoor/dist/daemon/cli.js report run '
+
+t.test('spoor-report.service and spoor-report.timer: verify finds nothing to say, and the service runs yesterday\'s reports', async t => {
+  const service = readFileSync(join(REPORT_DIR, 'spoor-report.service'), 'utf8')
+  const timer = readFileSync(join(REPORT_DIR, 'spoor-report.timer'), 'utf8')
+  const runs = service.split('\n').filter(l => l.startsWith('ExecStart='))
+  t.ok(runs.length >= 1 && runs.every(l => l.startsWith(REPORT_EXEC)), 'every ExecStart runs one report with the installed cli.js')
+  const names = runs.map(l => l.slice(REPORT_EXEC.length).split(' ')[0])
+  t.same(names.filter(n => !(n in REPORTS)), [], 'every report the unit runs exists')
+  t.ok(names.includes('traffic') && names.includes('platforms'), 'yesterday\'s traffic and platforms')
+  t.ok(runs.every(l => / --day yesterday( |$)/.test(l)), 'each runs over yesterday, UTC')
+  t.match(service, /\nType=oneshot\n/)
+  t.match(timer, /\nPersistent=true\n/)
+  t.match(timer, /\nRandomizedDelaySec=\S+\n/)
+  t.match(timer, /\nUnit=spoor-report\.service\n/)
+
+  const dir = mkdtempSync(join(tmpdir(), 'spoor-unit-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const cli = join(__dirname, '..', 'daemon', 'cli.js')
+  writeFileSync(join(dir, 'spoor-report.service'), service.replaceAll('ExecStart=/usr/bin/node /opt/spoor/dist/daemon/cli.js ', `ExecStart=${process.execPath} ${cli} `))
+  writeFileSync(join(dir, 'spoor-report.timer'), timer)
+  const r = analyze(['verify', join(dir, 'spoor-report.service'), join(dir, 'spoor-report.timer')])
+  t.equal(r.stderr + r.stdout, '')
+  t.equal(r.status, 0)
+
+  // Once a day, after midnight UTC: the next elapse of the timer's calendar is at 00:30 UTC.
+  const calendar = /\nOnCalendar=(.+)\n/.exec(timer)?.[1] as string
+  const next = /(?:\(in UTC\)|Next elapse): \w+ (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC/.exec(analyze(['calendar', calendar]).stdout)
+  t.ok(next, 'systemd-analyze calendar reads OnCalendar')
+  t.equal(next?.[1].slice(11), '00:30:00')
 })

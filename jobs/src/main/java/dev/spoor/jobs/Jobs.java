@@ -13,6 +13,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
+import org.apache.spark.SparkConf;
 import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Encoders;
@@ -43,11 +44,15 @@ public final class Jobs {
     System.exit(0);
   }
 
-  /** The job's one Spark session, on {@code --master} (default {@code local[*]}). */
+  /**
+   * The job's one Spark session. Its master: {@code --master} when given (the CLI always gives it), else the one
+   * spark-submit set ({@code spark.master}), else {@code local[*]}.
+   */
   public static SparkSession session(String name, Map<String, String> o) {
-    return SparkSession.builder()
-        .appName("spoor " + name)
-        .master(o.getOrDefault("master", "local[*]"))
+    SparkSession.Builder builder = SparkSession.builder().appName("spoor " + name);
+    if (o.containsKey("master")) builder = builder.master(o.get("master"));
+    else if (!new SparkConf().contains("spark.master")) builder = builder.master("local[*]");
+    return builder
         .config("spark.ui.enabled", "false")
         // Spark's default of 200 tasks per shuffle is all overhead at a report's size; adaptive execution merges
         // small partitions further.
