@@ -6,9 +6,9 @@ import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { ensureSchema } from '../daemon/hbase-schema'
 import { CLI, flushed, startDaemon, tempDir, toml } from './fixtures/daemon'
-import { client, freshTables, SALT_BUCKETS, ZK_PORT } from './fixtures/hbase'
+import { freshTables, ZK_PORT } from './fixtures/hbase'
+import { reportsTable } from './fixtures/reports'
 import { startSparkCluster } from './fixtures/spark-cluster'
 
 async function spoor (args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number, stdout: string, stderr: string, ms: number }> {
@@ -53,13 +53,7 @@ function events (n: number): Array<{ ua: string, body: Record<string, string> }>
 
 t.test('the traffic report computed on a standalone cluster equals the local run', async t => {
   const hbase: Record<string, unknown> = { ...await freshTables('reports_cluster'), zookeeper_quorum: `127.0.0.1:${ZK_PORT}` }
-  const reports = `${hbase.time_table as string}_reports`
-  const c = await client()
-  try {
-    await ensureSchema(c, { userTable: hbase.user_table as string, timeTable: hbase.time_table as string, reportsTable: reports, saltBuckets: SALT_BUCKETS })
-  } finally {
-    await c.close()
-  }
+  const reports = await reportsTable('reports', hbase)
   const daemon = await startDaemon({ hbase: { ...hbase, reports_table: reports }, reports: { master: 'local[2]', heap_mb: 768 } })
   t.teardown(async () => { await daemon.stop() })
 

@@ -5,10 +5,10 @@ import { once } from 'node:events'
 import { writeFileSync } from 'node:fs'
 import t from 'tap'
 import { SpoorError } from '../daemon/errors'
-import { ensureSchema } from '../daemon/hbase-schema'
 import { dayWindow } from '../daemon/reports'
 import { CLI, tempDir, toml } from './fixtures/daemon'
-import { client, freshTables, SALT_BUCKETS } from './fixtures/hbase'
+import { freshTables } from './fixtures/hbase'
+import { reportsTable } from './fixtures/reports'
 
 const iso = (w: { from: number, to: number }): string[] => [new Date(w.from).toISOString(), new Date(w.to).toISOString()]
 
@@ -38,13 +38,7 @@ async function spoor (args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ co
 
 t.test('report run|show --day: the window the CLI takes, and its usage errors', async t => {
   const hbase = await freshTables('reports_day')
-  const reports = `${hbase.time_table as string}_reports`
-  const c = await client()
-  try {
-    await ensureSchema(c, { userTable: hbase.user_table as string, timeTable: hbase.time_table as string, reportsTable: reports, saltBuckets: SALT_BUCKETS })
-  } finally {
-    await c.close()
-  }
+  const reports = await reportsTable('reports', hbase)
   const dir = tempDir('reports-day')
   const config = `${dir}/spoor.toml`
   writeFileSync(config, toml({ hbase: { ...hbase, reports_table: reports } }, { data_dir: `${dir}/data` }))

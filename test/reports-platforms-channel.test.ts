@@ -3,12 +3,11 @@
 
 import { execFile } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { promisify } from 'node:util'
 import t from 'tap'
 import { CLI, flushed, startDaemon } from './fixtures/daemon'
 import { countRows, freshTables, ZK_PORT } from './fixtures/hbase'
-import { canonicalUsers, random, REPORTS, reportsTable, spoor } from './fixtures/reports'
+import { canonicalUsers, random, REPORTS, reportsTable, sendInPhases, spoor } from './fixtures/reports'
 import { channelReference, type ChannelDelivery } from './reference/channel'
 import { platformsReference, type PlatformDelivery } from './reference/platforms'
 
@@ -79,25 +78,12 @@ t.test('the platforms and channel reports equal plain counting: people across pl
   t.teardown(async () => { await daemon.stop() })
   const rand = random(7)
 
-  // Before the window, inside it (with every ninth event sent again, as a tracker retries), and after it; the
-  // window's ends are taken between phases, after each phase's last answer.
+  // Before the window, inside it (with every ninth event sent again, as a tracker retries), and after it.
   const before = generate('a', 30, rand)
   const inside = generate('b', 200, rand)
   const retried = inside.filter((_, i) => i % 9 === 4)
   const after = generate('c', 30, rand)
-  const started = Date.now()
-  await send(daemon.url, before)
-  await sleep(5)
-  const from = Date.now()
-  await sleep(5)
-  await send(daemon.url, inside)
-  // The retry must land in a later millisecond, or it would rewrite the same row.
-  await sleep(5)
-  await send(daemon.url, retried)
-  await sleep(5)
-  const to = Date.now()
-  await sleep(5)
-  await send(daemon.url, after)
+  const { started, from, to } = await sendInPhases(async events => await send(daemon.url, events), { before, inside, retried, after })
   const sends = [...before, ...inside, ...retried, ...after]
   const health = await flushed(daemon)
   t.same({ accepted: health.metrics.eventsAccepted, delivered: health.metrics.eventsDelivered }, { accepted: sends.length, delivered: sends.length }, 'every event sent is stored')

@@ -10,7 +10,7 @@ import { ensureSchema } from '../daemon/hbase-schema'
 import { userAgent } from '../daemon/native'
 import { CLI, flushed, freePort, startDaemon, tempDir, toml } from './fixtures/daemon'
 import { client, countRows, freshTables, SALT_BUCKETS, ZK_PORT } from './fixtures/hbase'
-import { canonicalUsers, random, REPORTS, reportsTable, spoor } from './fixtures/reports'
+import { canonicalUsers, random, REPORTS, reportsTable, sendInPhases, spoor } from './fixtures/reports'
 import { trafficReference, type Delivery } from './reference/traffic'
 
 const run = promisify(execFile)
@@ -88,26 +88,12 @@ t.test('the traffic report equals plain counting over the events sent, retries o
   t.teardown(async () => { await daemon.stop() })
   const rand = random(11)
 
-  // Before the window, inside it (with 15 events sent a second time, as a tracker retries), and after it. The
-  // window's ends are taken between phases, after each phase's last answer, so every event's receive time is on
-  // a known side of them.
+  // Before the window, inside it (with 15 events sent a second time, as a tracker retries), and after it.
   const before = generate('a', 20, rand)
   const inside = generate('b', 160, rand)
   const retried = inside.filter((_, i) => i % 11 === 3)
   const after = generate('c', 20, rand)
-  const started = Date.now()
-  await send(daemon.url, before)
-  await sleep(5)
-  const from = Date.now()
-  await sleep(5)
-  await send(daemon.url, inside)
-  // The retry must land in a later millisecond, or it would rewrite the same row.
-  await sleep(5)
-  await send(daemon.url, retried)
-  await sleep(5)
-  const to = Date.now()
-  await sleep(5)
-  await send(daemon.url, after)
+  const { started, from, to } = await sendInPhases(async events => await send(daemon.url, events), { before, inside, retried, after })
   const health = await flushed(daemon)
   const sent = before.length + inside.length + retried.length + after.length
   t.same({ accepted: health.metrics.eventsAccepted, delivered: health.metrics.eventsDelivered }, { accepted: sent, delivered: sent }, 'every event sent is stored')

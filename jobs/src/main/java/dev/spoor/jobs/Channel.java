@@ -18,7 +18,6 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
@@ -42,21 +41,16 @@ public final class Channel {
   }
 
   static void run(Map<String, String> o) throws Exception {
-    long from = Long.parseLong(ReportsTable.required(o, "from"));
-    long to = Long.parseLong(ReportsTable.required(o, "to"));
-    if (from >= to) throw new IllegalArgumentException("--from must be before --to");
-    boolean withBots = o.containsKey("with-bots");
+    Jobs.Window w = Jobs.Window.of(o);
     String channel = o.get("channel");
-    Configuration hbase = SpoorRows.hbaseConf(ReportsTable.required(o, "zk"));
 
     SparkSession spark = Jobs.session("channel", o);
     try {
-      Dataset<Row> rows = SpoorRows.window(spark, hbase, ReportsTable.required(o, "time-table"),
-          Integer.parseInt(ReportsTable.required(o, "buckets")), from, to, COLUMNS);
-      Dataset<Row> events = Jobs.unique(rows, withBots, "uid", "a", "it", "ch", "co")
+      Dataset<Row> rows = Jobs.rows(spark, w, o, COLUMNS);
+      Dataset<Row> events = Jobs.unique(rows, w.withBots(), "uid", "a", "it", "ch", "co")
           .filter(channel == null ? col("ch").isNotNull().and(col("ch").notEqual("")) : col("ch").equalTo(channel))
           .withColumn("country", coalesce(col("co"), lit(UNKNOWN)));
-      Jobs.People people = Jobs.people(spark, hbase, o, events.cache());
+      Jobs.People people = Jobs.people(spark, w.hbase(), o, events.cache());
       Dataset<Row> traffic = Jobs.withPeople(events, people.canonical()).cache();
 
       Dataset<Row> countries = measure(traffic, "country")
@@ -74,11 +68,11 @@ public final class Channel {
       ObjectMapper json = new ObjectMapper();
       Map<String, Object> meta = new LinkedHashMap<>();
       meta.put("report", "channel");
-      meta.put("from", from);
-      meta.put("to", to);
+      meta.put("from", w.from());
+      meta.put("to", w.to());
       Map<String, Object> params = new LinkedHashMap<>();
       params.put("channel", channel);
-      params.put("withBots", withBots);
+      params.put("withBots", w.withBots());
       meta.put("params", params);
       meta.put("identityRead", people.identityRead());
       meta.put("computedAt", Instant.now().toString());
@@ -87,7 +81,7 @@ public final class Channel {
       cells.put("channels", rowsJson(channels));
       cells.put("countries", rowsJson(countries));
       cells.put("items", rowsJson(items));
-      ReportsTable.store(hbase, ReportsTable.required(o, "reports-table"), ReportsTable.required(o, "row"), cells);
+      ReportsTable.store(w.hbase(), ReportsTable.required(o, "reports-table"), ReportsTable.required(o, "row"), cells);
     } finally {
       spark.stop();
     }

@@ -23,6 +23,22 @@ import org.apache.spark.sql.SparkSession;
 public final class Jobs {
   private Jobs() {}
 
+  /** What every job is given: the window [from, to) in ms, whether bots count, and how to reach HBase. */
+  public record Window(long from, long to, boolean withBots, Configuration hbase) {
+    static Window of(Map<String, String> o) {
+      long from = Long.parseLong(ReportsTable.required(o, "from"));
+      long to = Long.parseLong(ReportsTable.required(o, "to"));
+      if (from >= to) throw new IllegalArgumentException("--from must be before --to");
+      return new Window(from, to, o.containsKey("with-bots"), SpoorRows.hbaseConf(ReportsTable.required(o, "zk")));
+    }
+  }
+
+  /** The window's rows of the by-time table, with these columns (SpoorRows.window). */
+  public static Dataset<Row> rows(SparkSession spark, Window w, Map<String, String> o, List<String> columns) throws IOException {
+    return SpoorRows.window(spark, w.hbase(), ReportsTable.required(o, "time-table"),
+        Integer.parseInt(ReportsTable.required(o, "buckets")), w.from(), w.to(), columns);
+  }
+
   /** A job's body, given its {@code --name value} options. */
   public interface Body {
     void run(Map<String, String> options) throws Exception;

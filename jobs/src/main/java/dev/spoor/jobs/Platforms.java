@@ -14,7 +14,6 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
@@ -35,21 +34,16 @@ public final class Platforms {
   }
 
   static void run(Map<String, String> o) throws Exception {
-    long from = Long.parseLong(ReportsTable.required(o, "from"));
-    long to = Long.parseLong(ReportsTable.required(o, "to"));
-    if (from >= to) throw new IllegalArgumentException("--from must be before --to");
-    boolean withBots = o.containsKey("with-bots");
+    Jobs.Window w = Jobs.Window.of(o);
     List<String> wanted = o.containsKey("platforms") ? Arrays.asList(o.get("platforms").split(",")) : List.of();
-    Configuration hbase = SpoorRows.hbaseConf(ReportsTable.required(o, "zk"));
 
     SparkSession spark = Jobs.session("platforms", o);
     try {
-      Dataset<Row> rows = SpoorRows.window(spark, hbase, ReportsTable.required(o, "time-table"),
-          Integer.parseInt(ReportsTable.required(o, "buckets")), from, to, COLUMNS);
-      Dataset<Row> events = Jobs.unique(rows, withBots, "uid", "p")
+      Dataset<Row> rows = Jobs.rows(spark, w, o, COLUMNS);
+      Dataset<Row> events = Jobs.unique(rows, w.withBots(), "uid", "p")
           .filter(col("p").isNotNull().and(col("p").notEqual("")));
       if (!wanted.isEmpty()) events = events.filter(col("p").isin(wanted.toArray()));
-      Jobs.People people = Jobs.people(spark, hbase, o, events.cache());
+      Jobs.People people = Jobs.people(spark, w.hbase(), o, events.cache());
       Dataset<Row> active = Jobs.withPeople(events, people.canonical()).select("person", "p").distinct().cache();
 
       Map<String, Long> users = new HashMap<>();
@@ -85,9 +79,9 @@ public final class Platforms {
       ObjectMapper json = new ObjectMapper();
       Map<String, Object> meta = new LinkedHashMap<>();
       meta.put("report", "platforms");
-      meta.put("from", from);
-      meta.put("to", to);
-      meta.put("params", Map.of("platforms", wanted, "withBots", withBots));
+      meta.put("from", w.from());
+      meta.put("to", w.to());
+      meta.put("params", Map.of("platforms", wanted, "withBots", w.withBots()));
       meta.put("identityRead", people.identityRead());
       meta.put("computedAt", Instant.now().toString());
       Map<String, String> cells = new LinkedHashMap<>();
@@ -95,7 +89,7 @@ public final class Platforms {
       cells.put("platforms", json.writeValueAsString(perPlatform));
       cells.put("pairs", json.writeValueAsString(pairs));
       cells.put("all", json.writeValueAsString(entry("platforms", platforms, "users", onAll)));
-      ReportsTable.store(hbase, ReportsTable.required(o, "reports-table"), ReportsTable.required(o, "row"), cells);
+      ReportsTable.store(w.hbase(), ReportsTable.required(o, "reports-table"), ReportsTable.required(o, "row"), cells);
     } finally {
       spark.stop();
     }

@@ -19,7 +19,6 @@ import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
@@ -45,20 +44,15 @@ public final class Traffic {
   }
 
   static void run(Map<String, String> o) throws Exception {
-    long from = Long.parseLong(ReportsTable.required(o, "from"));
-    long to = Long.parseLong(ReportsTable.required(o, "to"));
-    if (from >= to) throw new IllegalArgumentException("--from must be before --to");
+    Jobs.Window w = Jobs.Window.of(o);
     int top = Integer.parseInt(o.getOrDefault("top", "10"));
-    boolean withBots = o.containsKey("with-bots");
-    long step = to - from < 2 * DAY ? HOUR : DAY;
-    Configuration hbase = SpoorRows.hbaseConf(ReportsTable.required(o, "zk"));
+    long step = w.to() - w.from() < 2 * DAY ? HOUR : DAY;
 
     SparkSession spark = Jobs.session("traffic", o);
     try {
-      Dataset<Row> rows = SpoorRows.window(spark, hbase, ReportsTable.required(o, "time-table"),
-          Integer.parseInt(ReportsTable.required(o, "buckets")), from, to, COLUMNS);
-      Dataset<Row> unique = Jobs.unique(rows, withBots, "ts", "uid", "sid", "url", "ref", "a", "co", "br", "os", "dt").cache();
-      Jobs.People people = Jobs.people(spark, hbase, o, unique);
+      Dataset<Row> rows = Jobs.rows(spark, w, o, COLUMNS);
+      Dataset<Row> unique = Jobs.unique(rows, w.withBots(), "ts", "uid", "sid", "url", "ref", "a", "co", "br", "os", "dt").cache();
+      Jobs.People people = Jobs.people(spark, w.hbase(), o, unique);
       Dataset<Row> events = Jobs.withPeople(unique, people.canonical())
           .withColumnRenamed("person", "visitor")
           .cache();
@@ -84,9 +78,9 @@ public final class Traffic {
       Map<String, String> cells = new LinkedHashMap<>();
       Map<String, Object> meta = new LinkedHashMap<>();
       meta.put("report", "traffic");
-      meta.put("from", from);
-      meta.put("to", to);
-      meta.put("params", Map.of("top", top, "withBots", withBots));
+      meta.put("from", w.from());
+      meta.put("to", w.to());
+      meta.put("params", Map.of("top", top, "withBots", w.withBots()));
       meta.put("step", step == HOUR ? "hour" : "day");
       meta.put("visitorsAre", "canonical user");
       meta.put("identityRead", people.identityRead());
@@ -100,7 +94,7 @@ public final class Traffic {
       cells.put("browsers", json(top(events, coalesce(col("br"), lit(UNKNOWN)), top)));
       cells.put("oses", json(top(events, coalesce(col("os"), lit(UNKNOWN)), top)));
       cells.put("devices", json(top(events, coalesce(col("dt"), lit(UNKNOWN)), top)));
-      ReportsTable.store(hbase, ReportsTable.required(o, "reports-table"), ReportsTable.required(o, "row"), cells);
+      ReportsTable.store(w.hbase(), ReportsTable.required(o, "reports-table"), ReportsTable.required(o, "row"), cells);
     } finally {
       spark.stop();
     }
