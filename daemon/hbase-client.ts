@@ -340,7 +340,7 @@ export class HBaseClient {
     return await this.call<number>('openScanner', done => this.client.openScanner(Buffer.from(table), new ttypes.TScan(scan), done))
   }
 
-  /** The scanner's next rows; fewer than `numRows` means it is exhausted. */
+  /** The scanner's next rows, at most `numRows`; an empty list means it is exhausted (a short one need not). */
   async getScannerRows (scannerId: number, numRows: number): Promise<ttypes.TResult[]> {
     return await this.call<ttypes.TResult[]>('getScannerRows', done => this.client.getScannerRows(scannerId, numRows, done))
   }
