@@ -4,7 +4,7 @@
 //                                   [--heap-mb N] [--quiet-wait S] [--out DIR]
 //   default   sizes 1M and 4M events, the bench's own HBase (started and stopped here), 16 salt buckets,
 //             a 2048 MiB heap for every JVM measured, up to 60 s
-//             of waiting for a quiet machine before each measurement; results in bench/results/<date>-<host>-reports.{json,md}
+//             of waiting for a quiet machine before each measurement; results in bench/results/<date>-<host>-reports-<sizes>.{json,md}
 // `npm run bench -- --sections reports` runs it as a section of the suite (bench/run.ts).
 // Needs a build (`npm run build`, jobs included), JDK 17 and Maven.
 //
@@ -201,10 +201,15 @@ export function reportsMarkdown (results: SizeResult[]): string {
   return lines.join('\n') + '\n'
 }
 
-/** Writes `<out>/<date>-<host>-reports.{json,md}`: the machine, the command, the commit and every figure; returns the path without extension. */
+/**
+ * Writes `<out>/<date>-<host>-reports-<sizes>.{json,md}` (sizes such as 1m, 1m-4m): the machine, the command, the
+ * commit and every figure; returns the path without extension. The sizes are in the name so that runs of different
+ * sizes on one day are all kept.
+ */
 export async function writeReportsResults (out: string, started: Date, command: string, settings: { saltBuckets: number, heapMb: number }, results: SizeResult[]): Promise<string> {
   mkdirSync(out, { recursive: true })
-  const base = join(out, `${started.toISOString().slice(0, 10)}-${hostname()}-reports`)
+  const sizes = results.map(r => r.events % 1_000_000 === 0 ? `${r.events / 1_000_000}m` : `${r.events / 1000}k`).join('-')
+  const base = join(out, `${started.toISOString().slice(0, 10)}-${hostname()}-reports-${sizes}`)
   const commit = await new Promise<string>(resolve => execFile('git', ['rev-parse', 'HEAD'], { cwd: ROOT }, (_e, o) => resolve(o.trim())))
   writeFileSync(`${base}.json`, JSON.stringify({ started: started.toISOString(), command, commit, machine: machine(), ...settings, sparkMaster: defaults().reports.master, rowCounterMapSlots: cpus().length, results }, null, 2) + '\n')
   writeFileSync(`${base}.md`, `# Reports against RowCounter, ${started.toISOString().slice(0, 10)} on ${hostname()}\n\nCommand: \`${command}\` at ${commit}\n\n${reportsMarkdown(results)}`)
