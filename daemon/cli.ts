@@ -401,6 +401,7 @@ async function demoData (config: Config): Promise<void> {
   const seed = integer(opts.seed, '--seed', 0)
   // The flush's own warnings (retries) go to stderr; stdout is the summary.
   const log = createLogger(config.log.level === 'info' ? 'warn' : config.log.level)
+  // The flush retries for ever, as a collector's should; an HBase that is not there at all is said at once instead.
   await withClient(config, async () => {})
   const started = Date.now()
   const r = await writeDemoData(config, log, {
