@@ -21,6 +21,7 @@ import { bufferBench } from './buffer'
 import { flushBench } from './flush'
 import type { HandlerResult } from './handler'
 import { measureLag } from './lag'
+import { reportsBench, writeReportsResults } from './reports'
 import { bodyFile, PIXEL, postWorkload, ROOT, runAutocannon, runWrk, shellLine, warmUp, type Generator, type LoadResult, type Workload } from './load'
 import { writePlots } from './plot'
 import { CLK_TCK, coreTicks, coreUse, loadAverage, machine, QUIET_BELOW_PCT, round1, waitQuiet } from './proc'
@@ -41,8 +42,11 @@ const SHARED_CPUS = '0,1'
 /** Pixels per second beside the lag probes: well under what the flush keeps up with on this layout. */
 const LAG_RATE = 2000
 
-const SECTIONS = ['pixel', 'scaling', 'memory', 'lag', 'buffer', 'flush', 'handler'] as const
+const SECTIONS = ['pixel', 'scaling', 'memory', 'lag', 'buffer', 'flush', 'handler', 'reports'] as const
 type SectionName = typeof SECTIONS[number]
+/** `reports` loads millions of events and runs Spark jobs for the better part of an hour, so it runs only when asked for. */
+const DEFAULT_SECTIONS: SectionName[] = SECTIONS.filter(s => s !== 'reports')
+
 
 const { values: args } = parseArgs({
   options: {
@@ -72,9 +76,11 @@ const outageSeconds = quick ? 3 : 10
 const lagSeconds = quick ? 3 : 20
 const bufferEvents = quick ? 50_000 : 500_000
 const flushEvents = quick ? 20_000 : 100_000
+/** Events of the reports section's data sets (bench/reports.ts), one day per million. */
+const reportsSizes = quick ? [50_000] : [1_000_000, 4_000_000]
 const handlerCalls = quick ? 100_000 : 1_000_000
 const outDir = args.out ?? join(ROOT, 'bench', 'results', ...(quick ? ['tmp'] : []))
-const sections = new Set<SectionName>((args.sections?.split(',') ?? SECTIONS).map(s => {
+const sections = new Set<SectionName>((args.sections?.split(',') ?? DEFAULT_SECTIONS).map(s => {
   if (!(SECTIONS as readonly string[]).includes(s)) throw new RangeError(`--sections: unknown section ${s}; the sections are ${SECTIONS.join(', ')}`)
   return s as SectionName
 }))
@@ -327,7 +333,7 @@ async function main (): Promise<void> {
   const runs: RunRecord[] = []
   const answers = new Map<string, Answer>()
   const results: Partial<Results> = {}
-  const needsHBase = ['pixel', 'scaling', 'memory', 'lag', 'flush'].some(s => sections.has(s as SectionName))
+  const needsHBase = ['pixel', 'scaling', 'memory', 'lag', 'flush', 'reports'].some(s => sections.has(s as SectionName))
   if (needsHBase) await startHBase()
   try {
     const target = needsHBase ? await freshTarget('collector') : { port: thriftPort, userTable: '', timeTable: '', saltBuckets: SALT_BUCKETS }
@@ -367,6 +373,12 @@ async function main (): Promise<void> {
       await waitQuiet(quietWaitMs)
       const dataDir = join(scratch, 'flush')
       results.flush = await flushBench({ thriftPort, zkPort, events: flushEvents, saltBuckets: SALT_BUCKETS, dataDir, quietWaitMs })
+    }
+    if (sections.has('reports')) {
+      note(`reports: ${reportsSizes.join(' and ')} events, each report and RowCounter over them…`)
+      const started = new Date()
+      const sized = await reportsBench({ thriftPort, zkPort, sizes: reportsSizes, saltBuckets: SALT_BUCKETS, heapMb: 2048, dataDir: join(scratch, 'reports') })
+      note(`reports: results in ${await writeReportsResults(outDir, started, shellLine(['node', 'dist/bench/run.js', ...process.argv.slice(2)]), { saltBuckets: SALT_BUCKETS, heapMb: 2048 }, sized)}.{json,md}`)
     }
   } finally {
     if (needsHBase) await stopHBase()

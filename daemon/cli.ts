@@ -7,6 +7,7 @@ import { EventBuffer } from './buffer'
 import { createMetrics, startAdmin } from './admin'
 import { startCollector, type Collector } from './collector'
 import { configPath, loadConfig, type Config } from './config'
+import { writeDemoData } from './demo-data'
 import { eraseUser, erasureId, type Erasure } from './erase'
 import { SpoorError } from './errors'
 import { HBaseClient } from './hbase-client'
@@ -51,6 +52,11 @@ commands:
                                channel     [--channel X]       a channel's items by country (default: all)
   report show NAME (--from T --to T | --day D) [params] [--with-bots] [--json | --csv]
                              print a stored report; needs no Spark
+  demo-data --events N --days D [--seed S]
+                             write N synthetic events (web sites and apps, logins, bots, retries, countries)
+                             spread over the last D days, through the collector's encoder, sessions, buffer
+                             (<data_dir>/demo-data) and flush, so that reports have something to show; waits
+                             until HBase has acknowledged them (docs/reports.md#demo-data)
   buffer                     unflushed batches and dead letters in the buffer
   buffer replay              move the dead letters back into the running collector's buffer, once
                              their cause is fixed (through the admin listener)
@@ -81,6 +87,9 @@ const { values: opts, positionals } = parseArgs({
     platforms: { type: 'string' },
     channel: { type: 'string' },
     force: { type: 'boolean', default: false },
+    events: { type: 'string' },
+    days: { type: 'string' },
+    seed: { type: 'string', default: '1' },
     probabilistic: { type: 'boolean', default: false },
     user: { type: 'string' },
     'dry-run': { type: 'boolean', default: false },
@@ -317,6 +326,9 @@ HBase Thrift2 on ${config.hbase.host}:${config.hbase.port}, data under ${resolve
     case 'report':
       await report(config, sub, arg)
       return
+    case 'demo-data':
+      await demoData(config)
+      return
     case 'buffer': {
       if (sub === 'replay') {
         const url = `http://${config.admin.host}:${config.admin.port}/dead-letters/replay`
@@ -384,6 +396,34 @@ async function report (config: Config, sub: string | undefined, name: string | u
   if (opts.json as boolean) console.log(JSON.stringify(found))
   else if (opts.csv as boolean) console.log(reportCsv(found))
   else console.log(reportText(found))
+}
+
+/** `spoor demo-data`: its options are checked before HBase is reached, so bad input fails at once. */
+async function demoData (config: Config): Promise<void> {
+  const integer = (text: string | undefined, name: string, min: number): number => {
+    if (text == null) throw new SpoorError('USAGE', `demo-data needs ${name}`)
+    const n = /^\d+$/.test(text) ? Number(text) : NaN
+    if (!Number.isSafeInteger(n) || n < min) throw new SpoorError('USAGE', `${name} must be ${min > 0 ? 'a positive' : 'a non-negative'} integer, not "${text}"`)
+    return n
+  }
+  const events = integer(opts.events, '--events', 1)
+  const days = integer(opts.days, '--days', 1)
+  const seed = integer(opts.seed, '--seed', 0)
+  // The flush's own warnings (retries) go to stderr; stdout is the summary.
+  const log = createLogger(config.log.level === 'info' ? 'warn' : config.log.level)
+  // The flush retries for ever, as a collector's should; an HBase that is not there at all is said at once instead.
+  await withClient(config, async () => {})
+  const started = Date.now()
+  const r = await writeDemoData(config, log, {
+    events,
+    days,
+    seed,
+    onProgress: (encoded, delivered) => console.error(`spoor: ${encoded} events generated, ${delivered} acknowledged by HBase (${((Date.now() - started) / 1000).toFixed(0)} s)`)
+  })
+  const rate = Math.round(r.events / r.seconds)
+  console.log(`wrote ${r.events} events (${r.retries} retries of an earlier event, ${r.bots} from a crawler) from ${r.uids} uids over ${r.days} days,`)
+  console.log(`  ${new Date(r.from).toISOString()} to ${new Date(r.to).toISOString()}; ${r.loggedInOnTwoPlatforms} logins seen on two platforms`)
+  console.log(`  ${r.batches} batches acknowledged by HBase (${config.hbase.timeTable}, ${config.hbase.userTable}, ${config.hbase.identityTable}) in ${r.seconds.toFixed(1)} s, ${rate} events/s`)
 }
 
 function printResolution (r: Resolution): void {
