@@ -2,7 +2,7 @@
 
 import { execFile, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { promisify } from 'node:util'
 import t, { type Test } from 'tap'
@@ -210,7 +210,10 @@ t.test('bad input: one line with a code, a non-zero exit and no report row', asy
     if (children !== '') java = Number(children.split(' ')[0])
   }
   if (java === undefined) throw new Error(`the CLI started no JVM: ${stderr}`)
-  await sleep(6000)
+  // The job logs when it starts reading the window (SpoorRows.window); it is killed then.
+  const log = `${dir}/data/reports/traffic.log`
+  for (let i = 0; i < 1200 && !(existsSync(log) && readFileSync(log, 'utf8').includes('reading the window')); i++) await sleep(100)
+  t.match(readFileSync(log, 'utf8'), /reading the window of \S+: 4 scans/, 'the job has started reading')
   process.kill(java!, 'SIGKILL')
   const [code] = await exited as [number]
   oneLine(t, { code, stderr }, 'SPOOR_E_REPORT_FAILED')

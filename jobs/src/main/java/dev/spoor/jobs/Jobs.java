@@ -5,22 +5,32 @@ import static org.apache.spark.sql.functions.coalesce;
 import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.concat;
 import static org.apache.spark.sql.functions.lit;
-import static org.apache.spark.sql.functions.min;
-import static org.apache.spark.sql.functions.struct;
 
 import java.io.IOException;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.NoSuchElementException;
+import java.util.Objects;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.SparkConf;
+import org.apache.spark.api.java.function.MapPartitionsFunction;
 import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 public final class Jobs {
+  private static final Logger LOG = LoggerFactory.getLogger(Jobs.class);
+
   private Jobs() {}
 
   /** What every job is given: the window [from, to) in ms, whether bots count, and how to reach HBase. */
@@ -79,15 +89,56 @@ public final class Jobs {
 
   /**
    * One row per event {@code id}, the earliest copy kept (a retried event is stored once per delivery), with the
-   * given columns; bots ({@code bot = 1}) are left out unless {@code withBots}.
+   * given columns; bots ({@code bot = 1}) are left out unless {@code withBots}. Every copy of an event is in the same
+   * partition of {@code rows} (SpoorRows.window reads one bucket per partition, and the bucket is a hash of the event
+   * id), so each partition is sorted by id and time on its own and keeps the first row of each id: no shuffle.
    */
   public static Dataset<Row> unique(Dataset<Row> rows, boolean withBots, String... columns) {
-    Column[] kept = Arrays.stream(columns).map(c -> col(c)).toArray(Column[]::new);
-    return rows
+    List<String> kept = new ArrayList<>(List.of("id", "ts"));
+    for (String c : columns) if (!kept.contains(c)) kept.add(c);
+    Dataset<Row> sorted = rows
         .filter(withBots ? lit(true) : coalesce(col("bot"), lit("")).notEqual("1"))
-        .groupBy("id")
-        .agg(min(struct(col("ts"), struct(kept).as("k"))).as("e"))
-        .select("e.k.*");
+        .select(kept.stream().map(c -> col(c)).toArray(Column[]::new))
+        .sortWithinPartitions("id", "ts");
+    return sorted.mapPartitions(new FirstOfEachId(), Encoders.row(sorted.schema()))
+        .select(Arrays.stream(columns).map(c -> col(c)).toArray(Column[]::new));
+  }
+
+  /** Over rows sorted by id (column 0): the first row of each id. */
+  static final class FirstOfEachId implements MapPartitionsFunction<Row, Row> {
+    @Override
+    public Iterator<Row> call(Iterator<Row> sorted) {
+      return new Iterator<>() {
+        private Row next = sorted.hasNext() ? sorted.next() : null;
+
+        @Override
+        public boolean hasNext() {
+          return next != null;
+        }
+
+        @Override
+        public Row next() {
+          if (next == null) throw new NoSuchElementException();
+          Row first = next;
+          next = null;
+          while (sorted.hasNext()) {
+            Row row = sorted.next();
+            if (!Objects.equals(row.getString(0), first.getString(0))) {
+              next = row;
+              break;
+            }
+          }
+          return first;
+        }
+      };
+    }
+  }
+
+  /** {@code rows} cached and computed now, so that what it was computed from can be unpersisted. */
+  public static Dataset<Row> cached(Dataset<Row> rows) {
+    Dataset<Row> cached = rows.cache();
+    cached.count();
+    return cached;
   }
 
   /** The canonical users of a window's uids, and how the identity table was read for them. */
@@ -104,10 +155,18 @@ public final class Jobs {
     int max = Integer.parseInt(o.getOrDefault("identity-ids-max", "0"));
     List<String> ids = max == 0 ? List.of()
         : events.select(concat(lit("u:"), col("uid"))).distinct().limit(max + 1).as(Encoders.STRING()).collectAsList();
-    if (max == 0 || ids.size() > max) return new People(Identity.canonicalUsers(SpoorRows.identityLinks(spark, hbase, table)), "whole");
-    int buckets = Integer.parseInt(ReportsTable.required(o, "buckets"));
-    return new People(Identity.canonicalUsers(SpoorRows.identityLinksOf(spark, hbase, table, buckets, ids)), "by id (" + ids.size() + " ids)");
+    boolean whole = max == 0 || ids.size() > max;
+    Map<String, String> canonical = whole
+        ? Identity.canonicalUsers(SpoorRows.identityLinks(spark, hbase, table))
+        : Identity.canonicalUsers(SpoorRows.identityLinksOf(hbase, table, Integer.parseInt(ReportsTable.required(o, "buckets")), ids).iterator());
+    LOG.info("identity table {} read {}: {} uids have a canonical user", table, whole ? "whole" : "by id", canonical.size());
+    List<Row> rows = new ArrayList<>(canonical.size());
+    for (Map.Entry<String, String> e : canonical.entrySet()) rows.add(RowFactory.create(e.getKey(), e.getValue()));
+    return new People(spark.createDataFrame(rows, CANONICAL), whole ? "whole" : "by id (" + ids.size() + " ids)");
   }
+
+  /** A uid, written {@code u:uid}, and its canonical user. */
+  static final StructType CANONICAL = new StructType().add("id", DataTypes.StringType, false).add("person", DataTypes.StringType, false);
 
   /**
    * Adds {@code person}: the canonical user of the event's uid (Identity.java), or {@code u:uid} itself when the

@@ -2,9 +2,13 @@
 package dev.spoor.jobs;
 
 import java.io.IOException;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import net.openhft.hashing.LongHashFunction;
 import org.apache.hadoop.conf.Configuration;
@@ -20,7 +24,12 @@ import org.apache.hadoop.hbase.client.Scan;
 import org.apache.hadoop.hbase.io.ImmutableBytesWritable;
 import org.apache.hadoop.hbase.mapreduce.MultiTableInputFormat;
 import org.apache.hadoop.hbase.mapreduce.TableMapReduceUtil;
+import org.apache.hadoop.hbase.mapreduce.TableSplit;
 import org.apache.hadoop.hbase.util.Bytes;
+import org.apache.hadoop.mapreduce.InputSplit;
+import org.apache.hadoop.mapreduce.JobContext;
+import org.apache.hadoop.mapreduce.RecordReader;
+import org.apache.hadoop.mapreduce.TaskAttemptContext;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.Dataset;
@@ -30,16 +39,19 @@ import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Reads events of the by-time table (docs/hbase-schema.md) whose server time is in [fromMs, toMs).
  *
  * <p>The rowkey is {@code bucket(1) ‖ Long.MAX_VALUE − ts_ms (8, big-endian) ‖ uid(16) ‖ event id(8)}, so the window
- * is one contiguous key range in each of the N buckets: N scans, never a full-table scan. MultiTableInputFormat makes
- * one split per region a range touches; the table is pre-split at the buckets, so about one Spark task per bucket.
- * The hbase-spark connector is not used: its pushed-down filters fail with NoSuchMethodError on Spark 3.5.
+ * is one contiguous key range in each of the N buckets: N scans, never a full-table scan, and one Spark task per
+ * bucket ({@link OneSplitPerScan}). The hbase-spark connector is not used: its pushed-down filters fail with
+ * NoSuchMethodError on Spark 3.5.
  */
 public final class SpoorRows {
+  private static final Logger LOG = LoggerFactory.getLogger(SpoorRows.class);
   /** The family of every event cell (daemon/record.ts). */
   static final byte[] FAMILY = Bytes.toBytes("e");
 
@@ -66,8 +78,41 @@ public final class SpoorRows {
   }
 
   /**
-   * The window as a DataFrame: {@code ts} (long, ms) and one string column per qualifier, null where the event has
-   * no such cell. Every stored row is one row here, so a retried event (same {@code id}) appears once per copy.
+   * MultiTableInputFormat with one split per scan instead of one per region the scan touches: a scan's rows, all of
+   * one bucket, are read by one task, across region boundaries. The bucket is a hash of the event id, so every copy of
+   * a retried event is in the same partition of the window, and Jobs.unique removes copies without a shuffle. On a
+   * cluster a window is read by at most N tasks at once (hbase.salt_buckets).
+   */
+  public static final class OneSplitPerScan extends MultiTableInputFormat {
+    private static final Logger LOG = LoggerFactory.getLogger(OneSplitPerScan.class);
+
+    @Override
+    public RecordReader<ImmutableBytesWritable, Result> createRecordReader(InputSplit split, TaskAttemptContext context) throws IOException, InterruptedException {
+      TableSplit bucket = (TableSplit) split;
+      LOG.info("reading bucket {} of {}", bucket.getStartRow().length == 0 ? 0 : bucket.getStartRow()[0] & 0xff, bucket.getTable());
+      return super.createRecordReader(split, context);
+    }
+
+    @Override
+    public List<InputSplit> getSplits(JobContext context) throws IOException {
+      Map<String, TableSplit> byScan = new LinkedHashMap<>();
+      for (InputSplit split : super.getSplits(context)) {
+        TableSplit region = (TableSplit) split;
+        TableSplit first = byScan.get(region.getScanAsString());
+        Scan scan = region.getScan();
+        // The scan's own range: the record reader's scanner crosses the regions of the bucket by itself.
+        byScan.put(region.getScanAsString(), new TableSplit(region.getTable(), scan, scan.getStartRow(), scan.getStopRow(),
+            first == null ? region.getRegionLocation() : first.getRegionLocation(),
+            region.getLength() + (first == null ? 0 : first.getLength())));
+      }
+      return new ArrayList<>(byScan.values());
+    }
+  }
+
+  /**
+   * The window as a DataFrame, one partition per bucket: {@code ts} (long, ms) and one string column per qualifier,
+   * null where the event has no such cell. Every stored row is one row here, so a retried event (same {@code id})
+   * appears once per copy, always in the same partition.
    */
   public static Dataset<Row> window(SparkSession spark, Configuration hbase, String table, int buckets,
                                     long fromMs, long toMs, List<String> qualifiers) throws IOException {
@@ -91,28 +136,27 @@ public final class SpoorRows {
     for (String q : qualifiers) schema = schema.add(new StructField(q, DataTypes.StringType, true, org.apache.spark.sql.types.Metadata.empty()));
     byte[][] names = qualifiers.stream().map(Bytes::toBytes).toArray(byte[][]::new);
 
+    LOG.info("reading the window of {}: {} scans, [{}, {})", table, buckets, Instant.ofEpochMilli(fromMs), Instant.ofEpochMilli(toMs));
     JavaRDD<Row> rows = JavaSparkContext.fromSparkContext(spark.sparkContext())
-        .newAPIHadoopRDD(conf, MultiTableInputFormat.class, ImmutableBytesWritable.class, Result.class)
+        .newAPIHadoopRDD(conf, OneSplitPerScan.class, ImmutableBytesWritable.class, Result.class)
         .map(pair -> toRow(pair._2(), names));
     return spark.createDataFrame(rows, schema);
   }
 
   /** The family of the identity table's links (daemon/hbase-schema.ts). */
   static final byte[] LINK_FAMILY = Bytes.toBytes("l");
-  /** A link: ids {@code a} and {@code b}, written {@code t:value}, last seen together at {@code ts}. */
-  static final StructType LINKS = new StructType().add("a", DataTypes.StringType, false).add("b", DataTypes.StringType, false).add("ts", DataTypes.LongType, false);
 
   /**
-   * Every link of the identity table (docs/identity.md): {@code a} and {@code b} are ids written {@code t:value},
-   * {@code ts} when they were last seen together. The table is keyed by id, not time, so this is a full scan; it
-   * holds one row per id, far fewer than events.
+   * Every link of the identity table (docs/identity.md), read into the driver one region at a time: {@code a} and
+   * {@code b} are ids written {@code t:value}, {@code ts} when they were last seen together. The table is keyed by id,
+   * not time, so this is a full scan; it holds one row per id, far fewer than events.
    */
-  public static Dataset<Row> identityLinks(SparkSession spark, Configuration hbase, String table) throws IOException {
+  public static Iterator<Row> identityLinks(SparkSession spark, Configuration hbase, String table) throws IOException {
     Scan scan = new Scan().addFamily(LINK_FAMILY).setCaching(1000).setCacheBlocks(false);
     scan.setAttribute(Scan.SCAN_ATTRIBUTES_TABLE_NAME, Bytes.toBytes(table));
     Configuration conf = new Configuration(hbase);
     conf.setStrings(MultiTableInputFormat.SCANS, TableMapReduceUtil.convertScanToString(scan));
-    JavaRDD<Row> links = JavaSparkContext.fromSparkContext(spark.sparkContext())
+    return JavaSparkContext.fromSparkContext(spark.sparkContext())
         .newAPIHadoopRDD(conf, MultiTableInputFormat.class, ImmutableBytesWritable.class, Result.class)
         .flatMap(pair -> {
           // The row key is salt(1) ‖ t:value.
@@ -123,8 +167,8 @@ public final class SpoorRows {
             out.add(RowFactory.create(a, Bytes.toString(cell.getQualifierArray(), cell.getQualifierOffset(), cell.getQualifierLength()), cell.getTimestamp()));
           }
           return out.iterator();
-        });
-    return spark.createDataFrame(links, LINKS);
+        })
+        .toLocalIterator();
   }
 
   /** The identity table's row key of an id {@code t:value}: the salt byte, XXH3-64 of the id mod N, then the id. */
@@ -139,15 +183,15 @@ public final class SpoorRows {
 
   /**
    * The links of {@code ids} and of every id linked to them through walkable ids, read with batched gets, breadth
-   * first, at most Identity.MAX_ROUNDS rounds: for these ids' groups, the same links as {@link #identityLinks}, so
-   * Identity.canonicalUsers gives them the same people. Cheaper than the whole table when the window touched few ids.
+   * first: for these ids' groups, the same links as {@link #identityLinks}, so Identity.canonicalUsers gives them the
+   * same people. Cheaper than the whole table when the window touched few ids.
    */
-  public static Dataset<Row> identityLinksOf(SparkSession spark, Configuration hbase, String table, int buckets, List<String> ids) throws IOException {
+  public static List<Row> identityLinksOf(Configuration hbase, String table, int buckets, List<String> ids) throws IOException {
     Set<String> seen = new HashSet<>(ids);
     List<String> frontier = new ArrayList<>(seen);
     List<Row> links = new ArrayList<>();
     try (Connection connection = ConnectionFactory.createConnection(hbase); Table t = connection.getTable(TableName.valueOf(table))) {
-      for (int round = 0; round < Identity.MAX_ROUNDS && !frontier.isEmpty(); round++) {
+      while (!frontier.isEmpty()) {
         List<String> next = new ArrayList<>();
         for (int i = 0; i < frontier.size(); i += GET_BATCH) {
           List<Get> gets = new ArrayList<>();
@@ -165,7 +209,7 @@ public final class SpoorRows {
         frontier = next;
       }
     }
-    return spark.createDataFrame(links, LINKS);
+    return links;
   }
 
   private static Row toRow(Result result, byte[][] names) {

@@ -53,9 +53,8 @@ public final class Traffic {
       Dataset<Row> rows = Jobs.rows(spark, w, o, COLUMNS);
       Dataset<Row> unique = Jobs.unique(rows, w.withBots(), "ts", "uid", "sid", "url", "ref", "a", "co", "br", "os", "dt").cache();
       Jobs.People people = Jobs.people(spark, w.hbase(), o, unique);
-      Dataset<Row> events = Jobs.withPeople(unique, people.canonical())
-          .withColumnRenamed("person", "visitor")
-          .cache();
+      Dataset<Row> events = Jobs.cached(Jobs.withPeople(unique, people.canonical()).withColumnRenamed("person", "visitor"));
+      unique.unpersist();
 
       Dataset<Row> sessions = events.filter(col("sid").isNotNull())
           .groupBy("sid")
