@@ -16,6 +16,9 @@
 // - RowCounter (org.apache.hadoop.hbase.mapreduce.RowCounter, from hbase-mapreduce on the jobs' classpath) over the
 //   whole by-time table, which holds exactly the window's rows, with the local MapReduce runner and as many map
 //   slots as Spark's local[*] has cores. Its ROWS counter must equal the rows written.
+// - the scan floor (bench/java/scan/ScanFloor.java): a Spark job in the reports' JVM layout that reads the traffic
+//   report's columns of the window through SpoorRows, as the reports do, and only counts them. A report costs this
+//   plus its own work; the floor against RowCounter shows what reading every column through the region server costs.
 // Rows per second is the by-time table's rows over the command's wall time, JVM start included on both sides; the
 // reports also read the identity table, whose rows are not counted.
 
@@ -30,6 +33,7 @@ import { writeDemoData } from '../daemon/demo-data'
 import { HBaseClient } from '../daemon/hbase-client'
 import { ensureSchema } from '../daemon/hbase-schema'
 import { JDK17_FLAGS, mavenClasspath } from '../daemon/jvm'
+import { jobsClasspath, SPARK_JDK17_FLAGS } from '../daemon/reports'
 import { LocalHBase } from '../daemon/local-hbase'
 import { ROOT, shellLine } from './load'
 import { machine, waitQuiet } from './proc'
@@ -51,6 +55,8 @@ export interface SizeResult {
   load: { seconds: number, eventsPerSecond: number, batches: number, retries: number, bots: number, uids: number }
   reports: Record<string, Timed & { rowsPerSecond: number }>
   rowCounter: Timed & { rows: number, rowsPerSecond: number }
+  /** Spark reading the traffic report's columns of the window through SpoorRows and counting them: the reports' floor. */
+  scanFloor: Timed & { rows: number, rowsPerSecond: number }
   /** Each report's rows per second over RowCounter's. */
   ratio: Record<string, number>
 }
@@ -128,6 +134,28 @@ async function rowCounter (zkPort: number, table: string, heapMb: number, dataDi
   return { seconds: run.seconds, peakRssMiB: run.peakRssMiB, rows: Number(rows), command: shellLine(['/usr/bin/time', '-v', 'java', ...args('$(cat jobs/target/classpath.txt):$HADOOP_MAPREDUCE_CLIENT_COMMON_JAR', 'bench/java/rowcounter/log4j2.properties')]) }
 }
 
+/** The traffic report's columns (jobs/.../Traffic.java COLUMNS): the widest read of the three reports. */
+const TRAFFIC_COLUMNS = 'id,uid,sid,url,ref,a,co,br,os,dt,bot'
+
+/**
+ * bench/java/scan/ScanFloor.java, compiled against the jobs' classpath, run as the CLI runs a report (daemon/reports.ts
+ * runJob: the same JVM flags, heap and local master): Spark reading the window's rows and counting them.
+ */
+async function scanFloor (config: Config, from: number, to: number, dataDir: string): Promise<Timed & { rows: number }> {
+  const classes = join(ROOT, '.spoor', 'bench-scan-floor')
+  mkdirSync(classes, { recursive: true })
+  await new Promise<void>((resolve, reject) => execFile('javac', ['-cp', jobsClasspath(), '-d', classes, join(ROOT, 'bench', 'java', 'scan', 'ScanFloor.java')],
+    (err, _o, stderr) => err == null ? resolve() : reject(new Error(`javac ScanFloor.java: ${stderr}`))))
+  const h = config.hbase
+  const argv = ['java', `-Xmx${config.reports.heapMb}m`, ...SPARK_JDK17_FLAGS, '-cp', `${classes}:${jobsClasspath()}`, 'dev.spoor.bench.ScanFloor',
+    '--from', String(from), '--to', String(to), '--zk', h.zookeeperQuorum, '--time-table', h.timeTable, '--buckets', String(h.saltBuckets),
+    '--columns', TRAFFIC_COLUMNS, '--master', config.reports.master]
+  const run = await timed(argv, dataDir, { SPARK_LOCAL_IP: '127.0.0.1', ...process.env })
+  const rows = /^ROWS=(\d+)$/m.exec(run.stdout)?.[1]
+  if (rows === undefined) throw new Error(`ScanFloor printed no ROWS: ${run.stderr.slice(-800)}`)
+  return { seconds: run.seconds, peakRssMiB: run.peakRssMiB, rows: Number(rows), command: shellLine(['/usr/bin/time', '-v', 'java', '…', 'dev.spoor.bench.ScanFloor', ...argv.slice(argv.indexOf('dev.spoor.bench.ScanFloor') + 1)]) }
+}
+
 async function benchSize (o: ReportsBenchOptions, events: number): Promise<SizeResult> {
   const days = Math.max(1, Math.round(events / EVENTS_PER_DAY))
   const stamp = `reportsbench_${Date.now()}_${events}`
@@ -158,6 +186,11 @@ async function benchSize (o: ReportsBenchOptions, events: number): Promise<SizeR
   if (counted.rows !== loaded.events) throw new Error(`RowCounter counted ${counted.rows} rows in ${config.hbase.timeTable}; ${loaded.events} were written`)
   note(`rowcounter: ${counted.rows} rows in ${counted.seconds} s, peak RSS ${counted.peakRssMiB} MiB`)
 
+  await quiet(`scan floor ${events}`)
+  const floor = await scanFloor(config, from, to, dir)
+  if (floor.rows !== loaded.events) throw new Error(`the scan floor read ${floor.rows} rows; ${loaded.events} were written`)
+  note(`scan floor: ${floor.rows} rows in ${floor.seconds} s, peak RSS ${floor.peakRssMiB} MiB`)
+
   const reports: SizeResult['reports'] = {}
   for (const name of REPORTS) {
     await quiet(`${name} ${events}`)
@@ -175,6 +208,7 @@ async function benchSize (o: ReportsBenchOptions, events: number): Promise<SizeR
     load: { seconds: Math.round(loaded.seconds * 10) / 10, eventsPerSecond: Math.round(loaded.events / loaded.seconds), batches: loaded.batches, retries: loaded.retries, bots: loaded.bots, uids: loaded.uids },
     reports,
     rowCounter: { ...counted, rowsPerSecond: Math.round(rowCounterRate) },
+    scanFloor: { ...floor, rowsPerSecond: Math.round(floor.rows / floor.seconds) },
     ratio: Object.fromEntries(REPORTS.map(n => [n, Math.round(100 * reports[n].rowsPerSecond / rowCounterRate) / 100]))
   }
 }
@@ -188,14 +222,16 @@ export async function reportsBench (o: ReportsBenchOptions): Promise<SizeResult[
 /** The Markdown summary of a run: one table of rows per second and one of time and memory. */
 export function reportsMarkdown (results: SizeResult[]): string {
   const lines = [
-    '| events (days) | load, events/s | RowCounter rows/s | traffic rows/s (×RC) | platforms rows/s (×RC) | channel rows/s (×RC) |',
-    '| --- | --- | --- | --- | --- | --- |',
+    '| events (days) | load, events/s | RowCounter rows/s | scan floor rows/s (×RC) | traffic rows/s (×RC) | platforms rows/s (×RC) | channel rows/s (×RC) |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
     ...results.map(r => `| ${r.events.toLocaleString('en')} (${r.days}) | ${r.load.eventsPerSecond.toLocaleString('en')} (${r.load.seconds} s) | ${r.rowCounter.rowsPerSecond.toLocaleString('en')} (${r.rowCounter.seconds} s) | ` +
+      `${r.scanFloor.rowsPerSecond.toLocaleString('en')} (${Math.round(100 * r.scanFloor.rowsPerSecond / r.rowCounter.rowsPerSecond) / 100}×, ${r.scanFloor.seconds} s) | ` +
       REPORTS.map(n => `${r.reports[n].rowsPerSecond.toLocaleString('en')} (${r.ratio[n]}×, ${r.reports[n].seconds} s)`).join(' | ') + ' |'),
     '',
     '| events | report | wall s | peak RSS MiB |',
     '| --- | --- | --- | --- |',
     ...results.flatMap(r => [...REPORTS.map(n => `| ${r.events.toLocaleString('en')} | ${n} | ${r.reports[n].seconds} | ${r.reports[n].peakRssMiB} |`),
+      `| ${r.events.toLocaleString('en')} | scan floor | ${r.scanFloor.seconds} | ${r.scanFloor.peakRssMiB} |`,
       `| ${r.events.toLocaleString('en')} | RowCounter | ${r.rowCounter.seconds} | ${r.rowCounter.peakRssMiB} |`])
   ]
   return lines.join('\n') + '\n'
