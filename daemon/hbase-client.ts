@@ -3,7 +3,6 @@
 import thrift = require('thrift')
 import THBaseService = require('./thrift-gen/THBaseService')
 import ttypes = require('./thrift-gen/hbase_types')
-import { BufferCompactProtocol, BufferFramedTransport } from './thrift-writer'
 
 /**
  * Where a failure came from, so that callers can tell retryable from permanent:
@@ -137,7 +136,7 @@ interface GeneratedClientInternals {
  * so in 2.6), which returns the whole frame the key was read from: with one frame per request, two split keys
  * fail as duplicates and one is silently wrong. Its threaded server reads a message across frames, and a key
  * that is the whole of its frame comes out right whether the server copies it or wraps the frame.
- * BufferCompactProtocol takes the runtime's path on any other transport, so each key still reaches `write` as is.
+ * The runtime's compact protocol passes each key to `write` as it is.
  */
 class SplitKeyFramer {
   private readonly chunks: Buffer[] = []
@@ -202,8 +201,9 @@ export class HBaseClient {
     const o = checkOptions(options)
     const address = `${o.host}:${o.port}`
     return await new Promise((resolve, reject) => {
-      // The runtime's framed transport and compact protocol, writing without a Buffer per value; see thrift-writer.ts.
-      const connection = thrift.createConnection(o.host, o.port, { transport: BufferFramedTransport, protocol: BufferCompactProtocol })
+      // Framed transport and compact protocol, as the gateway is started (-f -c). The flush writes its requests as
+      // whole frames in native code (putMultipleFrame); the runtime writes the rest, which is small.
+      const connection = thrift.createConnection(o.host, o.port, { transport: thrift.TFramedTransport, protocol: thrift.TCompactProtocol })
       const done = (err?: HBaseError): void => {
         clearTimeout(timer)
         connection.removeListener('connect', onConnect)

@@ -1,7 +1,6 @@
 // Creates spoor's two event tables and its identity table in HBase, pre-split by salt bucket, and its reports table, and keeps their family settings as configured.
 
 import { HBaseError, type FamilySpec, type HBaseClient } from './hbase-client'
-import { FAMILY } from './record'
 import ttypes = require('./thrift-gen/hbase_types')
 
 /** HBase's TTL for "keep forever" (HConstants.FOREVER, Integer.MAX_VALUE seconds). */
@@ -82,6 +81,9 @@ async function ensureTable (client: HBaseClient, table: string, family: string, 
   return 'updated'
 }
 
+/** The one column family of the by-user and by-time tables; its qualifiers are the encoder's field names (docs/hbase-schema.md). */
+export const FAMILY = 'e'
+
 /** The identity table's one family: links (`native/src/links.rs`). */
 export const LINK_FAMILY = 'l'
 
@@ -89,7 +91,7 @@ export const LINK_FAMILY = 'l'
 export const REPORT_FAMILY = 'r'
 
 /**
- * Creates the by-user and by-time tables if they are missing, each with the one family FAMILY (record.ts), and the
+ * Creates the by-user and by-time tables if they are missing, each with the one family FAMILY, and the
  * identity table with LINK_FAMILY, all pre-split at the salt boundaries, and the reports table with REPORT_FAMILY, and brings an existing table's family to
  * one version, a row bloom filter and the wanted TTL.
  * Returns what it did, keyed by table name.

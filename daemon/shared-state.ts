@@ -17,7 +17,7 @@ export const REJECT_CODES: readonly string[] = Object.values(errors).filter(e =>
 export const MAIN_SLOTS = [
   'bufferBytes', 'bufferBatches', 'flushActive',
   'batchesBuffered', 'bytesBuffered', 'eventsBuffered', 'batchesLost', 'eventsLost',
-  'eventsDelivered', 'eventsDroppedBots', 'batchesAcknowledged', 'flushRetries', 'batchesDeadLettered', 'oldestBatchMs'
+  'eventsDelivered', 'eventsDroppedBots', 'batchesAcknowledged', 'flushRetries', 'batchesDeadLettered'
 ] as const
 export type MainSlot = typeof MAIN_SLOTS[number]
 

@@ -1,7 +1,7 @@
 // The native encoder across the boundary, checked byte for byte against the reference in test/reference.
 
 import t from 'tap'
-import { decodeBatch, eventCells } from '../daemon/record'
+import { decodeBatch, eventCells } from './reference/batch'
 import { BATCH_FULL, Encoder, NEW_UID, uidBytes, userRowPrefix, type EncoderOptions } from '../daemon/native'
 import { encodeBatch, parseQuery, pixelEvent, Q, uid16, type RefEvent } from './reference/encoder'
 

@@ -2,7 +2,7 @@
 
 import t from 'tap'
 import { backoff } from '../daemon/flush'
-import { BatchFormatError, decodeBatch, eventCells } from '../daemon/record'
+import { BatchFormatError, decodeBatch, eventCells } from './reference/batch'
 import { encodeBatch } from './reference/encoder'
 
 const opts = { saltBuckets: 16, maxValueBytes: 2048, anonymizeIp: true }

@@ -4,7 +4,7 @@ import t, { type Test } from 'tap'
 import { defaults } from '../daemon/config'
 import { errors, nativeErrors } from '../daemon/errors'
 import { Encoder, encoderOptions } from '../daemon/native'
-import { decodeBatch, eventCells } from '../daemon/record'
+import { decodeBatch, eventCells } from './reference/batch'
 import { decodeBase64, schemaName, SnowplowRejected, translate, translatePayload, translateQuery } from '../daemon/snowplow'
 
 const CONTEXTS = 'iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0'

@@ -1,5 +1,6 @@
-// Decodes a batch (format v1, written by the native encoder) in JS: the reference the tests and the bench read batches with.
-// The flush writes batches to HBase through the native PutRequests, which checks them by the same rules.
+// The reference decoder of a batch (format v1, written by the native encoder), in plain JS: the tests and the bench
+// read batches with it and compare the native code against it. Production reads batches only in native code
+// (PutRequests and Sessions, native/src/records.rs), which checks them by the same rules.
 //
 //   batch  = "SPB1" count:u32 record{count}
 //   record = len:u32 ts:u64 ku_len:u8 ku ku_len:u8 kt nf:u8 field{nf}
@@ -8,13 +9,14 @@
 // All integers are big-endian. `q` indexes QUALIFIERS. Decoding copies nothing: keys and values are
 // views into the batch.
 
-import { userAgent } from './native'
+import { FAMILY } from '../../daemon/hbase-schema'
+import { userAgent } from '../../daemon/native'
 
 /** Column qualifiers of family `e`, indexed by the encoder's qualifier id. */
 export const QUALIFIERS = ['id', 'uid', 'sid', 'p', 'url', 'ref', 'a', 'd', 'it', 'ch', 'co', 'rg', 'ci', 'ua', 'ip', 'ct', 'vid', 'sto', 'eti', 'fp', 'lid', 'lnk', 'br', 'os', 'dt', 'bot'] as const
 export type Qualifier = typeof QUALIFIERS[number]
 
-export const FAMILY = 'e'
+export { FAMILY }
 
 export interface EncodedEvent {
   /** Server timestamp in ms: the cell timestamp of every cell of the event. */

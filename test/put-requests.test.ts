@@ -1,15 +1,15 @@
-// The buffer-writing framed transport and compact protocol, byte for byte against the npm runtime's own pair.
+// The native PutRequests against the generated Thrift client: the same bytes, request by request, for both event
+// tables and the identity links; its refusals; and HBaseClient against a stock-runtime Thrift server.
 
 import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
 import Int64 from 'node-int64'
-import t, { type Test } from 'tap'
+import t from 'tap'
 import thrift = require('thrift')
 import { defaults } from '../daemon/config'
 import { HBaseClient } from '../daemon/hbase-client'
 import { Encoder, encoderOptions, PutRequests } from '../daemon/native'
-import { decodeBatch, FAMILY, QUALIFIERS, storedCells, type EncodedEvent } from '../daemon/record'
-import { BufferCompactProtocol, BufferFramedTransport } from '../daemon/thrift-writer'
+import { decodeBatch, FAMILY, QUALIFIERS, storedCells, type EncodedEvent } from './reference/batch'
 import THBaseService = require('../daemon/thrift-gen/THBaseService')
 import { linkRows } from './reference/links'
 import ttypes = require('../daemon/thrift-gen/hbase_types')
@@ -19,45 +19,12 @@ type Client = InstanceType<typeof THBaseService.Client>
 /** The reference: the npm runtime's framed transport and compact protocol. */
 const stock = { transport: (onFlush: thrift.TTransportCallback) => new thrift.TFramedTransport(undefined, onFlush), protocol: thrift.TCompactProtocol }
 
-function buffered (initialBytes?: number): typeof stock {
-  return { transport: onFlush => new BufferFramedTransport(undefined, onFlush, initialBytes), protocol: BufferCompactProtocol }
-}
-
 /** The frames `send` flushes through one pair, as a connection would pass them to the socket. */
 function frames (pair: typeof stock, send: (client: Client) => void): Buffer[] {
   const out: Buffer[] = []
   const client = new THBaseService.Client(pair.transport(msg => out.push(msg!)), pair.protocol)
   send(client)
   return out
-}
-
-/** The frames written by `write` on a bare protocol, flushed after each step. */
-function written (pair: typeof stock, steps: Array<(p: thrift.TProtocol) => void>): Buffer[] {
-  const out: Buffer[] = []
-  const transport = pair.transport(msg => out.push(msg!))
-  for (const step of steps) {
-    // A protocol per message, as the generated client makes one per call.
-    const p = new pair.protocol(transport)
-    step(p)
-    transport.flush()
-  }
-  return out
-}
-
-/** The first offset where the two differ, or -1; a whole-buffer diff of 100 KB frames would say less. */
-function firstDifference (a: Buffer[], b: Buffer[]): number {
-  const x = Buffer.concat(a)
-  const y = Buffer.concat(b)
-  for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return i
-  return x.length === y.length ? -1 : Math.min(x.length, y.length)
-}
-
-function sameAsStock (t: Test, send: (client: Client) => void, what: string, initialBytes?: number): Buffer[] {
-  const want = frames(stock, send)
-  const got = frames(buffered(initialBytes), send)
-  t.equal(got.length, want.length, `${what}: as many frames`)
-  t.equal(firstDifference(got, want), -1, `${what}: the same bytes (${want.reduce((n, f) => n + f.length, 0)})`)
-  return got
 }
 
 const none = (): void => {}
@@ -98,13 +65,6 @@ function cell (value: Buffer, timestamp?: number | Int64, qualifier = 'q'): ttyp
   return new ttypes.TColumnValue({ family, qualifier: Buffer.from(qualifier), value, timestamp: timestamp as Int64 })
 }
 
-t.test('a realistic putMultiple, for both tables', async t => {
-  const events = realisticEvents(250)
-  sameAsStock(t, c => c.putMultiple(Buffer.from('spoor_user'), events.map(e => toPut(e.userKey, e)), none), 'user table')
-  sameAsStock(t, c => c.putMultiple(Buffer.from('spoor_time'), events.map(e => toPut(e.timeKey, e)), none), 'time table')
-})
-
-/** The events of each request, by the flush's size rule: record bytes plus 16 per field, plus each added agent cell's bytes and 16. */
 function slicesOf (events: EncodedEvent[], maxBytes: number): EncodedEvent[][] {
   const out: EncodedEvent[][] = []
   let current: EncodedEvent[] = []
@@ -131,6 +91,7 @@ function stockFrame (table: string, puts: ttypes.TPut[], seqid: number): Buffer 
   })
   return frame
 }
+
 
 t.test('the native PutRequests writes the generated client\'s bytes, request by request', async t => {
   const batch = realisticBatch(250)
@@ -240,164 +201,6 @@ t.test('the native PutRequests refuses a batch that is not format v1, with the r
   }
 })
 
-t.test('putMultiple with edge values', async t => {
-  const timestamps = [0, 1, -1, 63, 64, -64, -65, 2 ** 31 - 1, -(2 ** 31), 2 ** 32, -(2 ** 32), 2 ** 53 - 1, -(2 ** 53 - 1), 1764000000000, -1764000000000]
-  const int64s = [...timestamps.map(n => new Int64(n)), new Int64('7fffffffffffffff'), new Int64('8000000000000000'), new Int64('ffffffffffffffff'), new Int64(0x12345678, 0x9abcdef0)]
-  const lengths = [0, 1, 127, 128, 200, 16383, 16384, 20000, 2097152]
-  const puts = [
-    new ttypes.TPut({ row: Buffer.alloc(0), columnValues: [cell(Buffer.alloc(0))] }),
-    new ttypes.TPut({ row: Buffer.from('empty qualifier'), columnValues: [cell(Buffer.alloc(0), 0, '')] }),
-    ...timestamps.map(ts => new ttypes.TPut({ row: Buffer.from(`n${ts}`), columnValues: [cell(Buffer.from('v'), ts)], timestamp: ts as unknown as Int64 })),
-    ...int64s.map((ts, i) => new ttypes.TPut({ row: Buffer.from(`i${i}`), columnValues: [cell(Buffer.from('v'), ts)], timestamp: ts })),
-    ...lengths.map(n => new ttypes.TPut({ row: Buffer.alloc(n % 300, 'r'), columnValues: [cell(Buffer.alloc(n, n % 251), 5)] })),
-    new ttypes.TPut({ row: Buffer.from('many'), columnValues: Array.from({ length: 1000 }, (_, i) => cell(Buffer.from(`value ${i}`), i * 1000, `q${i}`)) }),
-    new ttypes.TPut({
-      row: Buffer.from('every field'),
-      columnValues: [new ttypes.TColumnValue({ family, qualifier: Buffer.from('q'), value: Buffer.from('v'), tags: Buffer.from([0, 1, 255]), type: 4 })],
-      attributes: { a: Buffer.from('1'), 'é': Buffer.alloc(300, 2) },
-      durability: ttypes.TDurability.SYNC_WAL,
-      cellVisibility: new ttypes.TCellVisibility({ expression: 'secret|é' })
-    })
-  ]
-  sameAsStock(t, c => c.putMultiple(Buffer.from('t'), puts, none), 'edge puts')
-  sameAsStock(t, c => c.putMultiple(Buffer.from(''), [], none), 'no puts')
-})
-
-t.test('scans and createTable', async t => {
-  const scan = new ttypes.TScan({
-    startRow: Buffer.from([0, 1, 2]),
-    stopRow: Buffer.alloc(0),
-    columns: [new ttypes.TColumn({ family, qualifier: Buffer.from('url') }), new ttypes.TColumn({ family })],
-    caching: 1000,
-    maxVersions: 1,
-    timeRange: new ttypes.TTimeRange({ minStamp: new Int64(0), maxStamp: new Int64(2 ** 53 - 1) }),
-    filterString: Buffer.from("PrefixFilter('u')"),
-    reversed: true,
-    cacheBlocks: false,
-    limit: 50000
-  })
-  sameAsStock(t, c => c.openScanner(Buffer.from('spoor_user'), scan, none), 'openScanner')
-  sameAsStock(t, c => {
-    c.getScannerRows(0, 1, none)
-    c.getScannerRows(2 ** 31 - 1, 100000, none)
-    c.getScannerRows(-5, -1, none)
-    c.closeScanner(7, none)
-  }, 'getScannerRows and closeScanner')
-  sameAsStock(t, c => c.getScannerResults(Buffer.from('t'), scan, 20, none), 'getScannerResults')
-  const desc = new ttypes.TTableDescriptor({
-    tableName: new ttypes.TTableName({ ns: Buffer.from('default'), qualifier: Buffer.from('spoor_user') }),
-    columns: [new ttypes.TColumnFamilyDescriptor({ name: family, maxVersions: 1, timeToLive: 2 ** 31 - 1, blockCacheEnabled: true, inMemory: false, compressionType: ttypes.TCompressionAlgorithm.NONE, configuration: { k: 'v' } })],
-    durability: ttypes.TDurability.ASYNC_WAL
-  })
-  sameAsStock(t, c => c.createTable(desc, [Buffer.from([1]), Buffer.from([2, 0]), Buffer.alloc(0)], none), 'createTable')
-  sameAsStock(t, c => c.tableExists(desc.tableName, none), 'tableExists')
-})
-
-t.test('primitives, including the ones left to the runtime', async t => {
-  const values = [0, 1, -1, 127, 128, 16383, 16384, 2 ** 31 - 1, -(2 ** 31), 2 ** 32 + 5, 3.7, -3.7, NaN]
-  const i64s: Array<number | Int64 | string> = [0, -0, 1, -1, 2 ** 53 - 1, -(2 ** 53 - 1), 2 ** 53, -(2 ** 53), 2 ** 60, -(2 ** 62), 1.5, -0.5, '123', '-9007199254740993',
-    new Int64('ffffffffffffffff'), new Int64(Buffer.from([9, 9, 0, 0, 0, 0, 0, 0, 0, 42]), 2)]
-  const steps: Array<(p: thrift.TProtocol) => void> = [
-    p => values.forEach(v => p.writeByte(v)),
-    p => values.forEach(v => { p.writeI16(v); p.writeI32(v) }),
-    p => i64s.forEach(v => p.writeI64(v as number)),
-    p => [0, -0, 1.5, -1e300, Infinity, NaN, 5e-324].forEach(v => p.writeDouble(v)),
-    p => ['', 'a', 'é€😀', '\ud800 lone surrogate', 'x'.repeat(20000)].forEach(s => { p.writeString(s); p.writeBinary(s) }),
-    p => { p.writeBool(true); p.writeBool(false) },
-    p => { p.writeMessageBegin('m', thrift.Thrift.MessageType.CALL, 2 ** 31 - 1); p.writeMessageEnd() }
-  ]
-  const want = written(stock, steps)
-  const got = written(buffered(4), steps)
-  t.equal(firstDifference(got, want), -1, 'the same bytes')
-  t.same(got.map(f => f.length), want.map(f => f.length), 'the same frames')
-
-  const plain = Uint8Array.from([1, 2, 3, 200])
-  t.equal(firstDifference(written(buffered(), [p => p.writeBinary(plain as Buffer)]), written(stock, [p => p.writeBinary(Buffer.from(plain))])), -1,
-    'a Uint8Array is written as the Buffer with its bytes')
-})
-
-t.test('values the runtime refuses are refused with its errors', async t => {
-  const bad: Array<[string, (p: thrift.TProtocol) => void]> = [
-    ['an i64 out of range', p => p.writeI64(2 ** 70)],
-    ['an object for an i64', p => p.writeI64({} as number)],
-    ['undefined for an i64', p => p.writeI64(undefined as unknown as number)],
-    ['a number for a binary', p => p.writeBinary(5 as unknown as Buffer)],
-    ['undefined for a string', p => p.writeString(undefined as unknown as string)]
-  ]
-  for (const [what, step] of bad) {
-    const fail = (pair: typeof stock): unknown => {
-      try {
-        written(pair, [step])
-      } catch (err) {
-        return { name: (err as Error).constructor.name, message: (err as Error).message }
-      }
-      return 'no error'
-    }
-    const want = fail(stock)
-    t.not(want, 'no error', `${what}: the runtime throws`)
-    t.same(fail(buffered()), want, what)
-  }
-})
-
-t.test('without the buffer transport the protocol takes the runtime path', async t => {
-  const events = realisticEvents(20)
-  const send = (c: Client): void => c.putMultiple(Buffer.from('t'), events.map(e => toPut(e.userKey, e)), none)
-  const chunks: Array<Buffer | string> = []
-  const stockTransport = new thrift.TFramedTransport(undefined, none)
-  const recorder = Object.assign(Object.create(stockTransport) as thrift.TTransport, { write: (chunk: Buffer | string) => chunks.push(chunk) })
-  new THBaseService.Client(recorder, BufferCompactProtocol).putMultiple(Buffer.from('t'), [toPut(events[0].userKey, events[0])], none)
-  t.ok(chunks.includes(events[0].userKey), 'binaries reach write() as the same Buffer, as the split-key framer needs')
-  t.equal(firstDifference(frames({ transport: stock.transport, protocol: BufferCompactProtocol }, send), frames(stock, send)), -1, 'the same bytes')
-})
-
-t.test('the buffer grows from a tiny start and each flush gets its own Buffer', async t => {
-  const events = realisticEvents(100)
-  const send = (c: Client): void => {
-    c.putMultiple(Buffer.from('t'), events.map(e => toPut(e.userKey, e)), none)
-    c.getScannerRows(1, 2, none)
-    c.putMultiple(Buffer.from('t'), events.slice(0, 3).map(e => toPut(e.timeKey, e)), none)
-  }
-  for (const initial of [1, 4, 5, 17]) {
-    const got = sameAsStock(t, send, `starting at ${initial} bytes`, initial)
-    // Compared after all three were sent, so a frame overwritten by a later request would have failed above.
-    const overlap = got.some((a, i) => got.some((b, j) => i !== j && a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.length && b.byteOffset < a.byteOffset + a.length))
-    t.notOk(overlap, 'no two frames share bytes')
-  }
-  const huge = new ttypes.TPut({ row: Buffer.from('r'), columnValues: [cell(Buffer.alloc(1 << 20, 7))] })
-  sameAsStock(t, c => c.putMultiple(Buffer.from('t'), [huge], none), 'one value many times the buffer', 16)
-})
-
-t.test('replies are read through the runtime, whole or in pieces', async t => {
-  const results = [
-    new ttypes.TResult({ row: Buffer.from('r1'), columnValues: [cell(Buffer.from('v1'), 1764000000000, 'url')] }),
-    new ttypes.TResult({ row: Buffer.alloc(0), columnValues: [] })
-  ]
-  // A reply as the gateway sends one: getScannerRows_result with its success list (field 0).
-  const reply = written(stock, [p => {
-    p.writeMessageBegin('getScannerRows', thrift.Thrift.MessageType.REPLY, 1)
-    p.writeStructBegin('getScannerRows_result')
-    p.writeFieldBegin('success', thrift.Thrift.Type.LIST, 0)
-    p.writeListBegin(thrift.Thrift.Type.STRUCT, results.length)
-    for (const r of results) (r as unknown as thrift.TStructLike).write(p)
-    p.writeListEnd()
-    p.writeFieldEnd()
-    p.writeFieldStop()
-    p.writeStructEnd()
-    p.writeMessageEnd()
-  }])[0]
-  for (const piece of [reply.length, 3, 1]) {
-    const client = new THBaseService.Client(new BufferFramedTransport(undefined, none), BufferCompactProtocol)
-    let answer: ttypes.TResult[] | undefined
-    client.getScannerRows(1, 2, (err, rows) => { t.error(err); answer = rows })
-    const receive = BufferFramedTransport.receiver(transport => {
-      const input = new BufferCompactProtocol(transport)
-      const header = input.readMessageBegin()
-      ;(client as unknown as Record<string, (input: thrift.TProtocol, mtype: number, seqid: number) => void>)[`recv_${header.fname}`](input, header.mtype, header.rseqid)
-    }, 0)
-    for (let i = 0; i < reply.length; i += piece) receive(reply.subarray(i, i + piece))
-    t.same(answer?.map(cells), results.map(cells), `read in pieces of ${piece}`)
-  }
-})
 
 t.test('HBaseClient against a stock-runtime Thrift server', async t => {
   const received: ttypes.TPut[][] = []
