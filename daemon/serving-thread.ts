@@ -8,7 +8,8 @@ import type { Config } from './config'
 import { demoRoutes } from './demo'
 import { createLogger } from './log'
 import { Encoder, encoderOptions } from './native'
-import { listen, type Server, type ServerContext } from './server'
+import type { ServerContext } from './intake'
+import { listen, type Server } from './server'
 import { SharedState } from './shared-state'
 
 /** What the main thread hands each serving thread. */

@@ -6,7 +6,7 @@
 
 import { errors } from './errors'
 
-export const ROUTES = ['pixel', 'pixel_head', 'events', 'preflight', 'healthz', 'tracker', 'sync', 'id', 'optout', 'snowplow_pixel', 'snowplow_post', 'other'] as const
+export const ROUTES = ['pixel', 'pixel_head', 'events', 'preflight', 'healthz', 'tracker', 'sync', 'id', 'optout', 'snowplow_pixel', 'snowplow_post', 'snowplow_preflight', 'other'] as const
 export type Route = typeof ROUTES[number]
 export const STATUSES = [200, 204, 302, 304, 400, 404, 411, 413, 414, 415, 431, 500, 503] as const
 

@@ -7,7 +7,7 @@ import { HBaseClient } from '../daemon/hbase-client'
 import { scanPrefix } from '../daemon/hbase-reader'
 import { linksOf, resolveUser, type ResolveOptions } from '../daemon/identity'
 import { userRowPrefix } from '../daemon/native'
-import { GIF } from '../daemon/server'
+import { GIF } from '../daemon/intake'
 import { CLI, flushed, startDaemon, type Daemon } from './fixtures/daemon'
 import { freshTables, SALT_BUCKETS, THRIFT_PORT } from './fixtures/hbase'
 
