@@ -3,7 +3,7 @@
 import { SpoorError } from './errors'
 import type { Delete, HBaseClient } from './hbase-client'
 import { scanKeys } from './hbase-reader'
-import { LINK_FAMILY } from './hbase-schema'
+import { checkSaltBuckets, LINK_FAMILY } from './hbase-schema'
 import { linksOf, parseId, resolveUser } from './identity'
 import { identityRow, timeRowKey, userRowPrefix } from './native'
 
@@ -57,7 +57,7 @@ const LINK_FAMILY_BYTES = Buffer.from(LINK_FAMILY)
 
 function checkOptions (options: EraseOptions): FilledOptions {
   const o = { ...kDefaultOptions, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as FilledOptions
-  if (!Number.isInteger(o.saltBuckets) || o.saltBuckets < 1 || o.saltBuckets > 256) throw new RangeError('options.saltBuckets must be an integer from 1 to 256')
+  checkSaltBuckets(o.saltBuckets, 'options.saltBuckets')
   if (!Number.isInteger(o.batchSize) || o.batchSize < 1 || o.batchSize > 10000) throw new RangeError('options.batchSize must be an integer from 1 to 10000')
   if (!Number.isInteger(o.maxIds) || o.maxIds < 1 || o.maxIds > 1000000) throw new RangeError('options.maxIds must be an integer from 1 to 1000000')
   return o

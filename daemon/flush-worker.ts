@@ -1,7 +1,7 @@
 // A flush worker thread: writes one batch to both event tables and its identity links to HBase with Thrift2 putMultiple, and reports the outcome.
 
-import { HBaseClient } from './hbase-client'
-import { PutRequests } from './native'
+import { HBaseClient, HBaseError } from './hbase-client'
+import { PutRequests, putRequests } from './native'
 
 export interface FlushTask {
   batch: Uint8Array
@@ -22,9 +22,6 @@ export interface FlushTask {
 export type FlushResult =
   | { ok: true, events: number, droppedBots: number }
   | { ok: false, permanent: boolean, reason: string }
-
-/** How the native module's message for a batch that is not format v1 begins. */
-const BATCH_FORMAT = 'batch is not format v1:'
 
 /**
  * Connections to the gateway, kept across tasks. The gateway answers one request per connection at a time, so
@@ -54,17 +51,12 @@ async function send (task: FlushTask, build: (seqid: number) => Buffer): Promise
   idle.push({ client, timeoutMs: task.timeoutMs })
 }
 
-/** HBase errors that retrying cannot fix: the batch goes to the dead-letter store. */
-function isPermanent (err: Error & { kind?: string }): boolean {
-  if (err.message.startsWith(BATCH_FORMAT)) return true
-  if (err.kind === 'illegal-argument') return true
-  return err.kind === 'io' && /NoSuchColumnFamily|KeyValue size too large|Cell with size/.test(err.message)
-}
-
 export default async function flush (task: FlushTask): Promise<FlushResult> {
   try {
-    // Checked whole before anything is written; each request is written by the native module as one frame.
-    const requests = new PutRequests(Buffer.from(task.batch.buffer, task.batch.byteOffset, task.batch.byteLength), task.maxRequestBytes, task.saltBuckets, task.dropBots, task.appPlatforms)
+    // Checked whole before anything is written: a batch that is not format v1 can never be, and is a dead letter.
+    const requests = putRequests(Buffer.from(task.batch.buffer, task.batch.byteOffset, task.batch.byteLength), task.maxRequestBytes, task.saltBuckets, task.dropBots, task.appPlatforms)
+    if (!(requests instanceof PutRequests)) return { ok: false, permanent: true, reason: requests.reason }
+    // Each request is written by the native module as one frame.
     const userTable = Buffer.from(task.userTable)
     const timeTable = Buffer.from(task.timeTable)
     const identityTable = Buffer.from(task.identityTable)
@@ -77,7 +69,9 @@ export default async function flush (task: FlushTask): Promise<FlushResult> {
     for (let i = 0; i < requests.linkRequests; i++) await send(task, seqid => requests.linkFrame(i, identityTable, seqid))
     return { ok: true, events: requests.events, droppedBots: requests.droppedBots }
   } catch (err) {
-    const e = err as Error & { kind?: string }
-    return { ok: false, permanent: isPermanent(e), reason: `${e.kind ?? e.name}: ${e.message}` }
+    const e = err as Error
+    // An HBaseError says whether a retry can succeed; anything else (a bug, a worker out of memory) is retried.
+    if (e instanceof HBaseError) return { ok: false, permanent: e.permanent, reason: `${e.kind}: ${e.message}` }
+    return { ok: false, permanent: false, reason: `${e.name}: ${e.message}` }
   }
 }

@@ -16,13 +16,24 @@ export type HBaseErrorKind = 'io' | 'illegal-argument' | 'transport' | 'timeout'
 
 export class HBaseError extends Error {
   readonly kind: HBaseErrorKind
+  /**
+   * True when sending the same request again cannot succeed: an `illegal-argument`, or an `io` failure whose Java
+   * exception a retry meets again (a missing family, a cell too large). The gateway passes only the exception's
+   * text, wrapped in one it marks retryable, so the names are read from it here, where the error is decoded. A
+   * missing table stays retryable: it may be created meanwhile.
+   */
+  readonly permanent: boolean
 
   constructor (kind: HBaseErrorKind, message: string, options?: { cause?: unknown }) {
     super(message, options)
     this.name = 'HBaseError'
     this.kind = kind
+    this.permanent = kind === 'illegal-argument' || (kind === 'io' && PERMANENT_IO.test(message))
   }
 }
+
+/** HBase's exceptions that a retry of the same put meets again, as its gateway names them in a TIOError's message. */
+const PERMANENT_IO = /NoSuchColumnFamily|KeyValue size too large|Cell with size/
 
 export interface HBaseClientOptions {
   /** Host of the Thrift2 gateway. Default `127.0.0.1`. */

@@ -1,7 +1,7 @@
 // Reads events back from HBase: one user's rows (or only their keys) by key prefix, a time range merged across buckets, row counts.
 
 import { KEYS_ONLY, type HBaseClient, type Scan } from './hbase-client'
-import { FAMILY } from './hbase-schema'
+import { checkSaltBuckets, FAMILY } from './hbase-schema'
 import type { TResult } from './thrift-gen/hbase_types'
 
 /** One event row as read back. */
@@ -156,7 +156,7 @@ function newestFirst (a: TResult, b: TResult): number {
  * them, fetching more from a bucket only when the merge reaches the end of what it has.
  */
 export async function scanTimeRange (client: HBaseClient, table: string, saltBuckets: number, fromMs: number, toMs: number, limit: number): Promise<Row[]> {
-  if (!Number.isInteger(saltBuckets) || saltBuckets < 1 || saltBuckets > 256) throw new RangeError('saltBuckets must be an integer from 1 to 256')
+  checkSaltBuckets(saltBuckets, 'saltBuckets')
   if (!Number.isSafeInteger(fromMs) || fromMs < 0) throw new RangeError('fromMs must be a non-negative integer')
   if (!Number.isSafeInteger(toMs) || toMs < fromMs) throw new RangeError('toMs must be an integer no less than fromMs')
   checkLimit(limit)

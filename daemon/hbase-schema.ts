@@ -36,7 +36,7 @@ function checkOptions (options: SchemaOptions): void {
   const reports = options.reportsTable
   if (reports !== undefined && (typeof reports !== 'string' || reports === '')) throw new TypeError('options.reportsTable must be a non-empty string')
   if (reports !== undefined && [options.userTable, options.timeTable, id].includes(reports)) throw new RangeError('options.reportsTable must differ from the other tables')
-  if (!Number.isInteger(options.saltBuckets) || options.saltBuckets < 1 || options.saltBuckets > 256) throw new RangeError('options.saltBuckets must be an integer from 1 to 256')
+  checkSaltBuckets(options.saltBuckets, 'options.saltBuckets')
   const ttl = options.ttlSeconds
   if (ttl !== undefined && (!Number.isInteger(ttl) || ttl < 0 || ttl > FOREVER)) throw new RangeError('options.ttlSeconds must be an integer from 0 to 2147483647')
   const reportsTtl = options.reportsTtlSeconds
@@ -54,6 +54,14 @@ function wanted (ttlSeconds: number | undefined): Wanted {
     bloomnFilterType: ttypes.TBloomFilterType.ROW,
     timeToLive: ttlSeconds === undefined || ttlSeconds === 0 ? FOREVER : ttlSeconds
   }
+}
+
+/**
+ * Checks N, the salt and bucket count (`hbase.salt_buckets`), for the TypeScript callers that take it, with the
+ * message the native module gives for its own (`native/src/options.rs`): `<name> must be an integer from 1 to 256`.
+ */
+export function checkSaltBuckets (n: number, name: string): void {
+  if (!Number.isInteger(n) || n < 1 || n > 256) throw new RangeError(`${name} must be an integer from 1 to 256`)
 }
 
 /** Split keys that give one region per salt value: the single bytes 1 … N−1. */

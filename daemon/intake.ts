@@ -10,8 +10,8 @@ import type { HttpRequest, HttpResponse } from 'uWebSockets.js'
 import type { Batcher } from './batcher'
 import { clientIp, type TrustedProxies } from './client-ip'
 import type { Config } from './config'
-import { errors, nativeErrors, type ErrorDef } from './errors'
-import { BATCH_FULL, NEW_UID, type Encoder } from './native'
+import { errors, type ErrorDef } from './errors'
+import { BATCH_FULL, encodeError, NEW_UID, type Encoder } from './native'
 import { postHead, receiveBody } from './post-body'
 import { ANONYMOUS, NOTHING, privacyChoice } from './privacy'
 import type { SharedState, ThreadCounters } from './shared-state'
@@ -194,7 +194,7 @@ export function intake (ctx: ServerContext): Intake {
     } else {
       const result = r.encode(query, userAgent, referer, cookie, anonymous ? NO_IP : clientAddress(res, req), anonymize)
       if (typeof result !== 'number') return fail(res, r.route, result)
-      if (result < 0) return fail(res, r.route, nativeErrors[-result - 1])
+      if (result < 0) return fail(res, r.route, encodeError(result))
       counters.accepted(1)
       if ((result & NEW_UID) !== 0 && useCookie && !anonymous && !anonymize) res.writeHeader(H_SET_COOKIE, cookieHeader)
       if ((result & BATCH_FULL) !== 0) batcher.drainSoon()
@@ -239,7 +239,7 @@ export function intake (ctx: ServerContext): Intake {
       }
       const pending = encoder.pending
       const result = encoder.events(events, userAgent, referer, cookie, ip, Date.now(), uidOut, anonymize)
-      if (result < 0) return answer(nativeErrors[-result - 1])
+      if (result < 0) return answer(encodeError(result))
       counters.accepted(encoder.pending - pending)
       // The template is shared by every request: copy the new uid before anything else can write it.
       const setCookie = (result & NEW_UID) !== 0 && useCookie && !anonymous && !anonymize ? cookieHeader.toString('latin1') : undefined

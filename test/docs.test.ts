@@ -4,7 +4,10 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { renderConfigDoc } from '../daemon/config-doc'
+import { defaults } from '../daemon/config'
 import { errors } from '../daemon/errors'
+import { healthBody } from '../daemon/server'
+import { ROUTE, SharedState } from '../daemon/shared-state'
 
 const docs = join(__dirname, '..', '..', 'docs')
 const allDocs = readdirSync(docs).filter(f => f.endsWith('.md')).map(f => readFileSync(join(docs, f), 'utf8')).join('\n')
@@ -38,4 +41,30 @@ t.test('.ci/run runs the README\'s test command, which installs from the lockfil
   const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8'))
   t.same(lock.packages[''].dependencies, pkg.dependencies, 'package-lock.json records package.json\'s dependencies')
   t.same(lock.packages[''].devDependencies, pkg.devDependencies, 'package-lock.json records package.json\'s devDependencies')
+})
+
+/** A JSON value's shape: its keys in order, and each value's type, arrays by their first element. */
+function shape (value: unknown): unknown {
+  if (Array.isArray(value)) return [value.length === 0 ? 'empty' : shape(value[0])]
+  if (value !== null && typeof value === 'object') return Object.entries(value).map(([k, v]) => [k, shape(v)])
+  return typeof value
+}
+
+t.test('docs/http-api.md\'s /healthz example has exactly the fields the code answers, in its order', async t => {
+  const page = readFileSync(join(docs, 'http-api.md'), 'utf8')
+  const example = /## `GET \/healthz`\n\n```\n\$ curl -s \S+\/healthz\n(.+)\n```/.exec(page)?.[1]
+  t.ok(example, 'the example is there')
+  // The state the example shows: a pixel, a bad pixel and a one-event POST, all acknowledged.
+  const state = SharedState.create(1)
+  const counters = state.thread(0)
+  counters.request(ROUTE.pixel, 200)
+  counters.request(ROUTE.pixel, 400)
+  counters.reject(errors.BAD_ESCAPE.code)
+  counters.request(ROUTE.events, 204)
+  counters.accepted(2)
+  for (const slot of ['batchesBuffered', 'eventsBuffered', 'eventsDelivered', 'batchesAcknowledged'] as const) state.add(slot, 2)
+  state.add('bytesBuffered', 734)
+  const body = healthBody(state, defaults())
+  t.same(shape(JSON.parse(example ?? 'null')), shape(body))
+  t.same(JSON.parse(example ?? 'null'), body, 'and its values are what the code gives for that state')
 })

@@ -7,8 +7,8 @@ import Int64 from 'node-int64'
 import t from 'tap'
 import thrift = require('thrift')
 import { defaults } from '../daemon/config'
-import { HBaseClient } from '../daemon/hbase-client'
-import { Encoder, encoderOptions, PutRequests } from '../daemon/native'
+import { HBaseClient, HBaseError } from '../daemon/hbase-client'
+import { Encoder, encoderOptions, PutRequests, putRequests } from '../daemon/native'
 import { decodeBatch, FAMILY, QUALIFIERS, storedCells, type EncodedEvent } from './reference/batch'
 import THBaseService = require('../daemon/thrift-gen/THBaseService')
 import { linkRows } from './reference/links'
@@ -28,6 +28,13 @@ function frames (pair: typeof stock, send: (client: Client) => void): Buffer[] {
 }
 
 const none = (): void => {}
+
+/** The flush's native call on a batch that is format v1: its requests. */
+function requestsOf (batch: Buffer, maxRequestBytes: number, saltBuckets: number, dropBots?: boolean, appPlatforms?: string[]): PutRequests {
+  const r = putRequests(batch, maxRequestBytes, saltBuckets, dropBots, appPlatforms)
+  if (!(r instanceof PutRequests)) throw new Error(`rejected: ${r.reason}`)
+  return r
+}
 const family = Buffer.from(FAMILY)
 const qualifiers = QUALIFIERS.map(q => Buffer.from(q))
 
@@ -97,7 +104,7 @@ t.test('the native PutRequests writes the generated client\'s bytes, request by 
   const batch = realisticBatch(250)
   const events = decodeBatch(batch)
   for (const maxBytes of [4 * 1024 * 1024, 20000, 1]) {
-    const requests = new PutRequests(batch, maxBytes, 16)
+    const requests = requestsOf(batch, maxBytes, 16)
     const slices = slicesOf(events, maxBytes)
     t.equal(requests.events, 250)
     t.equal(requests.requests, slices.length, `${maxBytes} bytes: ${slices.length} requests`)
@@ -114,7 +121,7 @@ t.test('the native PutRequests writes the generated client\'s bytes, request by 
   t.throws(() => requests0().frame(1, Buffer.from('t'), false, 1), { message: /request 1 of 1/ })
 
   function requests0 (): PutRequests {
-    return new PutRequests(realisticBatch(1), 1000, 16)
+    return requestsOf(realisticBatch(1), 1000, 16)
   }
 })
 
@@ -137,10 +144,10 @@ t.test('the native PutRequests flags an HTTP library\'s agent as the reference d
   const events = decodeBatch(batch)
   const bots = events.map(e => storedCells(e, apps).find(([q]) => QUALIFIERS[q] === 'bot')?.[1].toString() ?? '')
   t.same(bots, cases.map(c => c[2]), 'the reference\'s bot flags')
-  const requests = new PutRequests(batch, 4 * 1024 * 1024, 16, false, apps)
+  const requests = requestsOf(batch, 4 * 1024 * 1024, 16, false, apps)
   t.ok(requests.frame(0, Buffer.from('spoor_user'), false, 1).equals(stockFrame('spoor_user', events.map(e => toPut(e.userKey, e, apps)), 1)), 'the frame equals the generated client\'s')
-  t.equal(new PutRequests(batch, 4 * 1024 * 1024, 16, true, apps).droppedBots, 3)
-  t.equal(new PutRequests(batch, 4 * 1024 * 1024, 16, true).droppedBots, 5, 'without app platforms every HTTP library is a bot, as isbot says')
+  t.equal(requestsOf(batch, 4 * 1024 * 1024, 16, true, apps).droppedBots, 3)
+  t.equal(requestsOf(batch, 4 * 1024 * 1024, 16, true).droppedBots, 5, 'without app platforms every HTTP library is a bot, as isbot says')
 })
 
 t.test('the native PutRequests writes the identity links the reference gives, as the generated client would', async t => {
@@ -167,7 +174,7 @@ t.test('the native PutRequests writes the identity links the reference gives, as
     columnValues: r.cells.map(c => new ttypes.TColumnValue({ family: linkFamily, qualifier: c.qualifier, value: c.platform, timestamp: new Int64(c.ts) }))
   })
   for (const maxBytes of [1 << 20, 200, 1]) {
-    const requests = new PutRequests(batch, maxBytes, 16)
+    const requests = requestsOf(batch, maxBytes, 16)
     const got: Buffer[] = []
     for (let i = 0; i < requests.linkRequests; i++) got.push(requests.linkFrame(i, Buffer.from('spoor_identity'), 7))
     // Rebuild the same cut from the request count: rows are whole, in order, each request at least one.
@@ -184,11 +191,11 @@ t.test('the native PutRequests writes the identity links the reference gives, as
     }
     t.equal(at, want.length, `${maxBytes} bytes: ${got.length} link requests carry all ${want.length} rows as the generated client writes them`)
   }
-  t.equal(new PutRequests(realisticBatch(5), 1000, 16).linkRequests, 0, 'events with only a uid link nothing')
-  t.throws(() => new PutRequests(batch, 1000, 0), { message: /saltBuckets must be from 1 to 256/ })
+  t.equal(requestsOf(realisticBatch(5), 1000, 16).linkRequests, 0, 'events with only a uid link nothing')
+  for (const n of [0, 257, 1.5]) t.throws(() => putRequests(batch, 1000, n), { message: 'saltBuckets must be an integer from 1 to 256' }, `saltBuckets ${n}`)
 })
 
-t.test('the native PutRequests refuses a batch that is not format v1, with the reason the decoder gives', async t => {
+t.test('the flush\'s native call answers a batch that is not format v1 with a BatchRejected, giving the reason the decoder gives', async t => {
   const batch = realisticBatch(3)
   const cases: Array<[string, Buffer]> = [
     ['bad header', Buffer.concat([Buffer.from('XXXX'), batch.subarray(4)])],
@@ -196,7 +203,9 @@ t.test('the native PutRequests refuses a batch that is not format v1, with the r
     ['record 2 is cut short', batch.subarray(0, batch.length - 3)]
   ]
   for (const [reason, bad] of cases) {
-    t.throws(() => new PutRequests(bad, 1000, 16), { message: `batch is not format v1: ${reason}` })
+    const rejected = putRequests(bad, 1000, 16)
+    t.notOk(rejected instanceof PutRequests, `${reason}: a typed rejection, not requests`)
+    t.same(rejected, { reason: `batch is not format v1: ${reason}` })
     t.throws(() => decodeBatch(bad), { message: `batch is not format v1: ${reason}` })
   }
 })
@@ -231,7 +240,21 @@ t.test('HBaseClient against a stock-runtime Thrift server', async t => {
   t.equal(received[1].length, 0)
   const rows = await client.getScannerRows(1, 10)
   t.same(rows.map(r => r.row?.toString()), ['r'], 'the reply is read')
-  await t.rejects(client.tableExists('t'), { kind: 'io', message: 'tableExists: region moving' }, 'exceptions are classified as before')
+  await t.rejects(client.tableExists('t'), { kind: 'io', permanent: false, message: 'tableExists: region moving' }, 'exceptions are classified as before')
   t.ok(client.isOpen, 'the connection stays usable')
   t.same(await client.getScannerRows(1, 10).then(r => r.length), 1)
+})
+
+t.test('an HBaseError says whether retrying the same request can succeed', async t => {
+  const cases: Array<[HBaseError, boolean]> = [
+    [new HBaseError('io', 'putMultiple: org.apache.hadoop.hbase.regionserver.NoSuchColumnFamilyException: Column family x does not exist'), true],
+    [new HBaseError('io', 'putMultiple: KeyValue size too large'), true],
+    [new HBaseError('io', 'putMultiple: Cell with size 20971600 exceeds limit of 10485760 bytes'), true],
+    [new HBaseError('io', 'putMultiple: org.apache.hadoop.hbase.TableNotFoundException: t'), false],
+    [new HBaseError('io', 'putMultiple: region moving'), false],
+    [new HBaseError('illegal-argument', 'putMultiple: row is empty'), true],
+    [new HBaseError('transport', 'the connection closed'), false],
+    [new HBaseError('timeout', 'no answer within 10000 ms'), false]
+  ]
+  for (const [err, permanent] of cases) t.equal(err.permanent, permanent, `${err.kind}: ${err.message}`)
 })
