@@ -9,7 +9,7 @@
 import { writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { parseArgs } from 'node:util'
-import { clientIp, parseTrustedProxies } from '../daemon/client-ip'
+import { clientIp, parseTrustedProxies } from '../daemon/http/client-ip'
 
 export interface ClientIpResult {
   node: string

@@ -1,7 +1,7 @@
 // The collector's configuration: every key with its unit, default and limits, one set of defaults, checked once at start-up.
 
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs'
-import { parseAddresses, parseTrustedProxies } from './client-ip'
+import { parseAddresses, parseTrustedProxies } from './http/client-ip'
 import { SpoorError } from './errors'
 
 // smol-toml ships CommonJS beside its ES module, but its types are written for the ES module.

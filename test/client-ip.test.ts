@@ -1,7 +1,7 @@
 // The client IP behind trusted proxies: CIDR parsing, and the X-Forwarded-For and Forwarded walks (their cost: bench/client-ip.ts).
 
 import t from 'tap'
-import { clientIp, parseTrustedProxies } from '../daemon/client-ip'
+import { clientIp, parseTrustedProxies } from '../daemon/http/client-ip'
 
 // Reference conversions go through the WHATWG URL parser, which canonicalises IPv6 independently of ours.
 function canonical (text: string): string {

@@ -1,13 +1,13 @@
-// The docs stay true to the code: every error code is documented, and the configuration page matches the key definitions.
+// The docs stay true to the code: error codes, the configuration page, the README's test command, the /healthz example and the architecture page.
 
-import { readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { renderConfigDoc } from '../daemon/config-doc'
 import { defaults } from '../daemon/config'
 import { errors } from '../daemon/errors'
-import { healthBody } from '../daemon/server'
-import { ROUTE, SharedState } from '../daemon/shared-state'
+import { healthBody } from '../daemon/http/server'
+import { ROUTE, SharedState } from '../daemon/pipeline/shared-state'
 
 const docs = join(__dirname, '..', '..', 'docs')
 const allDocs = readdirSync(docs).filter(f => f.endsWith('.md')).map(f => readFileSync(join(docs, f), 'utf8')).join('\n')
@@ -67,4 +67,18 @@ t.test('docs/http-api.md\'s /healthz example has exactly the fields the code ans
   const body = healthBody(state, defaults())
   t.same(shape(JSON.parse(example ?? 'null')), shape(body))
   t.same(JSON.parse(example ?? 'null'), body, 'and its values are what the code gives for that state')
+})
+
+t.test('docs/architecture.md names only files that exist, and shows every daemon/ folder and native/src file', async t => {
+  const root = join(__dirname, '..', '..')
+  const page = readFileSync(join(docs, 'architecture.md'), 'utf8')
+  const named = new Set(page.match(/\b(?:daemon|native|test|bench)\/[\w./-]+\.(?:ts|rs)\b/g) ?? [])
+  t.ok(named.size > 20, `${named.size} files named`)
+  for (const path of named) t.ok(existsSync(join(root, path)), path)
+  const layout = /## Where each stage lives\n\n```\n([\s\S]*?)```/.exec(page)?.[1] ?? ''
+  const folders = readdirSync(join(root, 'daemon'), { withFileTypes: true }).filter(d => d.isDirectory()).map(d => d.name)
+  for (const folder of folders) t.match(layout, new RegExp(`^  ${folder}/ `, 'm'), `daemon/${folder}/`)
+  const rootFiles = readdirSync(join(root, 'daemon')).filter(f => f.endsWith('.ts'))
+  for (const file of rootFiles) t.match(layout, new RegExp(`^  ${file.replace('.', '\\.')} `, 'm'), `daemon/${file}`)
+  for (const file of readdirSync(join(root, 'native', 'src'))) t.ok(new RegExp(`\\b${file.replace('.', '\\.')}\\b`).test(layout), `native/src/${file}`)
 })

@@ -1,10 +1,10 @@
 // Enrichment and privacy on the real HBase: GeoIP, user agents and bots, IP anonymisation, DNT and Sec-GPC, the opt-out cookie.
 
 import t from 'tap'
-import { HBaseClient } from '../daemon/hbase-client'
-import { scanPrefix } from '../daemon/hbase-reader'
+import { HBaseClient } from '../daemon/hbase/client'
+import { scanPrefix } from '../daemon/hbase/reader'
 import { userRowPrefix } from '../daemon/native'
-import { TP2_PATH } from '../daemon/snowplow-routes'
+import { TP2_PATH } from '../daemon/http/snowplow-routes'
 import { flushed, startDaemon, type Daemon } from './fixtures/daemon'
 import { freshTables, SALT_BUCKETS, THRIFT_PORT } from './fixtures/hbase'
 

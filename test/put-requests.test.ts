@@ -7,12 +7,12 @@ import Int64 from 'node-int64'
 import t from 'tap'
 import thrift = require('thrift')
 import { defaults } from '../daemon/config'
-import { HBaseClient, HBaseError } from '../daemon/hbase-client'
+import { HBaseClient, HBaseError } from '../daemon/hbase/client'
 import { Encoder, encoderOptions, PutRequests, putRequests } from '../daemon/native'
 import { decodeBatch, FAMILY, QUALIFIERS, storedCells, type EncodedEvent } from './reference/batch'
-import THBaseService = require('../daemon/thrift-gen/THBaseService')
+import THBaseService = require('../daemon/hbase/thrift-gen/THBaseService')
 import { linkRows } from './reference/links'
-import ttypes = require('../daemon/thrift-gen/hbase_types')
+import ttypes = require('../daemon/hbase/thrift-gen/hbase_types')
 
 type Client = InstanceType<typeof THBaseService.Client>
 

@@ -1,7 +1,7 @@
 // The flush side's batch decoder and retry backoff, on their own.
 
 import t from 'tap'
-import { backoff } from '../daemon/flush'
+import { backoff } from '../daemon/pipeline/flush'
 import { BatchFormatError, decodeBatch, eventCells } from './reference/batch'
 import { encodeBatch } from './reference/encoder'
 

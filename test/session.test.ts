@@ -2,8 +2,8 @@
 
 import t from 'tap'
 import { xxh3 } from '@node-rs/xxhash'
-import { HBaseClient } from '../daemon/hbase-client'
-import { scanPrefix } from '../daemon/hbase-reader'
+import { HBaseClient } from '../daemon/hbase/client'
+import { scanPrefix } from '../daemon/hbase/reader'
 import { decodeBatch, eventCells } from './reference/batch'
 import { Encoder, encoderOptions, Sessions, sessionOptions, userRowPrefix, type SessionOptions } from '../daemon/native'
 import { defaults } from '../daemon/config'

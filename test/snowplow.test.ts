@@ -5,7 +5,7 @@ import { defaults } from '../daemon/config'
 import { errors } from '../daemon/errors'
 import { Encoder, encodeError, encoderOptions } from '../daemon/native'
 import { decodeBatch, eventCells } from './reference/batch'
-import { decodeBase64, schemaName, SnowplowRejected, translate, translatePayload, translateQuery } from '../daemon/snowplow'
+import { decodeBase64, schemaName, SnowplowRejected, translate, translatePayload, translateQuery } from '../daemon/http/snowplow'
 
 const CONTEXTS = 'iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0'
 const UNSTRUCT = 'iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0'

@@ -9,7 +9,7 @@
 // All integers are big-endian. `q` indexes QUALIFIERS. Decoding copies nothing: keys and values are
 // views into the batch.
 
-import { FAMILY } from '../../daemon/hbase-schema'
+import { FAMILY } from '../../daemon/hbase/schema'
 import { userAgent } from '../../daemon/native'
 
 /** Column qualifiers of family `e`, indexed by the encoder's qualifier id. */

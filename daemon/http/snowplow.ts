@@ -3,7 +3,7 @@
 // Only the translation lives here: the result is the body `POST /e` takes, fed to the same native call, so
 // that every limit and error code of the encoder applies to Snowplow events unchanged (docs/snowplow.md).
 
-import { errors, type ErrorDef } from './errors'
+import { errors, type ErrorDef } from '../errors'
 
 /** One Snowplow event: the tracker protocol's parameters, every value a string. */
 export type SnowplowParams = Record<string, string>

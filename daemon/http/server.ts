@@ -3,14 +3,14 @@
 import { randomBytes } from 'node:crypto'
 import * as uws from 'uWebSockets.js'
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js'
-import type { Config } from './config'
-import { errors } from './errors'
+import type { Config } from '../config'
+import { errors } from '../errors'
 import { serveAsset, serveIdGif, syncAsset, trackerAsset } from './identity-routes'
 import { GIF, H_CACHE_CONTROL, H_CONTENT_TYPE, H_SET_COOKIE, intake, STATUS_TEXT, V_GIF, V_NO_STORE, type GetRoute, type PostRoute, type ServerContext } from './intake'
 import { endHead } from './response'
 import { serveOptOut } from './privacy'
-import type { Logger } from './log'
-import { ROUTE, type SharedState } from './shared-state'
+import type { Logger } from '../log'
+import { ROUTE, type SharedState } from '../pipeline/shared-state'
 import { snowplowHandlers, TP2_PATH, type SnowplowHandlers } from './snowplow-routes'
 
 export interface Server {

@@ -2,15 +2,14 @@
 
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { parentPort, workerData } from 'node:worker_threads'
-import { Batcher } from './batcher'
+import { Batcher } from '../pipeline/batcher'
 import { parseTrustedProxies } from './client-ip'
-import type { Config } from './config'
-import { demoRoutes } from './demo'
-import { createLogger } from './log'
-import { Encoder, encoderOptions } from './native'
+import type { Config } from '../config'
+import { createLogger } from '../log'
+import { Encoder, encoderOptions } from '../native'
 import type { ServerContext } from './intake'
 import { listen, type Server } from './server'
-import { SharedState } from './shared-state'
+import { SharedState } from '../pipeline/shared-state'
 
 /** What the main thread hands each serving thread. */
 export interface ThreadData {
@@ -109,7 +108,9 @@ setInterval(() => {
   delay.reset()
 }, 1000).unref()
 
-listen(context(config, encoder), log, config.server.demo ? app => demoRoutes(app, config, log) : undefined).then(
+// The demo page is development code (daemon/dev/): loaded only when server.demo is on.
+const demo = config.server.demo ? (require('../dev/demo') as typeof import('../dev/demo')).demoRoutes : undefined
+listen(context(config, encoder), log, demo !== undefined ? app => demo(app, config, log) : undefined).then(
   s => {
     server = s
     batcher.start(config.batch.intervalMs)

@@ -1,7 +1,7 @@
 // Reads events back from HBase: one user's rows (or only their keys) by key prefix, a time range merged across buckets, row counts.
 
-import { KEYS_ONLY, type HBaseClient, type Scan } from './hbase-client'
-import { checkSaltBuckets, FAMILY } from './hbase-schema'
+import { KEYS_ONLY, type HBaseClient, type Scan } from './client'
+import { checkSaltBuckets, FAMILY } from './schema'
 import type { TResult } from './thrift-gen/hbase_types'
 
 /** One event row as read back. */

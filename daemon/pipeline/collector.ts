@@ -6,11 +6,11 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Worker } from 'node:worker_threads'
 import { EventBuffer } from './buffer'
-import { changedKeys, type Config } from './config'
+import { changedKeys, type Config } from '../config'
 import { Flusher, type FlushObserver } from './flush'
-import type { Logger } from './log'
-import { Sessions, sessionOptions } from './native'
-import type { ThreadData, ToMain, ToThread } from './serving-thread'
+import type { Logger } from '../log'
+import { Sessions, sessionOptions } from '../native'
+import type { ThreadData, ToMain, ToThread } from '../http/serving-thread'
 import { SharedState } from './shared-state'
 
 export interface Collector {
@@ -45,7 +45,7 @@ class ServingThread {
   private stop: () => void = () => {}
 
   constructor (data: ThreadData, onBatch: (thread: ServingThread, id: number, batch: Buffer) => void, log: Logger) {
-    this.worker = new Worker(join(__dirname, 'serving-thread.js'), { workerData: data })
+    this.worker = new Worker(join(__dirname, '..', 'http', 'serving-thread.js'), { workerData: data })
     this.stopped = new Promise(resolve => { this.stop = resolve })
     this.worker.on('message', (m: ToMain) => {
       if (m.type === 'batch') onBatch(this, m.id, Buffer.from(m.batch.buffer, m.batch.byteOffset, m.batch.byteLength))

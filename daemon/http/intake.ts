@@ -7,14 +7,14 @@
 // a POST only after the buffer commit that holds its events (docs/http-api.md).
 
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js'
-import type { Batcher } from './batcher'
+import type { Batcher } from '../pipeline/batcher'
 import { clientIp, type TrustedProxies } from './client-ip'
-import type { Config } from './config'
-import { errors, type ErrorDef } from './errors'
-import { BATCH_FULL, encodeError, NEW_UID, type Encoder } from './native'
+import type { Config } from '../config'
+import { errors, type ErrorDef } from '../errors'
+import { BATCH_FULL, encodeError, NEW_UID, type Encoder } from '../native'
 import { postHead, receiveBody } from './post-body'
 import { ANONYMOUS, NOTHING, privacyChoice } from './privacy'
-import type { SharedState, ThreadCounters } from './shared-state'
+import type { SharedState, ThreadCounters } from '../pipeline/shared-state'
 
 /** The 43-byte transparent 1×1 GIF, byte for byte what nginx's empty_gif serves. */
 export const GIF = Buffer.from([

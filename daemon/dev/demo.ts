@@ -1,11 +1,11 @@
 // The development demo: a page that fires the pixel and a POST batch, and reads the visitor's events back from HBase.
 
 import type { HttpResponse, TemplatedApp } from 'uWebSockets.js'
-import type { Config } from './config'
-import { HBaseClient } from './hbase-client'
-import { scanPrefix, type Row } from './hbase-reader'
-import type { Logger } from './log'
-import { userRowPrefix } from './native'
+import type { Config } from '../config'
+import { HBaseClient } from '../hbase/client'
+import { scanPrefix, type Row } from '../hbase/reader'
+import type { Logger } from '../log'
+import { userRowPrefix } from '../native'
 
 const PAGE = `<!doctype html>
 <html lang="en">

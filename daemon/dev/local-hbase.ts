@@ -10,8 +10,9 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, write
 import { connect } from 'node:net'
 import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { HBaseClient } from './hbase-client'
-import { JDK17_FLAGS, mavenClasspath, repoDir, siteXml } from './jvm'
+import { HBaseClient } from '../hbase/client'
+import { JDK17_FLAGS, mavenClasspath, siteXml } from './jvm'
+import { repoDir } from '../repo-dir'
 
 export interface LocalHBaseOptions {
   /** Directory for data, logs, generated config and pid files, such as `.spoor/hbase`; created if missing. */

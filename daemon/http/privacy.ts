@@ -1,7 +1,7 @@
 // The browser's privacy choices on the request path: the opt-out cookie, Do Not Track and Global Privacy Control.
 
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js'
-import type { Config } from './config'
+import type { Config } from '../config'
 
 /** What a request's privacy choices allow: record it as usual, record it anonymously, or record nothing. */
 export const RECORD = 0

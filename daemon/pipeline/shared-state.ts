@@ -4,7 +4,7 @@
 // one block per serving thread written only by that thread. Each slot has one writer, so plain `+=` is safe;
 // readers sum the blocks and may see a value a moment old, which is all that health and metrics need.
 
-import { errors } from './errors'
+import { errors } from '../errors'
 
 export const ROUTES = ['pixel', 'pixel_head', 'events', 'preflight', 'healthz', 'tracker', 'sync', 'id', 'optout', 'snowplow_pixel', 'snowplow_post', 'snowplow_preflight', 'other'] as const
 export type Route = typeof ROUTES[number]

@@ -10,13 +10,13 @@
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { isIP } from 'node:net'
-import { Batcher } from './batcher'
-import { EventBuffer } from './buffer'
-import type { Config } from './config'
-import { Flusher } from './flush'
-import type { Logger } from './log'
-import { BATCH_FULL, Encoder, encoderOptions, Sessions, sessionOptions } from './native'
-import { SharedState } from './shared-state'
+import { Batcher } from '../pipeline/batcher'
+import { EventBuffer } from '../pipeline/buffer'
+import type { Config } from '../config'
+import { Flusher } from '../pipeline/flush'
+import type { Logger } from '../log'
+import { BATCH_FULL, Encoder, encoderOptions, Sessions, sessionOptions } from '../native'
+import { SharedState } from '../pipeline/shared-state'
 
 export interface DemoDataOptions {
   /** Rows to write, retries included; at least 1. */

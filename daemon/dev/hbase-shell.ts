@@ -12,7 +12,8 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { constants } from 'node:os'
 import { join, resolve } from 'node:path'
-import { JDK17_FLAGS, mavenClasspath, repoDir, siteXml } from './jvm'
+import { JDK17_FLAGS, mavenClasspath, siteXml } from './jvm'
+import { repoDir } from '../repo-dir'
 
 export interface HBaseShellOptions {
   /**

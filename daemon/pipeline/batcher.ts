@@ -1,6 +1,6 @@
 // Drains a serving thread's in-memory batch to the buffer every few milliseconds, or at once when it is full.
 
-import type { Encoder } from './native'
+import type { Encoder } from '../native'
 
 type Waiter = (err?: Error) => void
 

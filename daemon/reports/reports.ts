@@ -4,11 +4,11 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Config } from './config'
-import { SpoorError } from './errors'
-import type { HBaseClient } from './hbase-client'
-import { REPORT_FAMILY } from './hbase-schema'
-import { repoDir } from './jvm'
+import type { Config } from '../config'
+import { SpoorError } from '../errors'
+import type { HBaseClient } from '../hbase/client'
+import { REPORT_FAMILY } from '../hbase/schema'
+import { repoDir } from '../repo-dir'
 
 /** What `spark-submit` adds on JDK 17: Spark's own code reaches into these JDK internals. */
 export const SPARK_JDK17_FLAGS = [

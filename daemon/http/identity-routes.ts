@@ -5,12 +5,12 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js'
-import type { Config } from './config'
-import { SpoorError } from './errors'
+import type { Config } from '../config'
+import { SpoorError } from '../errors'
 import { endHead } from './response'
 
 /** Where `npm run build:tracker` writes the tracker and the sync page, next to the compiled daemon. */
-export const TRACKER_DIR = join(__dirname, '..', 'tracker')
+export const TRACKER_DIR = join(__dirname, '..', '..', 'tracker')
 
 /** The literal the tracker's bundle holds once, replaced by its defaults as a JSON string literal. */
 const DEFAULTS_PLACEHOLDER = '"__SPOOR_DEFAULTS__"'

@@ -1,7 +1,7 @@
 // A flush worker thread: writes one batch to both event tables and its identity links to HBase with Thrift2 putMultiple, and reports the outcome.
 
-import { HBaseClient, HBaseError } from './hbase-client'
-import { PutRequests, putRequests } from './native'
+import { HBaseClient, HBaseError } from '../hbase/client'
+import { PutRequests, putRequests } from '../native'
 
 export interface FlushTask {
   batch: Uint8Array

@@ -1,6 +1,6 @@
 // Creates spoor's two event tables and its identity table in HBase, pre-split by salt bucket, and its reports table, and keeps their family settings as configured.
 
-import { HBaseError, type FamilySpec, type HBaseClient } from './hbase-client'
+import { HBaseError, type FamilySpec, type HBaseClient } from './client'
 import ttypes = require('./thrift-gen/hbase_types')
 
 /** HBase's TTL for "keep forever" (HConstants.FOREVER, Integer.MAX_VALUE seconds). */

@@ -1,11 +1,11 @@
 // Erases one person from every table: their events by user and by time, their identity rows, and the links other ids keep to them (docs/privacy.md).
 
-import { SpoorError } from './errors'
-import type { Delete, HBaseClient } from './hbase-client'
-import { scanKeys } from './hbase-reader'
-import { checkSaltBuckets, LINK_FAMILY } from './hbase-schema'
+import { SpoorError } from '../errors'
+import type { Delete, HBaseClient } from './client'
+import { scanKeys } from './reader'
+import { checkSaltBuckets, LINK_FAMILY } from './schema'
 import { linksOf, parseId, resolveUser } from './identity'
-import { identityRow, timeRowKey, userRowPrefix } from './native'
+import { identityRow, timeRowKey, userRowPrefix } from '../native'
 
 export interface EraseOptions {
   /** The by-user table (`hbase.user_table`). */

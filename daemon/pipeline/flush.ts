@@ -3,10 +3,10 @@
 import { join } from 'node:path'
 import { Piscina } from 'piscina'
 import type { EventBuffer } from './buffer'
-import type { Config } from './config'
-import { errors } from './errors'
+import type { Config } from '../config'
+import { errors } from '../errors'
 import type { FlushResult, FlushTask } from './flush-worker'
-import { RateLimit, type Logger } from './log'
+import { RateLimit, type Logger } from '../log'
 import type { SharedState } from './shared-state'
 
 /** Told of every flush attempt, for the flush latency histogram. */

@@ -1,9 +1,9 @@
 // The refusals every POST route shares, and the body read whole: POST /e and Snowplow's tp2 read theirs the same way.
 
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js'
-import type { Config } from './config'
-import { errors, type ErrorDef } from './errors'
-import type { SharedState } from './shared-state'
+import type { Config } from '../config'
+import { errors, type ErrorDef } from '../errors'
+import type { SharedState } from '../pipeline/shared-state'
 
 /** One request's exchange: `done` once it is answered or the client went away, after which nothing may be written. */
 export interface Exchange {

@@ -1,8 +1,8 @@
 // Reads the identity table: the ids linked to one id, and the canonical user they resolve to (docs/identity.md).
 
-import type { HBaseClient } from './hbase-client'
-import { LINK_FAMILY } from './hbase-schema'
-import { identityRow, uidText } from './native'
+import type { HBaseClient } from './client'
+import { LINK_FAMILY } from './schema'
+import { identityRow, uidText } from '../native'
 
 /** What produced an id: the letter before the colon of `t:value`. */
 export const ID_TYPES: Record<string, string> = {

@@ -1,10 +1,10 @@
 // What spoor's local Java processes (HBase, its Thrift2 gateway, the HBase shell) share: JDK 17 flags,
-// hbase-site.xml, a Maven classpath resolved once per pom, and finding the repository's hbase/ folder.
+// hbase-site.xml, and a Maven classpath resolved once per pom.
 
 import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 
 /** HBase's bin/hbase adds these on JDK 17: its netty and Hadoop code reach into JDK internals. */
 export const JDK17_FLAGS = [
@@ -23,14 +23,6 @@ export const JDK17_FLAGS = [
   '--add-exports', 'java.base/sun.net.dns=ALL-UNNAMED',
   '--add-exports', 'java.base/sun.net.util=ALL-UNNAMED'
 ]
-
-/** A folder of the repository (such as `hbase` or `hbase/shell`), found upwards from this file, which runs from daemon/ or dist/daemon/. */
-export function repoDir (relative: string): string {
-  for (let dir = __dirname; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, relative, 'pom.xml'))) return join(dir, relative)
-    if (dirname(dir) === dir) return join(__dirname, '..', relative)
-  }
-}
 
 function xmlEscape (text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')

@@ -5,14 +5,14 @@
 
 import { createServer, type Server } from 'node:http'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
-import type { EventBuffer } from './buffer'
-import type { Collector, CollectorHooks } from './collector'
-import { parseAddresses } from './client-ip'
-import type { Config } from './config'
-import { errors } from './errors'
-import type { Logger } from './log'
-import { healthBody } from './server'
-import type { SharedState } from './shared-state'
+import type { EventBuffer } from '../pipeline/buffer'
+import type { Collector, CollectorHooks } from '../pipeline/collector'
+import { parseAddresses } from '../http/client-ip'
+import type { Config } from '../config'
+import { errors } from '../errors'
+import type { Logger } from '../log'
+import { healthBody } from '../http/server'
+import type { SharedState } from '../pipeline/shared-state'
 
 /** The metrics registry, and the hooks that feed its histograms. */
 export function createMetrics (state: () => SharedState | undefined, buffer: () => EventBuffer | undefined): { registry: Registry, hooks: CollectorHooks } {

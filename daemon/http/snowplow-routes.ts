@@ -4,9 +4,9 @@
 // anonymity when the tracker sends SP-Anonymous; admission, privacy, cookies and answering are the intake's.
 
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js'
-import type { ErrorDef } from './errors'
+import type { ErrorDef } from '../errors'
 import type { GetRoute, Intake, PostRoute, ServerContext } from './intake'
-import { ROUTE } from './shared-state'
+import { ROUTE } from '../pipeline/shared-state'
 import { SnowplowRejected, translatePayload, translateQuery } from './snowplow'
 
 /** The tp2 POST path every Snowplow tracker sends to by default. */
