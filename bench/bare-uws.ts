@@ -6,7 +6,7 @@
 import * as uws from 'uWebSockets.js'
 import type { us_listen_socket } from 'uWebSockets.js'
 // Loading spoor's server module costs start-up time only; its GIF stays the one source of the bytes.
-import { GIF } from '../daemon/server'
+import { GIF } from '../daemon/http/intake'
 
 // The same header values as daemon/server.ts; run.ts checks that every contender answers alike.
 const H_CONTENT_TYPE = Buffer.from('Content-Type')

@@ -6,8 +6,8 @@
 
 import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { HBaseClient } from '../daemon/hbase-client'
-import { scanPrefix } from '../daemon/hbase-reader'
+import type { HBaseClient } from '../daemon/hbase/client'
+import { scanPrefix } from '../daemon/hbase/reader'
 import { userRowPrefix } from '../daemon/native'
 import { PIXEL, runAutocannon, type LoadResult } from './load'
 import type { HBaseTarget, RunningSpoor } from './servers'

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net'
 import { parseArgs } from 'node:util'
 import pino from 'pino'
 // Loading spoor's server module costs start-up time only; its GIF stays the one source of the bytes.
-import { GIF } from '../daemon/server'
+import { GIF } from '../daemon/http/intake'
 
 const { values } = parseArgs({ options: { port: { type: 'string', default: '0' }, log: { type: 'string' } } })
 if (values.log === undefined) throw new Error('--log FILE is required')

@@ -3,24 +3,23 @@
 
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { EventBuffer } from './buffer'
-import { createMetrics, startAdmin } from './admin'
-import { startCollector, type Collector } from './collector'
+import { EventBuffer } from './pipeline/buffer'
+import { createMetrics, startAdmin } from './ops/admin'
+import { startCollector, type Collector } from './pipeline/collector'
 import { configPath, loadConfig, type Config } from './config'
-import { writeDemoData } from './demo-data'
-import { eraseUser, erasureId, type Erasure } from './erase'
+import { writeDemoData } from './reports/demo-data'
+import { eraseUser, erasureId, type Erasure } from './hbase/erase'
 import { SpoorError } from './errors'
-import { HBaseClient } from './hbase-client'
-import { openShell } from './hbase-shell'
-import { scanPrefix, scanTimeRange, type Row } from './hbase-reader'
-import { ensureSchema } from './hbase-schema'
-import { ID_TYPES, parseId, resolveUser, type Resolution } from './identity'
-import { LocalHBase } from './local-hbase'
+import { HBaseClient } from './hbase/client'
+import { scanPrefix, scanTimeRange, type Row } from './hbase/reader'
+import { ensureSchema } from './hbase/schema'
+import { ID_TYPES, parseId, resolveUser, type Resolution } from './hbase/identity'
+import type { LocalHBase } from './dev/local-hbase'
 import { createLogger, type Logger } from './log'
 import { sdNotify, userRowPrefix } from './native'
-import { reportCsv, reportText } from './report-print'
-import { checkMaster, checkReportsTable, checkWindow, dayWindow, DEFAULT_PARAMS, readReport, reportDef, runJob, type Report, type ReportParams } from './reports'
-import { createNotifier, type Notifier } from './sd-notify'
+import { reportCsv, reportText } from './reports/report-print'
+import { checkMaster, checkReportsTable, checkWindow, dayWindow, DEFAULT_PARAMS, readReport, reportDef, runJob, type Report, type ReportParams } from './reports/reports'
+import { createNotifier, type Notifier } from './ops/sd-notify'
 
 const USAGE = `usage: spoor <command> [options]
 
@@ -98,7 +97,9 @@ const { values: opts, positionals } = parseArgs({
   }
 })
 
+/** The local HBase of the development commands; daemon/dev/ is loaded only by them, never by `serve`. */
 function localHBase (config: Config): LocalHBase {
+  const { LocalHBase } = require('./dev/local-hbase') as typeof import('./dev/local-hbase')
   return new LocalHBase({ dir: resolve(opts['hbase-dir'] as string), thriftPort: config.hbase.port })
 }
 
@@ -280,6 +281,7 @@ HBase Thrift2 on ${config.hbase.host}:${config.hbase.port}, data under ${resolve
         await init(config, opts.ttl)
       } else if (sub === 'shell') {
         const hbase = localHBase(config)
+        const { openShell } = require('./dev/hbase-shell') as typeof import('./dev/hbase-shell')
         process.exitCode = await openShell({ dir: join(resolve(opts['hbase-dir'] as string), 'shell'), zkPort: hbase.ports.zk, args: positionals.slice(2) })
           .catch((err: Error) => { throw new SpoorError('HBASE_UNAVAILABLE', err.message) })
       } else {

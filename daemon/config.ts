@@ -1,39 +1,12 @@
 // The collector's configuration: every key with its unit, default and limits, one set of defaults, checked once at start-up.
 
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs'
-import { parseAddresses, parseTrustedProxies } from './client-ip'
+import { parseAddresses, parseTrustedProxies } from './http/client-ip'
 import { SpoorError } from './errors'
 
 // smol-toml ships CommonJS beside its ES module, but its types are written for the ES module.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { parse: parseToml, TomlError } = require('smol-toml') as typeof import('smol-toml', { with: { 'resolution-mode': 'import' } })
-
-/** What a browser's privacy signal does to its events (docs/privacy.md). */
-export type PrivacySignal = 'ignore' | 'anonymize' | 'drop'
-
-export interface Config {
-  dataDir: string
-  server: { host: string, port: number, threads: number, trustedProxies: string[], demo: boolean, corsOrigins: string[] }
-  shutdown: { drainSeconds: number, timeoutSeconds: number }
-  admin: { enabled: boolean, host: string, port: number, allow: string[] }
-  batch: { intervalMs: number, maxBytes: number }
-  buffer: { highWaterBytes: number, maxBytes: number, pixelOverHighWater: 'accept' | 'drop', retryAfterSeconds: number }
-  flush: { workers: number, inFlight: number, maxRequestBytes: number, retryMinMs: number, retryMaxMs: number, timeoutMs: number }
-  hbase: { host: string, port: number, userTable: string, timeTable: string, identityTable: string, reportsTable: string, saltBuckets: number, ttlSeconds: number, zookeeperQuorum: string }
-  reports: { ttlSeconds: number, master: string, heapMb: number, identityIdsMax: number, sparkSubmit: string }
-  limits: {
-    maxQueryBytes: number, maxHeaderBytes: number, maxBodyBytes: number, maxFields: number,
-    maxValueBytes: number, maxDataBytes: number, maxEventsPerPost: number, maxJsonDepth: number
-  }
-  cookie: { name: string, domain: string, maxAgeDays: number, sameSite: 'Lax' | 'Strict' | 'None', secure: boolean }
-  identity: { cookie: boolean, bounce: boolean, etag: boolean, storage: boolean, syncOrigins: string[], fingerprint: boolean, login: boolean, linkDomains: string[] }
-  tracker: { maxAgeSeconds: number }
-  geoip: { enabled: boolean, databases: string[] }
-  enrich: { dropBots: boolean, appPlatforms: string[] }
-  privacy: { anonymizeIp: boolean, dnt: PrivacySignal, gpc: PrivacySignal, optOutCookie: string }
-  session: { timeoutMinutes: number, maxUsers: number, ownHosts: string[] }
-  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' }
-}
 
 type Kind =
   | { type: 'int', min: number, max: number }
@@ -57,12 +30,13 @@ export interface KeyDef {
 const MiB = 1024 * 1024
 const GiB = 1024 * MiB
 
-const int = (min: number, max: number): Kind => ({ type: 'int', min, max })
-const bool: Kind = { type: 'bool' }
-const str: Kind = { type: 'string' }
-const tableName: Kind = { type: 'string', pattern: /^([A-Za-z0-9_.-]+:)?[A-Za-z0-9_.-]+$/ }
+// Each kind keeps its literal type, from which Config's field types follow.
+const int = (min: number, max: number) => ({ type: 'int', min, max }) as const
+const bool = { type: 'bool' } as const
+const str = { type: 'string' } as const
+const tableName = { type: 'string', pattern: /^([A-Za-z0-9_.-]+:)?[A-Za-z0-9_.-]+$/ } as const
 
-export const keyDefs: readonly KeyDef[] = [
+const defs = [
   { key: 'data_dir', kind: str, default: './.spoor/data', doc: 'Directory for the LMDB buffer (under buffer/v1) and the dead-letter store; relative paths are taken from the working directory.' },
 
   { key: 'server.host', kind: str, default: '127.0.0.1', doc: 'Address the collector listens on; use 0.0.0.0 behind a load balancer.' },
@@ -153,7 +127,36 @@ export const keyDefs: readonly KeyDef[] = [
   { key: 'session.own_hosts', reload: true, kind: { type: 'strings' }, default: [], doc: 'Host names of the operator\'s own sites (no scheme, port or path, e.g. "shop.example"): a referrer from one of them never starts a session, so a journey across them stays one session. A referrer from the page\'s own host never does either.' },
 
   { key: 'log.level', reload: true, kind: { type: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] }, default: 'info', doc: 'Least severe level written to the log (JSON lines on stdout).' }
-]
+] as const satisfies readonly KeyDef[]
+
+/** Every key, as the checks, the docs and reload read them. */
+export const keyDefs: readonly KeyDef[] = defs
+
+type Def = typeof defs[number]
+type Camel<S extends string> = S extends `${infer Head}_${infer Tail}` ? `${Head}${Capitalize<Camel<Tail>>}` : S
+/** The value type of a key of kind `K`. */
+type ValueOf<K> =
+  K extends { type: 'int' } ? number
+    : K extends { type: 'bool' } ? boolean
+      : K extends { type: 'string' } ? string
+        : K extends { type: 'enum', values: ReadonlyArray<infer V> } ? V
+          : K extends { type: 'strings' } ? string[]
+            : never
+type SectionOf<K> = K extends `${infer Section}.${string}` ? Section : never
+type Section = SectionOf<Def['key']>
+
+/**
+ * The checked configuration, derived from keyDefs: a top-level key is a field, `section.key_name` is
+ * `section.keyName`, and each field's type is its kind's. A key added to keyDefs is in Config, with nothing else to edit.
+ */
+export type Config = {
+  [D in Def as D['key'] extends `${string}.${string}` ? never : Camel<D['key']>]: ValueOf<D['kind']>
+} & {
+  [S in Section as Camel<S>]: { [D in Def as D['key'] extends `${S}.${infer Name}` ? Camel<Name> : never]: ValueOf<D['kind']> }
+}
+
+/** What a browser's privacy signal does to its events (docs/privacy.md). */
+export type PrivacySignal = Config['privacy']['dnt']
 
 const camel = (s: string): string => s.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())
 

@@ -13,7 +13,7 @@ function def (code: string, status: number, message: string): ErrorDef {
 }
 
 export const errors = {
-  // Request errors found by the native encoder (codes -1 … -9 of Encoder.pixel/events).
+  // Request errors found by the native encoder: its EncodeError results, mapped in native.ts.
   QUERY_TOO_LONG: def('SPOOR_E_QUERY_TOO_LONG', 414, 'the query string is longer than limits.max_query_bytes'),
   TOO_MANY_FIELDS: def('SPOOR_E_TOO_MANY_FIELDS', 400, 'more parameters or keys than limits.max_fields'),
   BAD_ESCAPE: def('SPOOR_E_BAD_ESCAPE', 400, 'a % escape is not followed by two hex digits'),
@@ -72,16 +72,3 @@ export class SpoorError extends Error {
     this.code = errors[name].code
   }
 }
-
-/** Native encoder return codes, in the order the encoder numbers them (-1 is index 0). */
-export const nativeErrors: readonly ErrorDef[] = [
-  errors.QUERY_TOO_LONG,
-  errors.TOO_MANY_FIELDS,
-  errors.BAD_ESCAPE,
-  errors.BAD_UTF8,
-  errors.VALUE_TOO_LONG,
-  errors.BAD_JSON,
-  errors.JSON_TOO_DEEP,
-  errors.TOO_MANY_EVENTS,
-  errors.BAD_FIELD
-]

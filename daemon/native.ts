@@ -3,18 +3,39 @@
 import { dirname, join } from 'node:path'
 import type * as Binding from '../native/index'
 import type { Config } from './config'
+import { errors, type ErrorDef } from './errors'
 
 // The generated loader sits next to the built .node file in native/, outside dist/.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const binding: typeof Binding = require(join(__dirname, '..', '..', 'native'))
 
 /** Flags of a non-negative Encoder.pixel/events result: NEW_UID, BATCH_FULL. */
-export const { Encoder, PutRequests, Sessions, userRowPrefix, timeRowKey, identityRow, userAgent, uidBytes, uidText, sdNotify, NEW_UID, BATCH_FULL } = binding
+export const { Encoder, PutRequests, putRequests, Sessions, userRowPrefix, timeRowKey, identityRow, userAgent, uidText, sdNotify, NEW_UID, BATCH_FULL } = binding
 export type Encoder = Binding.Encoder
 export type PutRequests = Binding.PutRequests
+export type BatchRejected = Binding.BatchRejected
 export type Sessions = Binding.Sessions
 export type EncoderOptions = Binding.EncoderOptions
 export type SessionOptions = Binding.SessionOptions
+export type EncodeError = Binding.EncodeError
+
+/** The catalogue's error for each refusal of the encoder; the generated enum makes a missing one a compile error. */
+const encodeErrors: Record<EncodeError, ErrorDef> = {
+  [binding.EncodeError.QueryTooLong]: errors.QUERY_TOO_LONG,
+  [binding.EncodeError.TooManyFields]: errors.TOO_MANY_FIELDS,
+  [binding.EncodeError.BadEscape]: errors.BAD_ESCAPE,
+  [binding.EncodeError.BadUtf8]: errors.BAD_UTF8,
+  [binding.EncodeError.ValueTooLong]: errors.VALUE_TOO_LONG,
+  [binding.EncodeError.BadJson]: errors.BAD_JSON,
+  [binding.EncodeError.JsonTooDeep]: errors.JSON_TOO_DEEP,
+  [binding.EncodeError.TooManyEvents]: errors.TOO_MANY_EVENTS,
+  [binding.EncodeError.BadField]: errors.BAD_FIELD
+}
+
+/** The catalogue's error for a negative result of `Encoder.pixel` or `Encoder.events`. */
+export function encodeError (result: EncodeError | number): ErrorDef {
+  return encodeErrors[result as EncodeError]
+}
 
 /** The encoder's options, from the config. */
 export function encoderOptions (config: Config): EncoderOptions {

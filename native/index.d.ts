@@ -32,13 +32,6 @@ export declare class Encoder {
  * requests under `maxRequestBytes`, each written as one frame (framed transport, compact protocol) on demand.
  */
 export declare class PutRequests {
-  /**
-   * Copies and checks the batch (format v1); throws an Error whose message starts `batch is not format v1:`.
-   * `saltBuckets` (1–256) salts the identity table's rows, as `hbase.salt_buckets` does the event tables'.
-   * With `dropBots`, events whose user agent is a bot's are left out (`droppedBots` counts them). An HTTP library's
-   * agent is no bot's on the events of `appPlatforms` (`enrich.app_platforms`, `native/src/agent.rs`).
-   */
-  constructor(batch: Buffer, maxRequestBytes: number, saltBuckets: number, dropBots?: boolean | undefined | null, appPlatforms?: Array<string> | undefined | null)
   /** Events in the batch. */
   get events(): number
   /** Events left out as bots' (with `dropBots`); `events` counts the others. */
@@ -76,6 +69,12 @@ export declare class Sessions {
 
 /** Result bit of `pixel()`/`events()`: the batch reached `batchMaxBytes`; call `drain()` now. */
 export declare const BATCH_FULL: number
+
+/** Why the flush can never write a batch: it is not format v1. The flush keeps it as a dead letter with this reason. */
+export interface BatchRejected {
+  /** Starts `batch is not format v1:`, then what is wrong, as the reference decoder says it. */
+  reason: string
+}
 
 /** Why `pixel()`/`events()` rejected a request; nothing of a rejected request enters the batch. */
 export declare const enum EncodeError {
@@ -137,6 +136,15 @@ export declare function identityRow(id: string, saltBuckets: number): Buffer
 export declare const NEW_UID: number
 
 /**
+ * One batch as Thrift2 `putMultiple` requests for the flush, or why it can never be written: the flush's outcome
+ * is typed, not read from a message. Copies and checks the batch (format v1). `saltBuckets` (1–256) salts the
+ * identity table's rows, as `hbase.salt_buckets` does the event tables'; out of range, it throws.
+ * With `dropBots`, events whose user agent is a bot's are left out (`droppedBots` counts them). An HTTP library's
+ * agent is no bot's on the events of `appPlatforms` (`enrich.app_platforms`, `native/src/agent.rs`).
+ */
+export declare function putRequests(batch: Buffer, maxRequestBytes: number, saltBuckets: number, dropBots?: boolean | undefined | null, appPlatforms?: Array<string> | undefined | null): PutRequests | BatchRejected
+
+/**
  * Sends `state` (newline-separated `KEY=value` lines, e.g. `READY=1`) to `$NOTIFY_SOCKET` as sd_notify(3) does:
  * false when the variable is unset or empty (not run by systemd), true once sent; throws when sending fails.
  */
@@ -160,9 +168,6 @@ export interface SessionOptions {
  * the bucket of its event id.
  */
 export declare function timeRowKey(userKey: Buffer, saltBuckets: number): Buffer
-
-/** The 16 bytes a uid string maps to: its value if it is 32 hex chars, else its xxh3-128. */
-export declare function uidBytes(uid: string): Buffer
 
 /**
  * A uid as the collector stores it, in the `uid` column and in the identity table's `u:` ids: 32 hex chars

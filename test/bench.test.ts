@@ -5,6 +5,7 @@ import { execFile } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import t from 'tap'
+import { clientIpBench } from '../bench/client-ip'
 import { CONNECTIONS } from '../bench/load'
 import type { Results } from '../bench/report'
 import { tempDir } from './fixtures/daemon'
@@ -71,4 +72,11 @@ t.test('npm run bench -- --quick runs every section and writes its results', asy
     t.ok(existsSync(`${base}-${plot}.svg`), `the ${plot} plot is written`)
     t.ok(page.includes(`-${plot}.svg`), `the page shows the ${plot} plot`)
   }
+})
+
+t.test('bench/client-ip.ts times every case of clientIp', async t => {
+  const result = clientIpBench(0.001)
+  t.same(Object.keys(result.nsPerCall).length, 5)
+  for (const [name, ns] of Object.entries(result.nsPerCall)) t.ok(Number.isFinite(ns) && ns >= 0, name)
+  t.equal(result.command, 'node dist/bench/client-ip.js --scale 0.001')
 })

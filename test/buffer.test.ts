@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { EventBuffer } from '../daemon/buffer'
+import { EventBuffer } from '../daemon/pipeline/buffer'
 import { tempDir } from './fixtures/daemon'
 
 const batch = (n: number): Buffer => Buffer.alloc(n, n % 256)

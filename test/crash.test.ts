@@ -1,8 +1,8 @@
 // SIGKILL under load: after a restart, every event whose POST was answered 204 is in HBase.
 
 import t from 'tap'
-import { HBaseClient } from '../daemon/hbase-client'
-import { scanPrefix } from '../daemon/hbase-reader'
+import { HBaseClient } from '../daemon/hbase/client'
+import { scanPrefix } from '../daemon/hbase/reader'
 import { userRowPrefix } from '../daemon/native'
 import { flushed, startDaemon } from './fixtures/daemon'
 import { client, freshTables, SALT_BUCKETS } from './fixtures/hbase'
@@ -10,7 +10,7 @@ import { client, freshTables, SALT_BUCKETS } from './fixtures/hbase'
 const LOOPS = 8
 const PER_POST = 5
 
-t.test('every acknowledged POST survives SIGKILL', async t => {
+t.test('every committed POST (answered 204) survives SIGKILL', async t => {
   const hbase = await freshTables('crash')
   const first = await startDaemon({ hbase })
   const acked = new Set<string>()
@@ -36,12 +36,12 @@ t.test('every acknowledged POST survives SIGKILL', async t => {
   }
 
   const loops = Array.from({ length: LOOPS }, async (_, i) => await loop(i))
-  // Kill once a good number of POSTs have been acknowledged, with the loops still sending.
+  // Kill once a good number of POSTs have been answered 204 (committed), with the loops still sending.
   await reached
   killed = true
   await first.kill()
   await Promise.all(loops)
-  t.ok(acked.size >= 2000, `${acked.size} events acknowledged before SIGKILL`)
+  t.ok(acked.size >= 2000, `${acked.size} events committed before SIGKILL`)
   t.equal(refused, 0, 'no POST was refused before the kill')
 
   const second = await startDaemon({ hbase }, first.dataDir)
@@ -53,7 +53,7 @@ t.test('every acknowledged POST survives SIGKILL', async t => {
     const rows = await scanPrefix(c, hbase.user_table as string, userRowPrefix('crash', SALT_BUCKETS), 1_000_000)
     const stored = new Set(rows.map(r => r.cells.d))
     const missing = [...acked].filter(d => !stored.has(d))
-    t.same(missing, [], 'every acknowledged event is in HBase')
+    t.same(missing, [], 'every committed event is in HBase')
   } finally {
     await c.close()
   }

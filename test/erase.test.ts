@@ -5,10 +5,11 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
-import { eraseUser, erasureId, type EraseOptions } from '../daemon/erase'
-import type { HBaseClient } from '../daemon/hbase-client'
-import { identityRow, uidBytes } from '../daemon/native'
-import type { TResult } from '../daemon/thrift-gen/hbase_types'
+import { eraseUser, erasureId, type EraseOptions } from '../daemon/hbase/erase'
+import type { HBaseClient } from '../daemon/hbase/client'
+import { identityRow } from '../daemon/native'
+import { uid16 } from './reference/encoder'
+import type { TResult } from '../daemon/hbase/thrift-gen/hbase_types'
 import { CLI, flushed, freePort, startDaemon, tempDir, toml, type Daemon } from './fixtures/daemon'
 import { client, freshTables, SALT_BUCKETS } from './fixtures/hbase'
 
@@ -53,7 +54,7 @@ const qualifiers = (r: TResult): string[] => r.columnValues.map(c => c.qualifier
 
 /** What is stored of some uids and ids: event keys holding a uid, and identity rows and link cells naming an id. */
 function traces (tables: Tables, uids: string[], ids: string[]): { user: string[], time: string[], rows: string[], cells: string[] } {
-  const holds = (r: TResult): boolean => uids.some(uid => key(r).includes(uidBytes(uid)))
+  const holds = (r: TResult): boolean => uids.some(uid => key(r).includes(uid16(uid)))
   return {
     user: tables.user.filter(holds).map(r => key(r).toString('hex')).sort(),
     time: tables.time.filter(holds).map(r => key(r).toString('hex')).sort(),

@@ -1,8 +1,8 @@
 // Behind a load balancer: the client IP comes from X-Forwarded-For or Forwarded only when the peer is a trusted proxy.
 
 import t from 'tap'
-import { HBaseClient } from '../daemon/hbase-client'
-import { scanPrefix } from '../daemon/hbase-reader'
+import { HBaseClient } from '../daemon/hbase/client'
+import { scanPrefix } from '../daemon/hbase/reader'
 import { userRowPrefix } from '../daemon/native'
 import { flushed, startDaemon } from './fixtures/daemon'
 import { client, freshTables, SALT_BUCKETS } from './fixtures/hbase'

@@ -5,10 +5,10 @@ import { createServer, type AddressInfo, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { HBaseClient, HBaseError, type Put } from '../daemon/hbase-client'
-import { countRows, scanPrefix, scanTimeRange } from '../daemon/hbase-reader'
-import { ensureSchema } from '../daemon/hbase-schema'
-import { LocalHBase } from '../daemon/local-hbase'
+import { HBaseClient, HBaseError, type Put } from '../daemon/hbase/client'
+import { countRows, scanPrefix, scanTimeRange } from '../daemon/hbase/reader'
+import { ensureSchema } from '../daemon/hbase/schema'
+import { LocalHBase } from '../daemon/dev/local-hbase'
 
 // Apart from the development defaults and from the suite's shared instance (test/fixtures/hbase.ts).
 const THRIFT_PORT = 19390

@@ -3,7 +3,7 @@
 import { cpSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { EventBuffer } from '../daemon/buffer'
+import { EventBuffer } from '../daemon/pipeline/buffer'
 import { encoderOptions } from '../daemon/native'
 import { defaults } from '../daemon/config'
 import { Encoder } from '../daemon/native'

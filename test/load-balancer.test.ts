@@ -1,12 +1,12 @@
 // Behind the shipped load balancers: HAProxy and nginx with deploy/'s configs in front of two collectors, a rolling
-// restart under load with no failed request and every acknowledged event stored once, and what HTTP/1.0 and
+// restart under load with no failed request and every answered event stored once, and what HTTP/1.0 and
 // Host-less requests get from the balancers, the admin listener and the public port.
 
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
-import { HBaseClient } from '../daemon/hbase-client'
-import { scanTimeRange } from '../daemon/hbase-reader'
+import { HBaseClient } from '../daemon/hbase/client'
+import { scanTimeRange } from '../daemon/hbase/reader'
 import { rawRequest, startHAProxy, startNginx, DEPLOY, type Balancer } from './fixtures/balancers'
 import { flushed, freePort, startDaemon, tempDir, until, type Daemon } from './fixtures/daemon'
 import { client, freshTables, SALT_BUCKETS } from './fixtures/hbase'
@@ -49,7 +49,7 @@ async function nodes (name: string): Promise<Node[]> {
 
 interface Load {
   /** Markers (`it`) of the events whose request was answered 2xx. */
-  acknowledged: string[]
+  answered: string[]
   failures: string[]
   requests: number
   stop: () => Promise<void>
@@ -61,7 +61,7 @@ interface Load {
  * collectors and the balancer.
  */
 function load (url: string, workers = 4, pauseMs = 8): Load {
-  const l: Load = { acknowledged: [], failures: [], requests: 0, stop: async () => {} }
+  const l: Load = { answered: [], failures: [], requests: 0, stop: async () => {} }
   let running = true
   let n = 0
   const one = async (w: number): Promise<void> => {
@@ -72,7 +72,7 @@ function load (url: string, workers = 4, pauseMs = 8): Load {
         ? await fetch(`${url}/p.gif?uid=lb-${w}&a=view&it=${markers[0]}`)
         : await fetch(`${url}/e`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(markers.map(it => ({ uid: `lb-${w}`, a: 'like', it }))) })
       await res.arrayBuffer()
-      if (res.status === (pixel ? 200 : 204)) l.acknowledged.push(...markers)
+      if (res.status === (pixel ? 200 : 204)) l.answered.push(...markers)
       else l.failures.push(`${pixel ? 'pixel' : 'POST'} ${res.status}`)
     } catch (err) {
       l.failures.push(`${pixel ? 'pixel' : 'POST'} ${(err as Error).message} ${String((err as { cause?: Error }).cause?.message)}`)
@@ -141,8 +141,8 @@ async function rollingRestart (t: Test, name: string, startBalancer: (addresses:
   t.same(traffic.failures, [], `no request failed through ${name} (${traffic.requests} requests)`)
   for (const node of pair) await flushed(node.daemon)
   const stored = await storedMarkers(pair[0].hbase)
-  const missing = traffic.acknowledged.filter(m => stored.get(m) !== 1)
-  t.same(missing.slice(0, 10), [], `every acknowledged event is stored exactly once (${traffic.acknowledged.length} events)`)
+  const missing = traffic.answered.filter(m => stored.get(m) !== 1)
+  t.same(missing.slice(0, 10), [], `every answered event is stored exactly once (${traffic.answered.length} events)`)
   t.equal([...stored.values()].filter(count => count > 1).length, 0, 'no event is stored twice')
 }
 

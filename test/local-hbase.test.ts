@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { LocalHBase } from '../daemon/local-hbase'
+import { LocalHBase } from '../daemon/dev/local-hbase'
 import { tempDir } from './fixtures/daemon'
 import { suiteHBase, THRIFT_PORT } from './fixtures/hbase'
 

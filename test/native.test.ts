@@ -1,8 +1,10 @@
 // The native encoder across the boundary, checked byte for byte against the reference in test/reference.
 
+import { join } from 'node:path'
 import t from 'tap'
-import { decodeBatch, eventCells } from '../daemon/record'
-import { BATCH_FULL, Encoder, NEW_UID, uidBytes, userRowPrefix, type EncoderOptions } from '../daemon/native'
+import { errors } from '../daemon/errors'
+import { decodeBatch, eventCells } from './reference/batch'
+import { BATCH_FULL, Encoder, encodeError, NEW_UID, userRowPrefix, type EncoderOptions } from '../daemon/native'
 import { encodeBatch, parseQuery, pixelEvent, Q, uid16, type RefEvent } from './reference/encoder'
 
 const options: EncoderOptions = {
@@ -77,8 +79,8 @@ t.test('uid comes from the field, then the cookie, then a new one', async t => {
   t.equal(events[0].uid, hex)
   t.equal(events[1].uid, 'zed')
   t.equal(events[2].uid, minted)
-  t.same(uidBytes(hex), Buffer.from(hex, 'hex'))
-  t.same(uidBytes('zed'), uid16('zed'))
+  t.same(userRowPrefix(hex, 16).subarray(1), Buffer.from(hex, 'hex'), 'a hex uid is its bytes')
+  t.same(userRowPrefix('zed', 16).subarray(1), uid16('zed'), 'any other is its xxh3-128, as the reference')
 })
 
 t.test('events() takes a JSON array and matches the reference', async t => {
@@ -143,6 +145,18 @@ t.test('bad input returns its error code and appends nothing', async t => {
   const roomy = new Encoder(options)
   t.equal(roomy.pixel('eid=' + 'x'.repeat(65), '', '', '', v4(1, 2, 3, 4), NOW, uidOut), -5, 'eid over 64 bytes')
   t.equal(roomy.pending, 0)
+})
+
+t.test('every refusal of the encoder has its error in the catalogue, answered to the client', async t => {
+  // The generated enum's runtime object: its values are the encoder's negative results.
+  const generated = require(join(__dirname, '..', '..', 'native')).EncodeError as Record<string, number>
+  const codes = Object.values(generated)
+  t.same(codes, [-1, -2, -3, -4, -5, -6, -7, -8, -9])
+  const defs = codes.map(encodeError)
+  for (const [i, def] of defs.entries()) t.ok(Object.values(errors).includes(def) && def.status >= 400, `${Object.keys(generated)[i]}: ${def?.code}`)
+  t.equal(new Set(defs).size, codes.length, 'one error each')
+  t.equal(encodeError(generated.QueryTooLong), errors.QUERY_TOO_LONG)
+  t.equal(encodeError(generated.BadField), errors.BAD_FIELD)
 })
 
 t.test('the batch-full flag', async t => {

@@ -3,7 +3,7 @@
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import t from 'tap'
-import { GIF } from '../daemon/server'
+import { GIF } from '../daemon/http/intake'
 import { CLI, flushed, startDaemon } from './fixtures/daemon'
 import { countRows, freshTables } from './fixtures/hbase'
 

@@ -1,10 +1,10 @@
 // Enrichment and privacy on the real HBase: GeoIP, user agents and bots, IP anonymisation, DNT and Sec-GPC, the opt-out cookie.
 
 import t from 'tap'
-import { HBaseClient } from '../daemon/hbase-client'
-import { scanPrefix } from '../daemon/hbase-reader'
+import { HBaseClient } from '../daemon/hbase/client'
+import { scanPrefix } from '../daemon/hbase/reader'
 import { userRowPrefix } from '../daemon/native'
-import { TP2_PATH } from '../daemon/snowplow-routes'
+import { TP2_PATH } from '../daemon/http/snowplow-routes'
 import { flushed, startDaemon, type Daemon } from './fixtures/daemon'
 import { freshTables, SALT_BUCKETS, THRIFT_PORT } from './fixtures/hbase'
 
@@ -178,4 +178,20 @@ t.test('an opted-out browser\'s events are not stored, until it opts in again', 
   const health = await flushed(daemon)
   t.same((await eventsOf(hbase, 'cd'.repeat(16))).map(e => e.id.length), [16], 'only the event after opting in is stored')
   t.equal(health.metrics.eventsDropped, 2)
+})
+
+t.test('every GET route refuses an over-long query before the privacy choice drops it, and the same as when it is stored', async t => {
+  const hbase = await freshTables('longquery')
+  const daemon = await startDaemon({ hbase, limits: { max_query_bytes: 256 } })
+  t.teardown(async () => { await daemon.stop() })
+  const long = `a=page&url=${'x'.repeat(300)}`
+  for (const cookie of [`sp_uid=${'cd'.repeat(16)}`, `sp_uid=${'cd'.repeat(16)}; sp_optout=1`]) {
+    for (const path of ['/p.gif', '/i']) {
+      const res = await fetch(`${daemon.url}${path}?${long}`, { headers: { 'user-agent': CHROME, cookie } })
+      t.equal(res.status, 414, `${path}, ${cookie.includes('sp_optout') ? 'opted out' : 'recorded'}`)
+      t.equal((await res.json() as { error: { code: string } }).error.code, 'SPOOR_E_QUERY_TOO_LONG')
+    }
+  }
+  const health = await flushed(daemon)
+  t.equal(health.metrics.eventsDropped, 0, 'refused, not dropped')
 })

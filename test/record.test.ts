@@ -1,8 +1,8 @@
 // The flush side's batch decoder and retry backoff, on their own.
 
 import t from 'tap'
-import { backoff } from '../daemon/flush'
-import { BatchFormatError, decodeBatch, eventCells } from '../daemon/record'
+import { backoff } from '../daemon/pipeline/flush'
+import { BatchFormatError, decodeBatch, eventCells } from './reference/batch'
 import { encodeBatch } from './reference/encoder'
 
 const opts = { saltBuckets: 16, maxValueBytes: 2048, anonymizeIp: true }

@@ -4,7 +4,7 @@ import t from 'tap'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createNotifier } from '../daemon/sd-notify'
+import { createNotifier } from '../daemon/ops/sd-notify'
 import { manager } from './fixtures/notify-socket'
 import type * as Binding from '../native/index'
 

@@ -2,13 +2,14 @@
 
 import t from 'tap'
 import { xxh3 } from '@node-rs/xxhash'
-import { HBaseClient } from '../daemon/hbase-client'
-import { scanPrefix } from '../daemon/hbase-reader'
-import { decodeBatch, eventCells } from '../daemon/record'
-import { Encoder, encoderOptions, Sessions, sessionOptions, uidBytes, userRowPrefix, type SessionOptions } from '../daemon/native'
+import { HBaseClient } from '../daemon/hbase/client'
+import { scanPrefix } from '../daemon/hbase/reader'
+import { decodeBatch, eventCells } from './reference/batch'
+import { Encoder, encoderOptions, Sessions, sessionOptions, userRowPrefix, type SessionOptions } from '../daemon/native'
 import { defaults } from '../daemon/config'
 import { flushed, startDaemon } from './fixtures/daemon'
 import { freshTables, SALT_BUCKETS, THRIFT_PORT } from './fixtures/hbase'
+import { uid16 } from './reference/encoder'
 
 const options: SessionOptions = sessionOptions(defaults())
 const ip = Uint8Array.from([192, 0, 2, 1]).buffer
@@ -39,8 +40,8 @@ function sidOf (uid: string, start: number, eid = String(start)): string {
   const ts = Buffer.alloc(8)
   ts.writeBigUInt64BE(BigInt(start))
   const eid8 = Buffer.alloc(8)
-  eid8.writeBigUInt64BE(xxh3.xxh64(Buffer.concat([uidBytes(uid), Buffer.from(eid)])))
-  return xxh3.xxh64(Buffer.concat([uidBytes(uid), ts, eid8])).toString(16).padStart(16, '0')
+  eid8.writeBigUInt64BE(xxh3.xxh64(Buffer.concat([uid16(uid), Buffer.from(eid)])))
+  return xxh3.xxh64(Buffer.concat([uid16(uid), ts, eid8])).toString(16).padStart(16, '0')
 }
 
 t.test('the config gives the native options', async t => {

@@ -3,10 +3,10 @@
 import { buildPageView, buildSelfDescribingEvent, buildStructEvent, newTracker, type Payload, type Tracker } from '@snowplow/node-tracker'
 import t from 'tap'
 import { errors } from '../daemon/errors'
-import { HBaseClient } from '../daemon/hbase-client'
-import { scanPrefix, scanTimeRange, type Row } from '../daemon/hbase-reader'
+import { HBaseClient } from '../daemon/hbase/client'
+import { scanPrefix, scanTimeRange, type Row } from '../daemon/hbase/reader'
 import { userRowPrefix } from '../daemon/native'
-import { TP2_PATH } from '../daemon/snowplow-routes'
+import { TP2_PATH } from '../daemon/http/snowplow-routes'
 import { flushed, startDaemon, until, type Daemon } from './fixtures/daemon'
 import { countRows, freshTables, SALT_BUCKETS, THRIFT_PORT } from './fixtures/hbase'
 import { get, post, raw } from './fixtures/http'
@@ -147,6 +147,9 @@ t.test('the preflight', async t => {
   t.equal(res.headers.get('access-control-allow-credentials'), 'true')
   t.match(res.headers.get('access-control-allow-headers'), /Content-Type, SP-Anonymous/)
   t.match(res.headers.get('access-control-allow-methods'), /POST/)
+  const requests = (await (await fetch(`${daemon.url}/healthz`)).json() as { metrics: { requests: unknown } }).metrics.requests as Array<{ route: string, status: number, count: number }>
+  t.same(requests.filter(r => r.route === 'snowplow_preflight'), [{ route: 'snowplow_preflight', status: 204, count: 1 }], 'counted under its own route')
+  t.same(requests.filter(r => r.route === 'preflight'), [], 'not under /e\'s preflight')
 })
 
 t.test('bad input', async t => {

@@ -2,10 +2,10 @@
 
 import t, { type Test } from 'tap'
 import { defaults } from '../daemon/config'
-import { errors, nativeErrors } from '../daemon/errors'
-import { Encoder, encoderOptions } from '../daemon/native'
-import { decodeBatch, eventCells } from '../daemon/record'
-import { decodeBase64, schemaName, SnowplowRejected, translate, translatePayload, translateQuery } from '../daemon/snowplow'
+import { errors } from '../daemon/errors'
+import { Encoder, encodeError, encoderOptions } from '../daemon/native'
+import { decodeBatch, eventCells } from './reference/batch'
+import { decodeBase64, schemaName, SnowplowRejected, translate, translatePayload, translateQuery } from '../daemon/http/snowplow'
 
 const CONTEXTS = 'iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0'
 const UNSTRUCT = 'iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0'
@@ -161,7 +161,7 @@ t.test('the encoder takes translated events under the default limits, and applie
   t.same(JSON.parse(cells.d!), { e: 'ue', ue: CLICK, contexts: [PAGE_CONTEXT] })
 
   const many = { schema: PAYLOAD, data: Array.from({ length: 501 }, () => ({ e: 'pv' })) }
-  t.equal(nativeErrors[-encoder.events(translatePayload(Buffer.from(JSON.stringify(many))), 'UA', '', '', ip, 1, uidOut) - 1], errors.TOO_MANY_EVENTS)
+  t.equal(encodeError(encoder.events(translatePayload(Buffer.from(JSON.stringify(many))), 'UA', '', '', ip, 1, uidOut)), errors.TOO_MANY_EVENTS)
   const badTime = translateQuery('e=pv&dtm=yesterday')
-  t.equal(nativeErrors[-encoder.events(badTime, 'UA', '', '', ip, 1, uidOut) - 1], errors.BAD_FIELD)
+  t.equal(encodeError(encoder.events(badTime, 'UA', '', '', ip, 1, uidOut)), errors.BAD_FIELD)
 })

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { REPORTS } from '../daemon/reports'
+import { REPORTS } from '../daemon/reports/reports'
 
 const UNIT = join(__dirname, '..', '..', 'systemd', 'spoor.service')
 const EXEC_START = 'ExecStart=/usr/bin/node /opt/spoor/dist/daemon/cli.js '

@@ -5,6 +5,7 @@ mod agent;
 mod args;
 mod batch;
 mod encoder;
+mod enrich;
 mod event;
 mod geo;
 mod identity;
@@ -18,8 +19,9 @@ mod query;
 mod records;
 mod rowkey;
 mod session;
+mod url;
 
-use napi::bindgen_prelude::{ArrayBuffer, Buffer, BufferSlice};
+use napi::bindgen_prelude::{ArrayBuffer, Buffer, BufferSlice, Either};
 use napi::{Error, JsString, Result};
 use napi_derive::napi;
 
@@ -187,40 +189,50 @@ pub struct PutRequests {
     inner: put::Requests,
 }
 
-#[napi]
-impl PutRequests {
-    /// Copies and checks the batch (format v1); throws an Error whose message starts `batch is not format v1:`.
-    /// `saltBuckets` (1–256) salts the identity table's rows, as `hbase.salt_buckets` does the event tables'.
-    #[napi(constructor)]
-    /// With `dropBots`, events whose user agent is a bot's are left out (`droppedBots` counts them). An HTTP library's
-    /// agent is no bot's on the events of `appPlatforms` (`enrich.app_platforms`, `native/src/agent.rs`).
-    pub fn new(
-        batch: BufferSlice,
-        max_request_bytes: u32,
-        salt_buckets: u32,
-        drop_bots: Option<bool>,
-        app_platforms: Option<Vec<String>>,
-    ) -> Result<Self> {
-        if !(1..=256).contains(&salt_buckets) {
-            return Err(args::invalid(format!(
-                "saltBuckets must be from 1 to 256, not {salt_buckets}"
-            )));
-        }
-        put::Requests::new(
+/// Why the flush can never write a batch: it is not format v1. The flush keeps it as a dead letter with this reason.
+#[napi(object)]
+pub struct BatchRejected {
+    /// Starts `batch is not format v1:`, then what is wrong, as the reference decoder says it.
+    pub reason: String,
+}
+
+/// One batch as Thrift2 `putMultiple` requests for the flush, or why it can never be written: the flush's outcome
+/// is typed, not read from a message. Copies and checks the batch (format v1). `saltBuckets` (1–256) salts the
+/// identity table's rows, as `hbase.salt_buckets` does the event tables'; out of range, it throws.
+/// With `dropBots`, events whose user agent is a bot's are left out (`droppedBots` counts them). An HTTP library's
+/// agent is no bot's on the events of `appPlatforms` (`enrich.app_platforms`, `native/src/agent.rs`).
+#[napi(ts_return_type = "PutRequests | BatchRejected")]
+pub fn put_requests(
+    batch: BufferSlice,
+    max_request_bytes: u32,
+    salt_buckets: f64,
+    drop_bots: Option<bool>,
+    app_platforms: Option<Vec<String>>,
+) -> Result<Either<PutRequests, BatchRejected>> {
+    let n = options::salt_buckets("saltBuckets", salt_buckets).map_err(args::invalid)?;
+    let platforms = app_platforms
+        .unwrap_or_default()
+        .into_iter()
+        .map(String::into_bytes)
+        .collect::<Vec<_>>();
+    Ok(
+        match put::Requests::new(
             batch.to_vec(),
             max_request_bytes as usize,
-            u64::from(salt_buckets),
+            n,
             drop_bots.unwrap_or(false),
-            &app_platforms
-                .unwrap_or_default()
-                .into_iter()
-                .map(String::into_bytes)
-                .collect::<Vec<_>>(),
-        )
-        .map(|inner| Self { inner })
-        .map_err(|reason| Error::from_reason(format!("batch is not format v1: {reason}")))
-    }
+            &platforms,
+        ) {
+            Ok(inner) => Either::A(PutRequests { inner }),
+            Err(reason) => Either::B(BatchRejected {
+                reason: format!("batch is not format v1: {reason}"),
+            }),
+        },
+    )
+}
 
+#[napi]
+impl PutRequests {
     /// Events in the batch.
     #[napi(getter)]
     pub fn events(&self) -> u32 {
@@ -386,12 +398,6 @@ pub fn time_row_key(user_key: BufferSlice, salt_buckets: f64) -> Result<Buffer> 
 pub fn user_row_prefix(uid: String, salt_buckets: f64) -> Result<Buffer> {
     let n = options::salt_buckets("saltBuckets", salt_buckets).map_err(args::invalid)?;
     Ok(rowkey::user_prefix(&args::uid(&uid)?, n).to_vec().into())
-}
-
-/// The 16 bytes a uid string maps to: its value if it is 32 hex chars, else its xxh3-128.
-#[napi]
-pub fn uid_bytes(uid: String) -> Result<Buffer> {
-    Ok(args::uid(&uid)?.to_vec().into())
 }
 
 /// A uid as the collector stores it, in the `uid` column and in the identity table's `u:` ids: 32 hex chars

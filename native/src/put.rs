@@ -15,8 +15,9 @@ use thrift::protocol::{
     TOutputProtocol, TStructIdentifier, TType,
 };
 
-use crate::agent::{Agent, Agents, Kind};
-use crate::event::{q, QUALIFIERS};
+use crate::agent::Agents;
+use crate::enrich::{self, Added};
+use crate::event::QUALIFIERS;
 use crate::links::{self, Links};
 use crate::records::{self, Located};
 
@@ -54,15 +55,11 @@ pub enum Key {
     ByTime,
 }
 
-/// Where one event's parts lie in the batch, and what its user agent adds.
+/// Where one event's parts lie in the batch, and what the flush adds to it (`enrich.rs`).
 #[derive(Debug, Clone)]
 struct Event {
     rec: Located,
-    /// The parse of its `ua` in `Requests::agents`, and the bytes its cells add on the wire.
-    agent: Option<usize>,
-    agent_bytes: usize,
-    /// Whether it comes from an app platform, which decides whether an HTTP library's agent is a bot's (`agent.rs`).
-    app: bool,
+    added: Added,
 }
 
 /// A batch checked once and cut into requests that stay under a size on the wire.
@@ -78,23 +75,11 @@ pub struct Requests {
     dropped_bots: usize,
 }
 
-/// The cells the flush adds for a parsed user agent: `br`, `os`, `dt`, and `bot` for a bot.
-fn agent_cells(a: &Agent, app: bool) -> impl Iterator<Item = (u8, &[u8])> {
-    [
-        (q::BR, a.browser.as_bytes()),
-        (q::OS, a.os.as_bytes()),
-        (q::DT, a.device(app).as_bytes()),
-        (q::BOT, if a.bot(app) { &b"1"[..] } else { &b""[..] }),
-    ]
-    .into_iter()
-    .filter(|(_, v)| !v.is_empty())
-}
-
 impl Requests {
     /// Checks the whole batch (format v1) first, so that a bad batch writes nothing; the error
-    /// says what is wrong, in the words of `daemon/record.ts`. `salt_buckets` salts the identity rows;
+    /// says what is wrong, in the words of the tests' reference decoder (`test/reference/batch.ts`). `salt_buckets` salts the identity rows;
     /// with `drop_bots`, events whose user agent is a bot's are left out, links and all. `app_platforms`
-    /// are the platforms whose events an HTTP library's agent does not make a bot's (`from_app`).
+    /// are the platforms whose events an HTTP library's agent does not make a bot's (`enrich::from_app`).
     pub fn new(
         batch: Vec<u8>,
         max_request_bytes: usize,
@@ -102,31 +87,18 @@ impl Requests {
         drop_bots: bool,
         app_platforms: &[Vec<u8>],
     ) -> Result<Self, String> {
+        let mut agents = Agents::default();
         let mut events: Vec<Event> = records::locate(&batch)?
             .into_iter()
-            .map(|rec| Event {
-                rec,
-                agent: None,
-                agent_bytes: 0,
-                app: false,
+            .map(|rec| {
+                let fields = || records::fields(&batch, &rec).map(|(_, q, value)| (q, value));
+                let added = enrich::added(&mut agents, fields, app_platforms, CELL_OVERHEAD);
+                Event { rec, added }
             })
             .collect();
-        let mut agents = Agents::default();
-        for e in &mut events {
-            if let Some((_, ua)) = fields(&batch, e).find(|&(id, _)| id == q::UA) {
-                let i = agents.of(ua);
-                let agent = agents.get(i);
-                // Only an HTTP library's agent depends on the platform; the rest need not look.
-                e.app = agent.kind == Kind::Library && from_app(fields(&batch, e), app_platforms);
-                e.agent = Some(i);
-                e.agent_bytes = agent_cells(agent, e.app)
-                    .map(|(id, v)| QUALIFIERS[usize::from(id)].len() + v.len() + CELL_OVERHEAD)
-                    .sum();
-            }
-        }
         let before = events.len();
         if drop_bots {
-            events.retain(|e| !e.agent.is_some_and(|i| agents.get(i).bot(e.app)));
+            events.retain(|e| !e.added.is_bot(&agents));
         }
         let dropped_bots = before - events.len();
         let slices = slices(&events, max_request_bytes);
@@ -205,7 +177,7 @@ impl Requests {
             + events
                 .iter()
                 .map(|e| {
-                    e.rec.range.len() + e.agent_bytes + 2 * usize::from(e.rec.nf) * CELL_OVERHEAD
+                    e.rec.range.len() + e.added.bytes + 2 * usize::from(e.rec.nf) * CELL_OVERHEAD
                 })
                 .sum::<usize>();
         framed(estimate, |out| {
@@ -214,27 +186,6 @@ impl Requests {
             })
         })
     }
-}
-
-/// Whether an event comes from an app platform: its `p`, or the Snowplow platform the Snowplow routes keep as
-/// `d.platform` (`docs/snowplow.md`), is one of `app_platforms`, compared exactly.
-fn from_app<'a>(fields: impl Iterator<Item = (u8, &'a [u8])>, app_platforms: &[Vec<u8>]) -> bool {
-    let listed = |p: &[u8]| app_platforms.iter().any(|a| a == p);
-    for (id, value) in fields {
-        match id {
-            q::P if listed(value) => return true,
-            // Parsed only for an HTTP library's events, which are few: a browser's never get here.
-            q::D => {
-                let d = serde_json::from_slice::<serde_json::Value>(value).ok();
-                let platform = d.as_ref().and_then(|d| d.get("platform")?.as_str());
-                if platform.is_some_and(|p| listed(p.as_bytes())) {
-                    return true;
-                }
-            }
-            _ => {}
-        }
-    }
-    false
 }
 
 /// The fields of an event as `(qualifier id, value)`.
@@ -314,13 +265,13 @@ fn write_puts(
         o.write_struct_begin(&put)?;
         binary_field(o, &PUT_ROW, &batch[row])?;
         o.write_field_begin(&PUT_COLUMN_VALUES)?;
-        let agent = e.agent.map(|i| agents.get(i));
-        let added = agent.map_or(0, |a| agent_cells(a, e.app).count());
+        let agent = e.added.agent.map(|i| agents.get(i));
+        let added = agent.map_or(0, |a| enrich::cells(a, e.added.app).count());
         o.write_list_begin(&TListIdentifier::new(
             TType::Struct,
             i32::from(e.rec.nf) + added as i32,
         ))?;
-        let agent_cells = agent.into_iter().flat_map(|a| agent_cells(a, e.app));
+        let agent_cells = agent.into_iter().flat_map(|a| enrich::cells(a, e.added.app));
         for (q, value) in fields(batch, e).chain(agent_cells) {
             write_cell(o, FAMILY, QUALIFIERS[usize::from(q)], value, ts)?;
         }
@@ -352,7 +303,7 @@ fn slices(events: &[Event], max_bytes: usize) -> Vec<(usize, usize)> {
     cut(
         events
             .iter()
-            .map(|e| e.rec.range.len() + e.agent_bytes + usize::from(e.rec.nf) * CELL_OVERHEAD),
+            .map(|e| e.rec.range.len() + e.added.bytes + usize::from(e.rec.nf) * CELL_OVERHEAD),
         max_bytes,
     )
 }
@@ -382,6 +333,7 @@ fn cut(sizes: impl Iterator<Item = usize>, max_bytes: usize) -> Vec<(usize, usiz
 mod tests {
     use super::*;
     use crate::batch::Batch;
+    use crate::event::q;
 
     type Fields<'a> = &'a [(u8, &'a [u8])];
 
@@ -437,25 +389,6 @@ mod tests {
         ]);
         let r = Requests::new(b, 1000, 16, false, &[]).unwrap();
         assert_eq!(r.slices, vec![(0, 1), (1, 3), (3, 4)]);
-    }
-
-    #[test]
-    fn an_event_is_from_an_app_by_its_p_or_its_snowplow_platform() {
-        let apps = [b"mob".to_vec(), b"android".to_vec()];
-        let from =
-            |fields: &[(u8, &str)]| from_app(fields.iter().map(|&(q, v)| (q, v.as_bytes())), &apps);
-        assert!(from(&[(q::P, "android")]));
-        assert!(from(&[
-            (q::P, "shop-android"),
-            (q::D, r#"{"e":"pv","platform":"mob"}"#)
-        ]));
-        assert!(!from(&[(q::P, "web")]));
-        assert!(!from(&[(q::P, "Android")]), "compared exactly");
-        assert!(!from(&[(q::D, r#"{"platform":"web"}"#)]));
-        assert!(!from(&[(q::D, "platform mob")]));
-        assert!(!from(&[(q::D, r#"{"x":{"platform":"mob"}}"#)]));
-        assert!(!from(&[(q::A, "mob")]));
-        assert!(!from(&[]));
     }
 
     #[test]

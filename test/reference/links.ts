@@ -1,7 +1,7 @@
 // The reference for native/src/links.rs: the identity rows a batch's events give, written plainly.
 
 import { xxh3 } from '@node-rs/xxhash'
-import type { EncodedEvent } from '../../daemon/record'
+import type { EncodedEvent } from './batch'
 
 /** Identity fields by qualifier id, and their type letters (`lnk` is a visitor id). */
 const ID_FIELDS = new Map([[1, 'u'], [16, 'v'], [17, 's'], [18, 'e'], [19, 'f'], [20, 'l'], [21, 'v']])

@@ -45,7 +45,7 @@ export function start (s: Sender): void {
 
 /** Sends the queue after flushMs, unless a send or a retry is already on its way. */
 export function schedule (): void {
-  if (sender !== undefined && timer === undefined && !busy) timer = setTimeout(flush, sender.flushMs)
+  if (sender !== undefined && timer === undefined && !busy) timer = setTimeout(sendQueue, sender.flushMs)
 }
 
 function body (s: Sender, batch: SpoorEvent[]): string {
@@ -53,7 +53,7 @@ function body (s: Sender, batch: SpoorEvent[]): string {
   return JSON.stringify(batch)
 }
 
-async function flush (): Promise<void> {
+async function sendQueue (): Promise<void> {
   timer = undefined
   const s = sender
   if (s === undefined || s.off() || read().length === 0) return
@@ -78,7 +78,7 @@ async function flush (): Promise<void> {
     wait = retryDelay(0)
   }
   busy = false
-  if (wait > 0) timer = setTimeout(flush, wait)
+  if (wait > 0) timer = setTimeout(sendQueue, wait)
   else schedule()
 }
 

@@ -1,0 +1,171 @@
+// The flush scheduler: hands buffered batches to the piscina workers, retries with backoff, acknowledges or dead-letters.
+
+import { join } from 'node:path'
+import { Piscina } from 'piscina'
+import type { EventBuffer } from './buffer'
+import type { Config } from '../config'
+import { errors } from '../errors'
+import type { FlushResult, FlushTask } from './flush-worker'
+import { RateLimit, type Logger } from '../log'
+import type { SharedState } from './shared-state'
+
+/** Told of every flush attempt, for the flush latency histogram. */
+export type FlushObserver = (outcome: 'acknowledged' | 'retried' | 'dead-lettered', seconds: number) => void
+
+/** Full-jitter exponential backoff: a random delay up to min(max, base · 2^attempt). */
+export function backoff (attempt: number, baseMs: number, maxMs: number, random = Math.random): number {
+  return Math.floor(random() * Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 30)))
+}
+
+export class Flusher {
+  private readonly pool: Piscina<FlushTask, FlushResult>
+  /** Highest sequence number handed out; the buffer is read strictly after it. */
+  private cursor = 0n
+  private inFlight = 0
+  private stopping = false
+  private readonly sleeping = new Set<() => void>()
+  private idle: Array<() => void> = []
+  /** Retry warnings during an outage: the first at once, then one every 10 s with the count held back. */
+  private readonly retryLog = new RateLimit(10000)
+
+  constructor (
+    private readonly buffer: EventBuffer,
+    private config: Config,
+    private readonly state: SharedState,
+    private readonly log: Logger,
+    private readonly observe: FlushObserver = () => {}
+  ) {
+    this.pool = new Piscina<FlushTask, FlushResult>({
+      filename: join(__dirname, 'flush-worker.js'),
+      minThreads: config.flush.workers,
+      maxThreads: config.flush.workers,
+      // A task mostly waits on HBase, so a worker takes several at once; flush.in_flight (at most 256, and
+      // reloadable) is what limits them.
+      concurrentTasksPerWorker: 256,
+      idleTimeout: Infinity
+    })
+  }
+
+  /** Batches being written now, or waiting to be retried. */
+  get active (): number { return this.inFlight }
+
+  /** Takes new flush tuning (a reload); flush.workers needs a restart. */
+  setConfig (config: Config): void {
+    this.config = config
+    this.kick()
+  }
+
+  /** Publishes the buffer's size and the flushes in flight to the serving threads. */
+  private publish (): void {
+    this.state.set('bufferBytes', this.buffer.size)
+    this.state.set('bufferBatches', this.buffer.batchCount)
+    this.state.set('flushActive', this.inFlight)
+  }
+
+  /** Starts flushes for new batches, up to flush.in_flight at once. */
+  kick (): void {
+    while (!this.stopping && this.inFlight < this.config.flush.inFlight) {
+      const seq = this.buffer.next(this.cursor)
+      if (seq == null) return
+      this.cursor = seq
+      this.inFlight++
+      this.publish()
+      void this.flushOne(seq)
+    }
+  }
+
+  private async flushOne (seq: bigint): Promise<void> {
+    const { hbase, flush } = this.config
+    for (let attempt = 0; !this.stopping; attempt++) {
+      // Read afresh on every attempt, so a batch waiting for its retry holds no memory.
+      const batch = this.buffer.get(seq)
+      if (batch == null) break
+      const bytes = new Uint8Array(batch)
+      const task: FlushTask = {
+        batch: bytes,
+        host: hbase.host,
+        port: hbase.port,
+        timeoutMs: flush.timeoutMs,
+        userTable: hbase.userTable,
+        timeTable: hbase.timeTable,
+        identityTable: hbase.identityTable,
+        saltBuckets: hbase.saltBuckets,
+        dropBots: this.config.enrich.dropBots,
+        appPlatforms: this.config.enrich.appPlatforms,
+        maxRequestBytes: flush.maxRequestBytes
+      }
+      const started = process.hrtime.bigint()
+      let result: FlushResult
+      try {
+        result = await this.pool.run(task, { transferList: [bytes.buffer] })
+      } catch (err) {
+        // The pool is destroyed when a stop times out; the batch stays in the buffer.
+        if (this.stopping) break
+        result = { ok: false, permanent: false, reason: `worker: ${(err as Error).message}` }
+      }
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9
+      if (result.ok) {
+        await this.buffer.ack(seq, batch.length)
+        if (this.retryLog.pending > 0 || attempt > 0) {
+          this.log.info({ seq: seq.toString(), attempts: attempt + 1, retriesNotLogged: this.retryLog.pending }, 'flush recovered')
+          this.retryLog.reset()
+        }
+        this.state.add('batchesAcknowledged')
+        this.state.add('eventsDelivered', result.events)
+        this.state.add('eventsDroppedBots', result.droppedBots)
+        this.observe('acknowledged', seconds)
+        break
+      }
+      if (result.permanent) {
+        await this.buffer.deadLetter(seq, batch, result.reason)
+        this.state.add('batchesDeadLettered')
+        this.observe('dead-lettered', seconds)
+        this.log.error({ code: errors.DEAD_LETTER.code, seq: seq.toString(), reason: result.reason }, errors.DEAD_LETTER.message)
+        break
+      }
+      this.state.add('flushRetries')
+      this.observe('retried', seconds)
+      const delay = backoff(attempt, flush.retryMinMs, flush.retryMaxMs)
+      const held = this.retryLog.take()
+      if (held >= 0) this.log.warn({ code: errors.FLUSH_RETRY.code, seq: seq.toString(), attempt, delay, reason: result.reason, retriesNotLogged: held }, errors.FLUSH_RETRY.message)
+      await this.sleep(delay)
+    }
+    this.inFlight--
+    this.publish()
+    this.kick()
+    if (this.inFlight === 0) {
+      for (const resolve of this.idle) resolve()
+      this.idle = []
+    }
+  }
+
+  private async sleep (ms: number): Promise<void> {
+    await new Promise<void>(resolve => {
+      const wake = (): void => {
+        clearTimeout(timer)
+        this.sleeping.delete(wake)
+        resolve()
+      }
+      const timer = setTimeout(wake, ms)
+      this.sleeping.add(wake)
+    })
+  }
+
+  /**
+   * Stops starting flushes, cuts retry waits short and waits up to timeoutMs for the flushes being
+   * written; what is not acknowledged stays in the buffer for the next start.
+   */
+  async stop (timeoutMs: number): Promise<void> {
+    this.stopping = true
+    for (const wake of [...this.sleeping]) wake()
+    if (this.inFlight > 0) {
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([
+        new Promise<void>(resolve => this.idle.push(resolve)),
+        new Promise<void>(resolve => { timer = setTimeout(resolve, timeoutMs) })
+      ])
+      clearTimeout(timer)
+    }
+    await this.pool.destroy()
+  }
+}

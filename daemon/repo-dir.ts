@@ -1,0 +1,12 @@
+// Finds a folder of the repository (hbase/, hbase/shell/, jobs/) from the running file, built or not.
+
+import { existsSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+
+/** A folder of the repository with a pom.xml (such as `hbase`, `hbase/shell` or `jobs`), found upwards from this file, which runs from daemon/ or dist/daemon/. */
+export function repoDir (relative: string): string {
+  for (let dir = __dirname; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, relative, 'pom.xml'))) return join(dir, relative)
+    if (dirname(dir) === dir) return join(__dirname, '..', relative)
+  }
+}
