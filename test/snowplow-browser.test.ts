@@ -85,7 +85,7 @@ t.test('the browser tracker POSTs across origins and its events land mapped', as
   const byType = (e: string): Record<string, string> => sent.find(p => p.e === e) as Record<string, string>
   const health = await flushed(daemon)
   const requests = health.metrics.requests as Array<{ route: string, status: number, count: number }>
-  t.ok(requests.some(r => r.route === 'preflight' && r.status === 204), 'the browser preflighted the POST')
+  t.ok(requests.some(r => r.route === 'snowplow_preflight' && r.status === 204), 'the browser preflighted the POST, counted under the tp2 preflight\'s own route')
 
   const rows = await HBaseClient.using({ host: '127.0.0.1', port: THRIFT_PORT }, async c =>
     await scanTimeRange(c, hbase.time_table as string, SALT_BUCKETS, started, Date.now() + 1000, 1000))
