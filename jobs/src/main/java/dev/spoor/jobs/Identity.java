@@ -1,4 +1,4 @@
-// Resolves each uid to its canonical user from the identity table's links, by the rules of daemon/identity.ts, for every uid at once.
+// Resolves each uid to its canonical user from the identity table's links, by the rules of daemon/hbase/identity.ts, for every uid at once.
 package dev.spoor.jobs;
 
 import java.util.ArrayList;

@@ -14,7 +14,7 @@ import org.apache.hadoop.hbase.util.Bytes;
 
 /**
  * The reports table (docs/reports.md): family {@code r}, one row per report, window and parameters, one JSON cell per
- * section. The row key is made by the CLI (daemon/reports.ts), which also reads the rows back; jobs only write.
+ * section. The row key is made by the CLI (daemon/reports/reports.ts), which also reads the rows back; jobs only write.
  */
 public final class ReportsTable {
   static final byte[] FAMILY = Bytes.toBytes("r");
