@@ -1,7 +1,7 @@
 // Events per second through the native encoder and the LMDB buffer, the encode call alone, the GeoIP lookup in it, and the cost of one napi call.
 //
 // Usage: node dist/bench/buffer.js [--events N]     (default 200000; prints one JSON line)
-// No HTTP and no HBase: the bench request (request.ts) is encoded by the real Encoder, drained by the real Batcher
+// No HTTP and no HBase: the bench request (request.ts) is encoded by the real Encoder, sealed by the real Batcher
 // and appended to a real EventBuffer in a temporary directory, with the default config, as a serving thread does.
 // bench/flush.ts fills its buffer with `fill` from here.
 
@@ -25,7 +25,7 @@ export interface BufferResult {
   bytesPerEvent: number
   /** One call into the addon, the `pending` getter: napi's crossing and nothing else. */
   napiCallNs: { p50: number, p99: number, mean: number }
-  /** One `Encoder.pixel` call, Date.now() for its argument included, without draining or LMDB. */
+  /** One `Encoder.pixel` call, Date.now() for its argument included, without taking the batch or LMDB. */
   encodeNsPerEvent: number
   /**
    * What GeoIP adds to one encode call: the call from 4096 public addresses in turn with the shipped database (more
@@ -88,8 +88,8 @@ export async function fill (buffer: EventBuffer, config: Config, events: number)
   batcher.start(config.batch.intervalMs)
   try {
     for (let i = 1; i <= events; i++) {
-      // The server drains a full batch on its next turn; this loop yields only every YIELD_EVERY calls, so it drains at once.
-      if ((encodeOne(encoder, uidOut) & BATCH_FULL) !== 0) batcher.drain()
+      // The server seals a full batch on its next turn; this loop yields only every YIELD_EVERY calls, so it seals at once.
+      if ((encodeOne(encoder, uidOut) & BATCH_FULL) !== 0) batcher.seal()
       if (i % YIELD_EVERY === 0) await nextTurn()
     }
   } finally {
@@ -119,7 +119,7 @@ function napiCallNs (encoder: Encoder): BufferResult['napiCallNs'] {
 }
 
 /**
- * ns per `pixel` call, timed from one drain to the next; the drains, which hand the batch to JS, are not timed. With
+ * ns per `pixel` call, timed from one batch taken to the next; taking a batch, which hand the batch to JS, are not timed. With
  * `ips`, the calls take their addresses in turn.
  */
 function encodeNsPerEvent (config: Config, events: number, ips?: ArrayBuffer[]): number {
@@ -134,7 +134,7 @@ function encodeNsPerEvent (config: Config, events: number, ips?: ArrayBuffer[]):
       if ((encodeOne(encoder, uidOut, ips?.[done % ips.length]) & BATCH_FULL) !== 0) break
     }
     ns += process.hrtime.bigint() - t0
-    encoder.drain()
+    encoder.takeBatch()
   }
   return Number(ns) / events
 }

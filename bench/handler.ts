@@ -19,7 +19,7 @@ import { handlers } from '../daemon/http/server'
 import { SharedState } from '../daemon/pipeline/shared-state'
 import { COOKIE, QUERY, REFERER, USER_AGENT } from './request'
 
-/** Calls between yields to the event loop: about 5 ms of work, one batch interval, so drains happen on their timer as in production. */
+/** Calls between yields to the event loop: about 5 ms of work, one batch interval, so batches are sealed on their timer as in production. */
 export const YIELD_EVERY = 1000
 
 export interface Percentiles {
@@ -39,7 +39,7 @@ export interface HandlerResult {
   latencyUs: Percentiles
   /** Two back-to-back hrtime reads with nothing between: the floor every figure above includes. */
   timerFloorUs: Percentiles
-  /** Wall time of the timed calls, yields and drains included, divided by the calls. */
+  /** Wall time of the timed calls, yields and seals included, divided by the calls. */
   wallUsPerCall: number
   eventsAccepted: number
   batchesBuffered: number

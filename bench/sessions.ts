@@ -40,7 +40,7 @@ function batches (count: number, users: number): Buffer[] {
       const query = new URLSearchParams({ uid: `user-${n % users}`, a: 'page', url, ref })
       if (encoder.pixel(query.toString(), UA, '', '', IP, T0 + n, uidOut) < 0) throw new Error(`the encoder refused ${query.toString()}`)
     }
-    out.push(encoder.drain()!)
+    out.push(encoder.takeBatch()!)
   }
   return out
 }

@@ -21,8 +21,12 @@ export declare class Encoder {
   pixel(query: string, userAgent: string, referer: string, cookie: string, ip: ArrayBuffer, nowMs: number, uidOut: Buffer, anonymous?: boolean | undefined | null): number
   /** Encodes a JSON array of events, all or none: a bit set of NEW_UID and BATCH_FULL, or a negative EncodeError. */
   events(body: Buffer, userAgent: string, referer: string, cookie: string, ip: ArrayBuffer, nowMs: number, uidOut: Buffer, anonymous?: boolean | undefined | null): number
-  /** Hands over the current batch (header and records) and starts an empty one; null when empty. */
-  drain(): Buffer | null
+  /**
+   * Hands over the current batch (header and records) and starts an empty one; null when empty. The Buffer is
+   * one copy of the batch in memory the JS engine owns (not external memory), the whole of its ArrayBuffer, so
+   * that `postMessage` can transfer it to another thread instead of copying it again.
+   */
+  takeBatch(): Buffer | null
   /** Events in the current batch. */
   get pending(): number
 }
@@ -50,7 +54,7 @@ export declare class PutRequests {
 }
 
 /**
- * Session ids for the records of drained batches, by user and time; one for the whole collector, on the main
+ * Session ids for the records of the serving threads' batches, by user and time; one for the whole collector, on the main
  * thread. The rule is documented in `native/src/session.rs` and `docs/sessions.md`.
  */
 export declare class Sessions {
@@ -67,7 +71,7 @@ export declare class Sessions {
   get users(): number
 }
 
-/** Result bit of `pixel()`/`events()`: the batch reached `batchMaxBytes`; call `drain()` now. */
+/** Result bit of `pixel()`/`events()`: the batch reached `batchMaxBytes`; call `takeBatch()` now. */
 export declare const BATCH_FULL: number
 
 /** Why the flush can never write a batch: it is not format v1. The flush keeps it as a dead letter with this reason. */
@@ -137,7 +141,8 @@ export declare const NEW_UID: number
 
 /**
  * One batch as Thrift2 `putMultiple` requests for the flush, or why it can never be written: the flush's outcome
- * is typed, not read from a message. Copies and checks the batch (format v1). `saltBuckets` (1–256) salts the
+ * is typed, not read from a message. Checks the batch (format v1) and keeps a reference to it, not a copy: do not
+ * change the Buffer while the PutRequests is in use. `saltBuckets` (1–256) salts the
  * identity table's rows, as `hbase.salt_buckets` does the event tables'; out of range, it throws.
  * With `dropBots`, events whose user agent is a bot's are left out (`droppedBots` counts them). An HTTP library's
  * agent is no bot's on the events of `appPlatforms` (`enrich.app_platforms`, `native/src/agent.rs`).

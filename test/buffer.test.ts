@@ -51,7 +51,7 @@ t.test('dead letters keep the batch and the reason, and are never overwritten', 
   const first = new EventBuffer(dir)
   await first.append(batch(1))
   await first.append(batch(2))
-  await first.deadLetter(2n, batch(2), 'io: NoSuchColumnFamilyException')
+  await first.deadLetter(2n, 'io: NoSuchColumnFamilyException')
   t.equal(first.batchCount, 1)
   t.equal(first.size, 1)
   await first.ack(1n, 1)

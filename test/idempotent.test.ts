@@ -21,7 +21,7 @@ t.test('the same buffer flushed twice', async t => {
   const buffer = new EventBuffer(dataDir)
   for (let b = 0; b < 3; b++) {
     for (let i = 0; i < 100; i++) t.equal(encoder.pixel(`a=view&it=${i}&uid=u${i % 10}`, 'UA', 'https://a.example/', '', ip, Date.now(), uidOut), 0)
-    await buffer.append(encoder.drain()!)
+    await buffer.append(encoder.takeBatch()!)
   }
   t.equal(buffer.batchCount, 3)
   await buffer.close()

@@ -43,17 +43,17 @@ t.test('pixel events match the reference byte for byte', async t => {
     expected.push(pixelEvent(query, ua, referer, Buffer.from(ip), NOW, ref))
   }
   t.equal(encoder.pending, cases.length)
-  const batch = encoder.drain()
+  const batch = encoder.takeBatch()
   t.ok(batch)
   t.same(batch, encodeBatch(expected, ref))
-  t.equal(encoder.drain(), null, 'a drained encoder is empty')
+  t.equal(encoder.takeBatch(), null, 'an encoder whose batch was taken is empty')
   t.equal(encoder.pending, 0)
 })
 
 t.test('decoded fields and keys', async t => {
   const encoder = new Encoder(options)
   encoder.pixel('uid=alice&eid=e1&a=view&d=%7B%7D', 'UA', 'https://a.example/', '', v4(198, 51, 100, 9), NOW, uidOut)
-  const [event] = decodeBatch(encoder.drain()!)
+  const [event] = decodeBatch(encoder.takeBatch()!)
   t.equal(event.ts, NOW)
   const cells = eventCells(event)
   t.match(cells, { uid: 'alice', a: 'view', d: '{}', url: 'https://a.example/', ua: 'UA', ip: '198.51.100.0' })
@@ -75,7 +75,7 @@ t.test('uid comes from the field, then the cookie, then a new one', async t => {
   t.equal(encoder.pixel('a=x', '', '', 'sp_uid=not-hex', v4(1, 2, 3, 4), NOW, uidOut), NEW_UID)
   const minted = uidOut.toString('latin1')
   t.match(minted, /^[0-9a-f]{32}$/)
-  const events = decodeBatch(encoder.drain()!).map(eventCells)
+  const events = decodeBatch(encoder.takeBatch()!).map(eventCells)
   t.equal(events[0].uid, hex)
   t.equal(events[1].uid, 'zed')
   t.equal(events[2].uid, minted)
@@ -94,14 +94,14 @@ t.test('events() takes a JSON array and matches the reference', async t => {
     { ts: NOW, uid: 'alice', eid: 'a1', fields: { uid: 'alice', a: 'like', it: 'q1', ch: 'db', d: '{"n":1,"tags":["x"]}', ct: '1764000000001', url: 'https://a.example/p', ua: 'UA', ip: '192.0.2.0' } },
     { ts: NOW, uid: 'alice', eid: 'a2', fields: { uid: 'alice', a: 'view', d: 'plain', ct: '1764000000002', url: 'https://a.example/p', ua: 'UA', ip: '192.0.2.0' } }
   ]
-  t.same(encoder.drain(), encodeBatch(expected, ref))
+  t.same(encoder.takeBatch(), encodeBatch(expected, ref))
 })
 
 t.test('events without a uid share one new uid', async t => {
   const encoder = new Encoder(options)
   const r = encoder.events(Buffer.from('[{"a":"x"},{"a":"y"}]'), '', '', '', v4(1, 1, 1, 1), NOW, uidOut)
   t.equal(r, NEW_UID)
-  const events = decodeBatch(encoder.drain()!).map(eventCells)
+  const events = decodeBatch(encoder.takeBatch()!).map(eventCells)
   t.equal(events[0].uid, uidOut.toString('latin1'))
   t.equal(events[1].uid, events[0].uid)
   t.not(events[0].id, events[1].id)
@@ -141,7 +141,7 @@ t.test('bad input returns its error code and appends nothing', async t => {
   for (const [body, code] of bodies) t.equal(encoder.events(Buffer.from(body), '', '', '', v4(1, 2, 3, 4), NOW, uidOut), code, body)
   t.equal(encoder.events(Buffer.from([0x5b, 0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d, 0x5d]), '', '', '', v4(1, 2, 3, 4), NOW, uidOut), -6, 'invalid UTF-8 in JSON')
   t.equal(encoder.pending, 0)
-  t.equal(encoder.drain(), null)
+  t.equal(encoder.takeBatch(), null)
   const roomy = new Encoder(options)
   t.equal(roomy.pixel('eid=' + 'x'.repeat(65), '', '', '', v4(1, 2, 3, 4), NOW, uidOut), -5, 'eid over 64 bytes')
   t.equal(roomy.pending, 0)
@@ -167,7 +167,7 @@ t.test('the batch-full flag', async t => {
     flags = encoder.pixel(`uid=u&eid=${n++}&d=${'x'.repeat(200)}`, '', '', '', v4(1, 2, 3, 4), NOW, uidOut)
   }
   t.ok(n > 1 && n < 1000, `full after ${n} events`)
-  t.ok(encoder.drain()!.length >= 4096)
+  t.ok(encoder.takeBatch()!.length >= 4096)
 })
 
 t.test('options out of range are refused', async t => {

@@ -59,7 +59,7 @@ function realisticBatch (n: number): Buffer {
     const query = `uid=u${i % 17}&sid=s${i}&p=site-a&a=view&url=https%3A%2F%2Fsite-a.example%2Fq%2F${i}&it=q${i}&ch=databases&ct=${1764000000000 + i}&d=${d}`
     encoder.pixel(query, 'Mozilla/5.0 (X11; Linux x86_64) Chrome/120', 'https://site-a.example/', '', ip, 1764000000000 + i * 997, uidOut)
   }
-  return encoder.drain()!
+  return encoder.takeBatch()!
 }
 
 /** A row's cells as plain values, for comparing what was read with what was written. */
@@ -140,7 +140,7 @@ t.test('the native PutRequests flags an HTTP library\'s agent as the reference d
     ['p=ios', 'Shop/1.0 CFNetwork/1410.0.3 Darwin/22.6.0', '']
   ]
   cases.forEach(([query, ua], i) => encoder.pixel(`uid=u${i}&a=open&${query}`, ua, '', '', ip, 1764000000000 + i, uidOut))
-  const batch = encoder.drain()!
+  const batch = encoder.takeBatch()!
   const events = decodeBatch(batch)
   const bots = events.map(e => storedCells(e, apps).find(([q]) => QUALIFIERS[q] === 'bot')?.[1].toString() ?? '')
   t.same(bots, cases.map(c => c[2]), 'the reference\'s bot flags')
@@ -165,7 +165,7 @@ t.test('the native PutRequests writes the identity links the reference gives, as
     'uid=c%C3%A9&vid=v%E2%82%AC'
   ]
   queries.forEach((q, i) => encoder.pixel(q, 'UA', '', '', ip, 1764000000000 + i * 1000, uidOut))
-  const batch = encoder.drain()!
+  const batch = encoder.takeBatch()!
   const want = linkRows(decodeBatch(batch), 16)
   t.equal(want.length, 10, 'u:c1 v:v1 s:s1 e:e1 f:… l:alice, u:c2 v:v2 (v:v1 again), u:cé v:v€')
   const linkFamily = Buffer.from('l')

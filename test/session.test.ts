@@ -28,7 +28,7 @@ function batch (pixels: Pixel[]): Buffer {
     const query = new URLSearchParams({ uid: p.uid, eid: p.eid ?? String(p.now), url: p.url ?? SHOP, ref: p.ref ?? '', ...(p.sid == null ? {} : { sid: p.sid }) })
     if (encoder.pixel(query.toString(), 'UA', '', '', ip, p.now, uidOut) !== 0) throw new Error(`refused: ${query.toString()}`)
   }
-  return encoder.drain()!
+  return encoder.takeBatch()!
 }
 
 function sids (sessions: Sessions, pixels: Pixel[]): Array<string | undefined> {
@@ -119,7 +119,7 @@ t.test('two sessions started in one millisecond get two ids, and the same ids wh
   t.same(again, got, 'a fresh state gives the same ids to the same batch')
 })
 
-t.test('an event stamped before one that started a session, drained after it by another thread, joins that session', async t => {
+t.test('an event stamped before one that started a session, handed over after it by another thread, joins that session', async t => {
   const sessions = new Sessions(options)
   t.same(sids(sessions, [{ uid: 'alice', now: T0 }]), [sidOf('alice', T0)])
   // Thread B's POST, stamped T0 + 3 and from another site, is committed at once: a new session.

@@ -153,7 +153,7 @@ t.test('the encoder takes translated events under the default limits, and applie
     data: [{ e: 'ue', duid: 'd-1', uid: 'zoe', aid: 'shop', url: 'https://a.test/', dtm: '1764000000123', eid: 'e-1', ue_px: b64url(unstruct), cx: b64url(contexts) }]
   }
   t.equal(encoder.events(translatePayload(Buffer.from(JSON.stringify(payload))), 'UA', '', '', ip, 1764000000200, uidOut), 0)
-  const cells = eventCells(decodeBatch(encoder.drain()!)[0])
+  const cells = eventCells(decodeBatch(encoder.takeBatch()!)[0])
   t.equal(cells.uid, 'd-1')
   t.equal(cells.lid, 'zoe')
   t.equal(cells.a, 'com.acme/button_click')

@@ -197,7 +197,7 @@ export function intake (ctx: ServerContext): Intake {
       if (result < 0) return fail(res, r.route, encodeError(result))
       counters.accepted(1)
       if ((result & NEW_UID) !== 0 && useCookie && !anonymous && !anonymize) res.writeHeader(H_SET_COOKIE, cookieHeader)
-      if ((result & BATCH_FULL) !== 0) batcher.drainSoon()
+      if ((result & BATCH_FULL) !== 0) batcher.sealSoon()
     }
     counters.request(r.route, 200)
     res.writeHeader(H_CONTENT_TYPE, V_GIF)

@@ -41,8 +41,8 @@ const log = createLogger(data.config.log.level).child({ thread: data.index })
 const waiting = new Map<number, { resolve: () => void, reject: (err: Error) => void }>()
 let nextId = 0
 
-function send (message: ToMain): void {
-  port.postMessage(message)
+function send (message: ToMain, transfer: ArrayBuffer[] = []): void {
+  port.postMessage(message, transfer)
 }
 
 let config = data.config
@@ -50,7 +50,8 @@ let encoder = new Encoder(encoderOptions(config))
 const batcher = new Batcher(encoder, async batch => await new Promise<void>((resolve, reject) => {
   const id = nextId++
   waiting.set(id, { resolve, reject })
-  send({ type: 'batch', id, batch })
+  // Transferred, not copied: the encoder hands each batch over as the whole of an ArrayBuffer of its own.
+  send({ type: 'batch', id, batch }, [batch.buffer as ArrayBuffer])
 }))
 
 function context (config: Config, encoder: Encoder): ServerContext {

@@ -1,10 +1,10 @@
-// Drains a serving thread's in-memory batch to the buffer every few milliseconds, or at once when it is full.
+// Seals a serving thread's in-memory batch and hands it to the buffer every few milliseconds, or at once when it is full.
 
 import type { Encoder } from '../native'
 
 type Waiter = (err?: Error) => void
 
-/** Appends a drained batch to the buffer; resolves once LMDB has committed it. */
+/** Appends a sealed batch to the buffer; resolves once LMDB has committed it. */
 export type Append = (batch: Buffer) => Promise<void>
 
 export class Batcher {
@@ -18,22 +18,22 @@ export class Batcher {
 
   start (intervalMs: number): void {
     clearInterval(this.timer)
-    this.timer = setInterval(() => this.drain(), intervalMs)
+    this.timer = setInterval(() => this.seal(), intervalMs)
   }
 
-  /** Drains what the current encoder holds, then encodes with `encoder` from now on (a reload of limits). */
+  /** Seals what the current encoder holds, then encodes with `encoder` from now on (a reload of limits). */
   replaceEncoder (encoder: Encoder): void {
-    this.drain()
+    this.seal()
     this.encoder = encoder
   }
 
-  /** Drains on the next turn of the event loop; calls in the same turn share one drain. */
-  drainSoon (): void {
+  /** Seals on the next turn of the event loop; calls in the same turn share one seal. */
+  sealSoon (): void {
     if (this.soon) return
     this.soon = true
     setImmediate(() => {
       this.soon = false
-      this.drain()
+      this.seal()
     })
   }
 
@@ -41,12 +41,13 @@ export class Batcher {
   async committed (): Promise<void> {
     return await new Promise<void>((resolve, reject) => {
       this.waiters.push(err => err == null ? resolve() : reject(err))
-      this.drainSoon()
+      this.sealSoon()
     })
   }
 
-  drain (): void {
-    const batch = this.encoder.drain()
+  /** Takes the encoder's batch (none when it is empty) and appends it; the POSTs waiting on it are answered once it is committed. */
+  seal (): void {
+    const batch = this.encoder.takeBatch()
     const waiters = this.waiters
     this.waiters = []
     if (batch == null) {
@@ -63,7 +64,7 @@ export class Batcher {
   /** Stops the timer and commits whatever is still in memory. */
   async stop (): Promise<void> {
     clearInterval(this.timer)
-    this.drain()
+    this.seal()
     await Promise.all(this.appending)
   }
 }

@@ -114,16 +114,19 @@ export class EventBuffer {
   }
 
   /** Moves a batch HBase rejected for good to the dead-letter store, in one transaction. */
-  async deadLetter (seq: bigint, batch: Buffer, reason: string): Promise<void> {
+  async deadLetter (seq: bigint, reason: string): Promise<void> {
     const key = keyOf(seq)
+    let length = 0
     const moved = await this.root.transaction(() => {
-      if (!this.batches.doesExist(key)) return false
+      const batch = this.batches.getBinary(key)
+      if (batch == null) return false
+      length = batch.length
       void this.dead.put(key, { reason, at: Date.now(), batch })
       void this.batches.remove(key)
       return true
     })
     if (moved) {
-      this.bytes -= batch.length
+      this.bytes -= length
       this.count--
       this.appendedAt.delete(seq)
     }

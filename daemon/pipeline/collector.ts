@@ -112,8 +112,8 @@ export async function startCollector (config: Config, log: Logger, hooks: Collec
     }
   }
 
-  function commit (thread: ServingThread, id: number, drained: Buffer): void {
-    const batch = withSessions(drained)
+  function commit (thread: ServingThread, id: number, handedOver: Buffer): void {
+    const batch = withSessions(handedOver)
     const events = batch.readUInt32BE(4)
     buffer.append(batch).then(
       () => {

@@ -17,6 +17,15 @@ export function backoff (attempt: number, baseMs: number, maxMs: number, random 
   return Math.floor(random() * Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 30)))
 }
 
+/**
+ * The batch in memory that can be transferred to a flush worker: the buffer's read when it is the whole of its
+ * ArrayBuffer (as lmdb-js's copies are), else one copy.
+ */
+function owned (batch: Buffer): Uint8Array {
+  if (batch.byteOffset === 0 && batch.byteLength === batch.buffer.byteLength) return batch
+  return new Uint8Array(batch)
+}
+
 export class Flusher {
   private readonly pool: Piscina<FlushTask, FlushResult>
   /** Highest sequence number handed out; the buffer is read strictly after it. */
@@ -78,11 +87,12 @@ export class Flusher {
     const { hbase, flush } = this.config
     for (let attempt = 0; !this.stopping; attempt++) {
       // Read afresh on every attempt, so a batch waiting for its retry holds no memory.
-      const batch = this.buffer.get(seq)
-      if (batch == null) break
-      const bytes = new Uint8Array(batch)
+      const read = this.buffer.get(seq)
+      if (read == null) break
+      const length = read.length
+      const batch = owned(read)
       const task: FlushTask = {
-        batch: bytes,
+        batch,
         host: hbase.host,
         port: hbase.port,
         timeoutMs: flush.timeoutMs,
@@ -97,7 +107,7 @@ export class Flusher {
       const started = process.hrtime.bigint()
       let result: FlushResult
       try {
-        result = await this.pool.run(task, { transferList: [bytes.buffer] })
+        result = await this.pool.run(task, { transferList: [batch.buffer as ArrayBuffer] })
       } catch (err) {
         // The pool is destroyed when a stop times out; the batch stays in the buffer.
         if (this.stopping) break
@@ -105,7 +115,7 @@ export class Flusher {
       }
       const seconds = Number(process.hrtime.bigint() - started) / 1e9
       if (result.ok) {
-        await this.buffer.ack(seq, batch.length)
+        await this.buffer.ack(seq, length)
         if (this.retryLog.pending > 0 || attempt > 0) {
           this.log.info({ seq: seq.toString(), attempts: attempt + 1, retriesNotLogged: this.retryLog.pending }, 'flush recovered')
           this.retryLog.reset()
@@ -117,7 +127,7 @@ export class Flusher {
         break
       }
       if (result.permanent) {
-        await this.buffer.deadLetter(seq, batch, result.reason)
+        await this.buffer.deadLetter(seq, result.reason)
         this.state.add('batchesDeadLettered')
         this.observe('dead-lettered', seconds)
         this.log.error({ code: errors.DEAD_LETTER.code, seq: seq.toString(), reason: result.reason }, errors.DEAD_LETTER.message)

@@ -3,7 +3,7 @@
 // Why not over HTTP: the front door stamps every event with its time of receipt, which cannot be in the past, and
 // demo data must span days. So this drives the pipeline one step behind HTTP: the same native Encoder, called as
 // server.ts calls it for POST /e but with a simulated receive time and client address, the same Sessions.assign on
-// each drained batch, the same EventBuffer (a directory of its own, <data_dir>/demo-data, so a running collector's
+// each sealed batch, the same EventBuffer (a directory of its own, <data_dir>/demo-data, so a running collector's
 // buffer is never touched) and the same Flusher to HBase. UA enrichment, bot flags and identity links are therefore
 // written exactly as for live traffic. Events are generated in time order, which the session assignment needs.
 
@@ -297,8 +297,8 @@ export async function writeDemoData (config: Config, log: Logger, opts: DemoData
   const sessions = new Sessions(sessionOptions(config))
   const encoder = new Encoder(encoderOptions(config))
   let batches = 0
-  const batcher = new Batcher(encoder, async drained => {
-    await buffer.append(sessions.assign(drained))
+  const batcher = new Batcher(encoder, async batch => {
+    await buffer.append(sessions.assign(batch))
     batches++
     flusher.kick()
   })
@@ -313,7 +313,7 @@ export async function writeDemoData (config: Config, log: Logger, opts: DemoData
     for (const e of events({ events: opts.events, from, to, seed: opts.seed })) {
       const r = encoder.events(Buffer.from(e.body), e.agent, e.referer, '', e.ip, e.ts, uidOut, false)
       if (r < 0) throw new Error(`the encoder refused a demo event (error ${r}): ${e.body}`)
-      if ((r & BATCH_FULL) !== 0) batcher.drain()
+      if ((r & BATCH_FULL) !== 0) batcher.seal()
       written++
       if (e.retry) retries++
       if (e.bot) bots++
@@ -321,7 +321,7 @@ export async function writeDemoData (config: Config, log: Logger, opts: DemoData
       if (e.lid !== undefined) platformsOf.set(e.lid, (platformsOf.get(e.lid) ?? new Set()).add(e.p))
       if (written % PROGRESS_EVERY === 0) opts.onProgress?.(written, state.get('eventsDelivered'))
       if (written % YIELD_EVERY === 0) {
-        batcher.drain()
+        batcher.seal()
         await sleep(0)
         while (buffer.size > HIGH_WATER_BYTES) await sleep(50)
         if (deadLettered > 0) break

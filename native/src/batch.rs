@@ -1,11 +1,11 @@
-//! The in-memory batch of encoded records (format v1) that `drain()` hands to JS.
+//! The in-memory batch of encoded records (format v1) that `takeBatch()` hands to JS.
 //!
 //! ```text
 //! batch  = "SPB1" count:u32 record{count}
 //! record = len:u32 ts:u64 ku_len:u8 ku kt_len:u8 kt nf:u8 field{nf}   (len counts the bytes after itself)
 //! field  = q:u8 vlen:u16 value
 //! ```
-//! All integers are big-endian. The count is patched in at drain time; until then the
+//! All integers are big-endian. The count is patched in when the batch is taken; until then the
 //! header holds zero.
 
 use crate::rowkey;
@@ -13,7 +13,7 @@ use crate::rowkey;
 pub const MAGIC: &[u8; 4] = b"SPB1";
 pub const HEADER_LEN: usize = 8;
 /// Preallocating up to the full-batch size avoids regrowing on the hot path, but a huge
-/// `batchMaxBytes` must not pin that much memory in every drained buffer.
+/// `batchMaxBytes` must not pin that much memory in every batch taken.
 const MAX_PREALLOC: usize = 4 << 20;
 /// Slack for the record that crosses `batchMaxBytes`.
 const RECORD_SLACK: usize = 4096;
@@ -85,19 +85,26 @@ impl Batch {
         }
     }
 
-    /// The finished batch, header count patched, leaving an empty batch behind; `None` when empty.
+    /// Hands the finished batch, header count patched, to `out` (which copies it where it is needed), then starts
+    /// an empty one; `None`, without calling `out`, when the batch is empty.
     ///
-    /// The batch is copied out, exactly its length, and the working buffer is kept: a fresh
-    /// buffer per batch would fault in and zero its pages again, which cost more than the copy.
-    pub fn take(&mut self) -> Option<Vec<u8>> {
+    /// The working buffer is kept: a fresh buffer per batch would fault in and zero its pages again, which costs
+    /// more than the one copy `out` makes.
+    pub fn take_with<R>(&mut self, out: impl FnOnce(&[u8]) -> R) -> Option<R> {
         if self.count == 0 {
             return None;
         }
         self.buf[4..HEADER_LEN].copy_from_slice(&self.count.to_be_bytes());
-        let full = self.buf.clone();
+        let taken = out(&self.buf);
         self.buf.truncate(HEADER_LEN);
         self.count = 0;
-        Some(full)
+        Some(taken)
+    }
+
+    /// The finished batch as a vector of its own, leaving an empty batch behind; `None` when empty.
+    #[cfg(test)]
+    pub fn take(&mut self) -> Option<Vec<u8>> {
+        self.take_with(<[u8]>::to_vec)
     }
 }
 

@@ -98,7 +98,13 @@ impl Encoder {
         finish(&call, batch, limits, uid_out)
     }
 
-    pub fn drain(&mut self) -> Option<Vec<u8>> {
+    /// Hands the current batch to `out` and starts an empty one; `None` when empty (see `Batch::take_with`).
+    pub fn take_batch_with<R>(&mut self, out: impl FnOnce(&[u8]) -> R) -> Option<R> {
+        self.batch.take_with(out)
+    }
+
+    #[cfg(test)]
+    pub fn take_batch(&mut self) -> Option<Vec<u8>> {
         self.batch.take()
     }
 
@@ -314,8 +320,8 @@ mod tests {
         e.events(body.as_bytes(), &req(""), &mut [0; 32])
     }
 
-    fn drained(e: &mut Encoder) -> Vec<Record> {
-        e.drain().map(|b| records(&b)).unwrap_or_default()
+    fn taken(e: &mut Encoder) -> Vec<Record> {
+        e.take_batch().map(|b| records(&b)).unwrap_or_default()
     }
 
     #[test]
@@ -330,7 +336,7 @@ mod tests {
             0
         );
         assert_eq!(e.pending(), 1);
-        let r = &drained(&mut e)[0];
+        let r = &taken(&mut e)[0];
         assert_eq!(r.ts, 1_700_000_000_123);
         let ids: Vec<u8> = r.fields.iter().map(|f| f.0).collect();
         assert_eq!(ids, [q::ID, q::UID, 3, q::URL, q::A, q::UA, q::IP, q::CT]);
@@ -356,7 +362,7 @@ mod tests {
     fn stores_the_identity_ids_and_mixes_the_fingerprint_with_what_the_server_sees() {
         let mut e = encoder();
         pixel(&mut e, "vid=v1&sto=s1&eti=e1&fp=abc&lid=alice&lnk=v0");
-        let r = &drained(&mut e)[0];
+        let r = &taken(&mut e)[0];
         let ids = identity_fields(r);
         assert_eq!(ids, [16, 17, 18, 19, 20, 21]);
         assert_eq!(r.field(q::VID), Some("v1"));
@@ -385,7 +391,7 @@ mod tests {
             0,
             "no uid is minted"
         );
-        for r in drained(&mut e) {
+        for r in taken(&mut e) {
             assert_eq!(r.field(q::UID), Some("00000000000000000000000000000000"));
             assert_eq!(r.by_user[1..17], NO_UID);
             assert_eq!(r.field(q::IP), None);
@@ -398,7 +404,7 @@ mod tests {
     fn drops_the_ids_of_methods_switched_off() {
         let mut e = encoder_with(|o| o.drop_ids = Some(vec!["fp".into(), "lid".into()]));
         pixel(&mut e, "vid=v1&sto=s1&fp=abc&lid=alice");
-        let r = &drained(&mut e)[0];
+        let r = &taken(&mut e)[0];
         let ids = identity_fields(r);
         assert_eq!(ids, [16, 17]);
         let bad = Limits::check(&EncoderOptions {
@@ -415,7 +421,7 @@ mod tests {
     fn keys_and_id_agree_with_the_fields() {
         let mut e = encoder();
         pixel(&mut e, &format!("uid={}", UID.to_uppercase()));
-        let r = &drained(&mut e)[0];
+        let r = &taken(&mut e)[0];
         assert_eq!(r.field(q::UID), Some(UID));
         let eid8: [u8; 8] = r.by_user[25..].try_into().unwrap();
         let mut id_hex = [0; 16];
@@ -432,7 +438,7 @@ mod tests {
     fn hashes_a_uid_that_is_not_hex_and_stores_it_as_given() {
         let mut e = encoder();
         pixel(&mut e, "uid=Alice%40example");
-        let r = &drained(&mut e)[0];
+        let r = &taken(&mut e)[0];
         assert_eq!(r.field(q::UID), Some("Alice@example"));
         assert_eq!(r.by_user[1..17], identity::uid16(b"Alice@example"));
     }
@@ -446,7 +452,7 @@ mod tests {
             0
         );
         assert_eq!(out, [b'-'; 32]);
-        assert_eq!(drained(&mut e)[0].field(q::UID), Some("bob"));
+        assert_eq!(taken(&mut e)[0].field(q::UID), Some("bob"));
     }
 
     #[test]
@@ -457,7 +463,7 @@ mod tests {
             e.pixel("", &req("other=1; sp_uid=short"), &mut out),
             NEW_UID
         );
-        let r = &drained(&mut e)[0];
+        let r = &taken(&mut e)[0];
         assert_eq!(r.field(q::UID).unwrap().as_bytes(), out);
         assert_eq!(identity::parse_hex32(&out).unwrap(), r.by_user[1..17]);
     }
@@ -468,7 +474,7 @@ mod tests {
         let mut out = [0; 32];
         let body = r#"[{"a":"x"},{"uid":"carol"},{"a":"y"}]"#;
         assert_eq!(e.events(body.as_bytes(), &req(""), &mut out), NEW_UID);
-        let uids: Vec<_> = drained(&mut e)
+        let uids: Vec<_> = taken(&mut e)
             .iter()
             .map(|r| r.field(q::UID).unwrap().to_owned())
             .collect();
@@ -486,7 +492,7 @@ mod tests {
             &mut [0; 32],
         );
         assert_eq!(flags, 0);
-        assert!(drained(&mut e).iter().all(|r| r.field(q::UID) == Some(UID)));
+        assert!(taken(&mut e).iter().all(|r| r.field(q::UID) == Some(UID)));
     }
 
     #[test]
@@ -496,7 +502,7 @@ mod tests {
         events(&mut e, &body);
         events(&mut e, &body);
         pixel(&mut e, &format!("uid={UID}&eid=e-1"));
-        let r = drained(&mut e);
+        let r = taken(&mut e);
         assert_eq!(r[0].by_user, r[1].by_user);
         assert_eq!(r[0].by_time, r[2].by_time);
         assert_eq!(
@@ -505,7 +511,7 @@ mod tests {
         );
         let mut other = encoder();
         events(&mut other, &format!(r#"[{{"uid":"{UID}","eid":"e-2"}}]"#));
-        assert_ne!(drained(&mut other)[0].by_user, r[0].by_user);
+        assert_ne!(taken(&mut other)[0].by_user, r[0].by_user);
     }
 
     #[test]
@@ -513,7 +519,7 @@ mod tests {
         let mut e = encoder();
         pixel(&mut e, "uid=x");
         pixel(&mut e, "uid=x");
-        let r = drained(&mut e);
+        let r = taken(&mut e);
         assert_ne!(r[0].by_user, r[1].by_user);
     }
 
@@ -522,7 +528,7 @@ mod tests {
         let mut e = encoder();
         let body = r#"[{"uid":"u","sid":"s","p":"p","url":"/u","ref":"/r","a":"buy","d":{"sku": 1},"it":"i","ch":"c","ct":12}]"#;
         assert_eq!(events(&mut e, body), 0);
-        let r = &drained(&mut e)[0];
+        let r = &taken(&mut e)[0];
         let text: Vec<(u8, &str)> = r
             .fields
             .iter()
@@ -560,7 +566,7 @@ mod tests {
             anonymous: false,
         };
         e.pixel("uid=x", &r, &mut [0; 32]);
-        let rec = &drained(&mut e)[0];
+        let rec = &taken(&mut e)[0];
         assert_eq!(rec.ts, 0);
         let ids: Vec<u8> = rec.fields.iter().map(|f| f.0).collect();
         assert_eq!(ids, [q::ID, q::UID, q::A]);
@@ -575,7 +581,7 @@ mod tests {
             ..req("")
         };
         e.pixel("uid=x", &r, &mut [0; 32]);
-        let rec = &drained(&mut e)[0];
+        let rec = &taken(&mut e)[0];
         assert_eq!(rec.field(q::UA), Some("abc"));
         assert_eq!(rec.field(q::URL), Some("éé"));
     }
@@ -584,7 +590,7 @@ mod tests {
     fn anonymizes_the_ip_when_asked() {
         let mut e = encoder_with(|o| o.anonymize_ip = true);
         pixel(&mut e, "uid=x");
-        assert_eq!(drained(&mut e)[0].field(q::IP), Some("192.0.2.0"));
+        assert_eq!(taken(&mut e)[0].field(q::IP), Some("192.0.2.0"));
     }
 
     #[test]
@@ -600,7 +606,7 @@ mod tests {
                 &mut [0; 32],
             );
         }
-        let ts: Vec<u64> = drained(&mut e).iter().map(|r| r.ts).collect();
+        let ts: Vec<u64> = taken(&mut e).iter().map(|r| r.ts).collect();
         assert_eq!(ts, [0, i64::MAX as u64, i64::MAX as u64]);
     }
 
@@ -654,7 +660,7 @@ mod tests {
             EncodeError::BadJson as i32
         );
         assert_eq!((e.batch.bytes(), e.pending()), before);
-        assert_eq!(drained(&mut e).len(), 1);
+        assert_eq!(taken(&mut e).len(), 1);
     }
 
     #[test]
@@ -665,8 +671,8 @@ mod tests {
             flags.push(pixel(&mut e, "uid=someone&url=/x"));
         }
         assert_eq!(flags, [0, 0, BATCH_FULL, BATCH_FULL]);
-        assert_eq!(drained(&mut e).len(), 4);
-        assert_eq!(e.drain(), None);
+        assert_eq!(taken(&mut e).len(), 4);
+        assert_eq!(e.take_batch(), None);
         assert_eq!(pixel(&mut e, "uid=someone"), 0);
         assert_eq!(pixel(&mut e, ""), NEW_UID);
     }
@@ -718,7 +724,7 @@ mod tests {
             if flags < 0 {
                 prop_assert_eq!(e.batch.bytes(), before.0);
             }
-            prop_assert_eq!(drained(&mut e).len(), added as usize);
+            prop_assert_eq!(taken(&mut e).len(), added as usize);
         }
 
         #[test]
@@ -740,7 +746,7 @@ mod tests {
                 prop_assert_eq!((e.batch.bytes(), e.pending()), before);
             }
             let n = e.pending();
-            prop_assert_eq!(drained(&mut e).len(), n as usize);
+            prop_assert_eq!(taken(&mut e).len(), n as usize);
         }
     }
 }

@@ -22,14 +22,14 @@ mod session;
 mod url;
 
 use napi::bindgen_prelude::{ArrayBuffer, Buffer, BufferSlice, Either};
-use napi::{Error, JsString, Result};
+use napi::{Env, Error, JsString, Result};
 use napi_derive::napi;
 
 /// Result bit of `pixel()`/`events()`: a new uid was minted and its 32 hex chars are in `uidOut[0..32]`.
 #[napi]
 pub const NEW_UID: i32 = 1;
 
-/// Result bit of `pixel()`/`events()`: the batch reached `batchMaxBytes`; call `drain()` now.
+/// Result bit of `pixel()`/`events()`: the batch reached `batchMaxBytes`; call `takeBatch()` now.
 #[napi]
 pub const BATCH_FULL: i32 = 2;
 
@@ -169,10 +169,14 @@ impl Encoder {
         Ok(self.inner.events(&body, &req, args::uid_out(&mut uid_out)?))
     }
 
-    /// Hands over the current batch (header and records) and starts an empty one; null when empty.
-    #[napi]
-    pub fn drain(&mut self) -> Option<Buffer> {
-        self.inner.drain().map(Buffer::from)
+    /// Hands over the current batch (header and records) and starts an empty one; null when empty. The Buffer is
+    /// one copy of the batch in memory the JS engine owns (not external memory), the whole of its ArrayBuffer, so
+    /// that `postMessage` can transfer it to another thread instead of copying it again.
+    #[napi(ts_return_type = "Buffer | null")]
+    pub fn take_batch<'env>(&mut self, env: &'env Env) -> Result<Option<BufferSlice<'env>>> {
+        self.inner
+            .take_batch_with(|batch| BufferSlice::copy_from(env, batch))
+            .transpose()
     }
 
     /// Events in the current batch.
@@ -186,7 +190,8 @@ impl Encoder {
 /// requests under `maxRequestBytes`, each written as one frame (framed transport, compact protocol) on demand.
 #[napi]
 pub struct PutRequests {
-    inner: put::Requests,
+    /// Reads the batch where JS holds it (the Buffer keeps it alive), without a copy of its own.
+    inner: put::Requests<Buffer>,
 }
 
 /// Why the flush can never write a batch: it is not format v1. The flush keeps it as a dead letter with this reason.
@@ -197,13 +202,14 @@ pub struct BatchRejected {
 }
 
 /// One batch as Thrift2 `putMultiple` requests for the flush, or why it can never be written: the flush's outcome
-/// is typed, not read from a message. Copies and checks the batch (format v1). `saltBuckets` (1–256) salts the
+/// is typed, not read from a message. Checks the batch (format v1) and keeps a reference to it, not a copy: do not
+/// change the Buffer while the PutRequests is in use. `saltBuckets` (1–256) salts the
 /// identity table's rows, as `hbase.salt_buckets` does the event tables'; out of range, it throws.
 /// With `dropBots`, events whose user agent is a bot's are left out (`droppedBots` counts them). An HTTP library's
 /// agent is no bot's on the events of `appPlatforms` (`enrich.app_platforms`, `native/src/agent.rs`).
 #[napi(ts_return_type = "PutRequests | BatchRejected")]
 pub fn put_requests(
-    batch: BufferSlice,
+    batch: Buffer,
     max_request_bytes: u32,
     salt_buckets: f64,
     drop_bots: Option<bool>,
@@ -217,7 +223,7 @@ pub fn put_requests(
         .collect::<Vec<_>>();
     Ok(
         match put::Requests::new(
-            batch.to_vec(),
+            batch,
             max_request_bytes as usize,
             n,
             drop_bots.unwrap_or(false),
@@ -306,7 +312,7 @@ pub struct SessionOptions {
     pub own_hosts: Vec<String>,
 }
 
-/// Session ids for the records of drained batches, by user and time; one for the whole collector, on the main
+/// Session ids for the records of the serving threads' batches, by user and time; one for the whole collector, on the main
 /// thread. The rule is documented in `native/src/session.rs` and `docs/sessions.md`.
 #[napi]
 pub struct Sessions {

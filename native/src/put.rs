@@ -15,6 +15,8 @@ use thrift::protocol::{
     TOutputProtocol, TStructIdentifier, TType,
 };
 
+use std::ops::Deref;
+
 use crate::agent::Agents;
 use crate::enrich::{self, Added};
 use crate::event::QUALIFIERS;
@@ -63,8 +65,9 @@ struct Event {
 }
 
 /// A batch checked once and cut into requests that stay under a size on the wire.
-pub struct Requests {
-    batch: Vec<u8>,
+pub struct Requests<B: Deref<Target = [u8]> = Vec<u8>> {
+    /// The batch, read in place: a `Vec` or the flush worker's JS Buffer.
+    batch: B,
     events: Vec<Event>,
     /// Event index ranges, one per request.
     slices: Vec<(usize, usize)>,
@@ -75,13 +78,13 @@ pub struct Requests {
     dropped_bots: usize,
 }
 
-impl Requests {
+impl<B: Deref<Target = [u8]>> Requests<B> {
     /// Checks the whole batch (format v1) first, so that a bad batch writes nothing; the error
     /// says what is wrong, in the words of the tests' reference decoder (`test/reference/batch.ts`). `salt_buckets` salts the identity rows;
     /// with `drop_bots`, events whose user agent is a bot's are left out, links and all. `app_platforms`
     /// are the platforms whose events an HTTP library's agent does not make a bot's (`enrich::from_app`).
     pub fn new(
-        batch: Vec<u8>,
+        batch: B,
         max_request_bytes: usize,
         salt_buckets: u64,
         drop_bots: bool,
@@ -182,7 +185,7 @@ impl Requests {
                 .sum::<usize>();
         framed(estimate, |out| {
             write_message(out, table, seqid, events.len(), |o| {
-                write_puts(o, &self.batch, &self.agents, events, key)
+                write_puts(o, &self.batch[..], &self.agents, events, key)
             })
         })
     }

@@ -1,4 +1,4 @@
-//! Reads a drained batch (format v1, `batch.rs`): checks it whole, then says where each record's parts lie.
+//! Reads a batch (format v1, `batch.rs`): checks it whole, then says where each record's parts lie.
 //!
 //! The main thread's sessions and the flush workers read batches through this one reader, so both refuse
 //! the same batches with the same reasons, in the words of `daemon/record.ts`.

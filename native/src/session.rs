@@ -1,6 +1,6 @@
 //! Server-side sessions: gives every record of a batch that has no `sid` the session id of its user's current visit.
 //!
-//! The main thread runs this on each drained batch before the buffer append, so it sees every
+//! The main thread runs this on each batch a serving thread hands over, before the buffer append, so it sees every
 //! event of every serving thread, in about the order they arrived.
 //!
 //! # The rule
@@ -18,7 +18,7 @@
 //!   The session's own referrer does not split it, since every event of a landing page (or of a
 //!   single-page app) repeats it.
 //!
-//! An event earlier than the user's last one (serving threads drain a few ms out of order) joins
+//! An event earlier than the user's last one (serving threads hand their batches over a few ms out of order) joins
 //! the current session, even one whose starting event is stamped after it, and does not move the
 //! last time back: sessions are cut in the order the main thread sees events (`docs/sessions.md`). A record that already has a `sid`
 //! (an app that manages its own) is copied as it is and leaves the state alone.
@@ -369,7 +369,7 @@ mod tests {
             };
             assert_eq!(e.pixel(&query, &req, &mut [0; 32]), 0, "{query}");
         }
-        e.drain().unwrap()
+        e.take_batch().unwrap()
     }
 
     fn batch(pixels: &[Pixel]) -> Vec<u8> {
