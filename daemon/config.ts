@@ -67,6 +67,7 @@ const defs = [
   { key: 'flush.max_request_bytes', reload: true, kind: int(64 * 1024, 16 * MiB), default: MiB, unit: 'bytes', doc: 'A batch is split into putMultiple calls of at most about this size; keep it under the Thrift gateway frame limit (2 MiB by default).' },
   { key: 'flush.retry_min_ms', reload: true, kind: int(1, 60000), default: 100, unit: 'ms', doc: 'First retry delay after a failed flush; it doubles on each retry, with full jitter.' },
   { key: 'flush.retry_max_ms', reload: true, kind: int(1, 600000), default: 30000, unit: 'ms', doc: 'Longest retry delay; must be at least flush.retry_min_ms.' },
+  { key: 'flush.probe_interval_ms', reload: true, kind: int(100, 60000), default: 1000, unit: 'ms', doc: 'While a flush waits to retry, HBase is probed this often (a connection and tableExists on both event tables, each with this as its timeout); as soon as it answers, every waiting retry starts at once, so an outage ends without waiting out the backoff.' },
   { key: 'flush.timeout_ms', reload: true, kind: int(100, 600000), default: 10000, unit: 'ms', doc: 'A Thrift call that takes longer fails and is retried.' },
 
   { key: 'hbase.host', kind: str, default: '127.0.0.1', doc: 'Host of the HBase Thrift2 gateway (framed transport, compact protocol).' },

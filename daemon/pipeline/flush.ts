@@ -5,6 +5,7 @@ import { Piscina } from 'piscina'
 import type { EventBuffer } from './buffer'
 import type { Config } from '../config'
 import { errors } from '../errors'
+import { HBaseClient } from '../hbase/client'
 import type { FlushResult, FlushTask } from './flush-worker'
 import { RateLimit, type Logger } from '../log'
 import type { SharedState } from './shared-state'
@@ -33,6 +34,10 @@ export class Flusher {
   private inFlight = 0
   private stopping = false
   private readonly sleeping = new Set<() => void>()
+  /** Set while the probe runs; it runs while any retry waits. */
+  private probing = false
+  private probeTimer: NodeJS.Timeout | undefined
+  private wakeProbe: () => void = () => {}
   private idle: Array<() => void> = []
   /** Retry warnings during an outage: the first at once, then one every 10 s with the count held back. */
   private readonly retryLog = new RateLimit(10000)
@@ -158,7 +163,46 @@ export class Flusher {
       }
       const timer = setTimeout(wake, ms)
       this.sleeping.add(wake)
+      void this.probe()
     })
+  }
+
+  /**
+   * While retries wait, asks HBase every flush.probe_interval_ms whether it answers again, and when it does, wakes
+   * every waiting retry: the backoff spares a failing HBase, the probe ends the wait the moment it is back.
+   */
+  private async probe (): Promise<void> {
+    if (this.probing) return
+    this.probing = true
+    try {
+      while (!this.stopping && this.sleeping.size > 0) {
+        const interval = this.config.flush.probeIntervalMs
+        await new Promise<void>(resolve => {
+          this.wakeProbe = resolve
+          this.probeTimer = setTimeout(resolve, interval)
+        })
+        if (this.stopping || this.sleeping.size === 0) break
+        if (!await this.answers(interval)) continue
+        this.log.info({ waiting: this.sleeping.size }, 'HBase answers again; the waiting flushes retry now')
+        for (const wake of [...this.sleeping]) wake()
+      }
+    } finally {
+      this.probing = false
+    }
+  }
+
+  /** True when the gateway answers and both event tables exist, within timeoutMs for each step. */
+  private async answers (timeoutMs: number): Promise<boolean> {
+    const { hbase } = this.config
+    let client: HBaseClient | undefined
+    try {
+      client = await HBaseClient.connect({ host: hbase.host, port: hbase.port, connectTimeoutMs: timeoutMs, requestTimeoutMs: timeoutMs })
+      return await client.tableExists(hbase.userTable) && await client.tableExists(hbase.timeTable)
+    } catch {
+      return false
+    } finally {
+      void client?.close()
+    }
   }
 
   /**
@@ -167,6 +211,8 @@ export class Flusher {
    */
   async stop (timeoutMs: number): Promise<void> {
     this.stopping = true
+    clearTimeout(this.probeTimer)
+    this.wakeProbe()
     for (const wake of [...this.sleeping]) wake()
     if (this.inFlight > 0) {
       let timer: NodeJS.Timeout | undefined
