@@ -33,6 +33,7 @@ export const errors = {
   NOT_FOUND: def('SPOOR_E_NOT_FOUND', 404, 'no such endpoint'),
   BUFFER_FULL: def('SPOOR_E_BUFFER_FULL', 503, 'the buffer is over its high-water mark; retry after the Retry-After seconds'),
   SHUTTING_DOWN: def('SPOOR_E_SHUTTING_DOWN', 503, 'the collector is shutting down'),
+  BUFFER_UNWRITABLE: def('SPOOR_E_BUFFER_UNWRITABLE', 503, 'the buffer cannot write (its disk is full or failing); retry after the Retry-After seconds'),
   BUFFER_WRITE_FAILED: def('SPOOR_E_BUFFER_WRITE_FAILED', 500, 'the buffer could not commit the events; retry'),
 
   // Request errors found by the Snowplow translation (docs/snowplow.md).

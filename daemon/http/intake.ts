@@ -189,7 +189,7 @@ export function intake (ctx: ServerContext): Intake {
       query = prepared
     }
     const size = state.bufferBytes
-    if (choice === NOTHING || size >= maxBytes || (dropGetOverHighWater && size >= highWater) || !state.accepting) {
+    if (choice === NOTHING || size >= maxBytes || (dropGetOverHighWater && size >= highWater) || !state.accepting || state.unwritable) {
       counters.dropped()
     } else {
       const result = r.encode(query, userAgent, referer, cookie, anonymous ? NO_IP : clientAddress(res, req), anonymize)

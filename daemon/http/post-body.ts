@@ -50,6 +50,7 @@ export function receiveBody (
   if (!Number.isSafeInteger(length) || length < 0) return fail(errors.BODY_LENGTH_MISMATCH, true)
   if (length > config.limits.maxBodyBytes) return fail(errors.BODY_TOO_LARGE, true)
   if (state.bufferBytes >= config.buffer.highWaterBytes) return fail(errors.BUFFER_FULL, true)
+  if (state.unwritable) return fail(errors.BUFFER_UNWRITABLE, true)
 
   const body = Buffer.allocUnsafe(length)
   let received = 0

@@ -130,7 +130,7 @@ export function handlers (ctx: ServerContext): Handlers {
 /** What /healthz answers: 503 while draining or over the high-water mark, so a load balancer takes the node out. */
 export function healthBody (state: SharedState, config: Config): { status: string } & Record<string, unknown> {
   const bytes = state.bufferBytes
-  const status = state.draining ? 'draining' : bytes >= config.buffer.highWaterBytes ? 'over_high_water' : 'ok'
+  const status = state.draining ? 'draining' : state.unwritable ? 'buffer_unwritable' : bytes >= config.buffer.highWaterBytes ? 'over_high_water' : 'ok'
   const metrics = state.snapshot()
   return {
     status,

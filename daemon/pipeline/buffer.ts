@@ -15,6 +15,7 @@
 
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { open, type Database, type RootDatabase } from 'lmdb'
 
 export interface DeadLetter {
@@ -25,6 +26,48 @@ export interface DeadLetter {
 }
 
 interface DeadLetterValue { reason: string, at: number, batch: Buffer }
+
+/**
+ * The error of a failed LMDB commit, with its cause. lmdb-js rejects each write of a failed commit with "Commit
+ * failed" and the cause (a full disk: ENOSPC) in a second promise, `commitError`, which would end the process as an
+ * unhandled rejection if nobody took it; this takes it, waiting at most a second for it.
+ */
+async function commitFailure (err: unknown): Promise<unknown> {
+  const pending = (err as { commitError?: unknown } | null)?.commitError
+  if (!(pending instanceof Promise)) return err
+  const settled: Promise<unknown> = pending.then(() => undefined, (cause: unknown) => cause)
+  const cause = await Promise.race([settled, sleep(1000, undefined, { ref: false })])
+  if (cause === undefined) return err
+  return new Error(`buffer commit failed: ${(cause as Error).message ?? String(cause)}`, { cause })
+}
+
+/** lmdb-js's message for each write of a failed commit. */
+const COMMIT_FAILED = 'Commit failed (see commitError for details)'
+let guarded = false
+
+/**
+ * A failed commit (a full disk) also rejects a promise of lmdb-js's own that no caller can hold
+ * (kriszyp/lmdb-js#368), which would end the process as an unhandled rejection although every write's own promise
+ * reports the failure to its caller (`append` answers it as SPOOR_E_BUFFER_WRITE_FAILED). Only that rejection is
+ * dropped; any other unhandled rejection still ends the process, as Node's default does.
+ */
+function survivesFailedCommits (): void {
+  if (guarded) return
+  guarded = true
+  process.on('unhandledRejection', reason => {
+    if (reason instanceof Error && reason.message === COMMIT_FAILED) return
+    throw reason
+  })
+}
+
+/** Runs one LMDB write, rethrowing a failed commit's error with its cause. */
+async function committing<T> (write: () => Promise<T>): Promise<T> {
+  try {
+    return await write()
+  } catch (err) {
+    throw await commitFailure(err)
+  }
+}
 
 function keyOf (seq: bigint): Buffer {
   const key = Buffer.allocUnsafe(8)
@@ -45,6 +88,7 @@ export class EventBuffer {
   constructor (dataDir: string) {
     const path = join(dataDir, 'buffer', 'v1')
     mkdirSync(path, { recursive: true })
+    survivesFailedCommits()
     this.root = open({ path, maxDbs: 4 })
     this.batches = this.root.openDB<Buffer, Buffer>({ name: 'batches', keyEncoding: 'binary', encoding: 'binary' })
     this.dead = this.root.openDB<DeadLetterValue, Buffer>({ name: 'dead', keyEncoding: 'binary', encoding: 'msgpack' })
@@ -77,7 +121,7 @@ export class EventBuffer {
     this.count++
     this.appendedAt.set(seq, Date.now())
     try {
-      await this.batches.put(keyOf(seq), batch)
+      await committing(async () => await this.batches.put(keyOf(seq), batch))
     } catch (err) {
       this.bytes -= batch.length
       this.count--
@@ -101,11 +145,11 @@ export class EventBuffer {
   /** Removes an acknowledged batch. */
   async ack (seq: bigint, length: number): Promise<void> {
     const key = keyOf(seq)
-    const removed = await this.root.transaction(() => {
+    const removed = await committing(async () => await this.root.transaction(() => {
       if (!this.batches.doesExist(key)) return false
       void this.batches.remove(key)
       return true
-    })
+    }))
     if (removed) {
       this.bytes -= length
       this.count--
@@ -117,14 +161,14 @@ export class EventBuffer {
   async deadLetter (seq: bigint, reason: string): Promise<void> {
     const key = keyOf(seq)
     let length = 0
-    const moved = await this.root.transaction(() => {
+    const moved = await committing(async () => await this.root.transaction(() => {
       const batch = this.batches.getBinary(key)
       if (batch == null) return false
       length = batch.length
       void this.dead.put(key, { reason, at: Date.now(), batch })
       void this.batches.remove(key)
       return true
-    })
+    }))
     if (moved) {
       this.bytes -= length
       this.count--
@@ -141,12 +185,12 @@ export class EventBuffer {
     for (const { key, value } of this.dead.getRange({})) {
       const seq = this.nextSeq++
       const batch = Buffer.from(value.batch)
-      const done = await this.root.transaction(() => {
+      const done = await committing(async () => await this.root.transaction(() => {
         if (!this.dead.doesExist(key)) return false
         void this.batches.put(keyOf(seq), batch)
         void this.dead.remove(key)
         return true
-      })
+      }))
       if (!done) continue
       this.bytes += batch.length
       this.count++

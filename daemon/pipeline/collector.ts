@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { Worker } from 'node:worker_threads'
 import { EventBuffer } from './buffer'
 import { changedKeys, type Config } from '../config'
+import { errors } from '../errors'
 import { Flusher, type FlushObserver } from './flush'
 import type { Logger } from '../log'
 import { Sessions, sessionOptions } from '../native'
@@ -112,11 +113,25 @@ export async function startCollector (config: Config, log: Logger, hooks: Collec
     }
   }
 
+  // Set by a failed append: pixels are then dropped before they are encoded and POSTs refused with 503, until
+  // buffer.retry_after_seconds have passed (the next append tries again) or a flush has freed room.
+  let writableAgain: NodeJS.Timeout | undefined
+  function unwritable (): void {
+    state.unwritable = true
+    clearTimeout(writableAgain)
+    writableAgain = setTimeout(() => { state.unwritable = false }, current.buffer.retryAfterSeconds * 1000)
+    writableAgain.unref()
+  }
+
   function commit (thread: ServingThread, id: number, handedOver: Buffer): void {
     const batch = withSessions(handedOver)
     const events = batch.readUInt32BE(4)
     buffer.append(batch).then(
       () => {
+        if (state.unwritable) {
+          state.unwritable = false
+          log.info('the buffer writes again')
+        }
         state.add('batchesBuffered')
         state.add('bytesBuffered', batch.length)
         state.add('eventsBuffered', events)
@@ -129,7 +144,8 @@ export async function startCollector (config: Config, log: Logger, hooks: Collec
       (err: Error) => {
         state.add('batchesLost')
         state.add('eventsLost', events)
-        log.error({ err, events, bytes: batch.length }, 'buffer append failed; this batch is lost')
+        unwritable()
+        log.error({ code: errors.BUFFER_WRITE_FAILED.code, err, events, bytes: batch.length }, 'buffer append failed; this batch is lost, and new events are refused until the buffer writes again')
         thread.post({ type: 'committed', id, error: err.message })
       }
     )

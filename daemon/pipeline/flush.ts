@@ -119,24 +119,33 @@ export class Flusher {
         result = { ok: false, permanent: false, reason: `worker: ${(err as Error).message}` }
       }
       const seconds = Number(process.hrtime.bigint() - started) / 1e9
-      if (result.ok) {
-        await this.buffer.ack(seq, length)
-        if (this.retryLog.pending > 0 || attempt > 0) {
-          this.log.info({ seq: seq.toString(), attempts: attempt + 1, retriesNotLogged: this.retryLog.pending }, 'flush recovered')
-          this.retryLog.reset()
+      try {
+        if (result.ok) {
+          await this.buffer.ack(seq, length)
+          // Its pages are free for new batches again: an append refused for room may succeed now.
+          this.state.unwritable = false
+          if (this.retryLog.pending > 0 || attempt > 0) {
+            this.log.info({ seq: seq.toString(), attempts: attempt + 1, retriesNotLogged: this.retryLog.pending }, 'flush recovered')
+            this.retryLog.reset()
+          }
+          this.state.add('batchesAcknowledged')
+          this.state.add('eventsDelivered', result.events)
+          this.state.add('eventsDroppedBots', result.droppedBots)
+          this.observe('acknowledged', seconds)
+          break
         }
-        this.state.add('batchesAcknowledged')
-        this.state.add('eventsDelivered', result.events)
-        this.state.add('eventsDroppedBots', result.droppedBots)
-        this.observe('acknowledged', seconds)
-        break
-      }
-      if (result.permanent) {
-        await this.buffer.deadLetter(seq, result.reason)
-        this.state.add('batchesDeadLettered')
-        this.observe('dead-lettered', seconds)
-        this.log.error({ code: errors.DEAD_LETTER.code, seq: seq.toString(), reason: result.reason }, errors.DEAD_LETTER.message)
-        break
+        if (result.permanent) {
+          await this.buffer.deadLetter(seq, result.reason)
+          this.state.add('batchesDeadLettered')
+          this.observe('dead-lettered', seconds)
+          this.log.error({ code: errors.DEAD_LETTER.code, seq: seq.toString(), reason: result.reason }, errors.DEAD_LETTER.message)
+          break
+        }
+      } catch (err) {
+        // The buffer could not record the outcome (a full disk). The batch stays, to be written again: harmless, as
+        // every event carries its own rowkeys and cell timestamps.
+        this.log.error({ code: errors.BUFFER_WRITE_FAILED.code, err, seq: seq.toString() }, 'the buffer could not record a flush\'s outcome; the batch will be flushed again')
+        result = { ok: false, permanent: false, reason: `buffer: ${(err as Error).message}` }
       }
       this.state.add('flushRetries')
       this.observe('retried', seconds)

@@ -25,9 +25,11 @@ const THREAD_FIXED = ['eventsAccepted', 'eventsDropped', 'eventLoopLagMs'] as co
 const REQUEST_BASE = THREAD_FIXED.length
 const REJECT_BASE = REQUEST_BASE + ROUTES.length * STATUSES.length
 const THREAD_SLOTS = REJECT_BASE + REJECT_CODES.length
-const FLAGS = 2
+// Int32 flags; an even count keeps the Float64 slots after them aligned.
+const FLAGS = 4
 const FLAG_DRAINING = 0
 const FLAG_ACCEPTING = 1
+const FLAG_UNWRITABLE = 2
 
 const statusIndex = new Int8Array(600).fill(-1)
 STATUSES.forEach((s, i) => { statusIndex[s] = i })
@@ -59,6 +61,9 @@ export class SharedState {
   set draining (on: boolean) { Atomics.store(this.flags, FLAG_DRAINING, on ? 1 : 0) }
   get accepting (): boolean { return Atomics.load(this.flags, FLAG_ACCEPTING) === 1 }
   set accepting (on: boolean) { Atomics.store(this.flags, FLAG_ACCEPTING, on ? 1 : 0) }
+  /** Set when a buffer append failed (a full or failing disk), until an append or a flush frees or finds room. */
+  get unwritable (): boolean { return Atomics.load(this.flags, FLAG_UNWRITABLE) === 1 }
+  set unwritable (on: boolean) { Atomics.store(this.flags, FLAG_UNWRITABLE, on ? 1 : 0) }
 
   get bufferBytes (): number { return this.main[0] }
 
