@@ -9,7 +9,11 @@ import { countRows, freshTables, suiteHBase } from './fixtures/hbase'
 
 /** Anonymous resident memory of a process: its heaps, without the LMDB file pages it maps. */
 function rssAnon (pid: number): number {
-  const m = /RssAnon:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  return rss(pid, 'RssAnon')
+}
+
+function rss (pid: number, field: 'RssAnon' | 'RssFile' | 'VmRSS'): number {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
   return Number(m?.[1]) * 1024
 }
 
@@ -38,6 +42,8 @@ t.test('HBase outage under load', async t => {
   await flushed(daemon)
 
   await local.stop()
+  const fileBefore = rss(daemon.pid, 'RssFile')
+  const totalBefore = rss(daemon.pid, 'VmRSS')
   const rssBefore = rssAnon(daemon.pid)
   const bufferBefore = (await daemon.health()).buffer.bytes
   const down = await load(pixel, 300000)
@@ -77,4 +83,12 @@ t.test('HBase outage under load', async t => {
   t.equal(accepted, 320000, 'every answered pixel was accepted')
   t.equal(await countRows(hbase.user_table as string), accepted, 'every accepted event arrived in the by-user table, none twice')
   t.equal(await countRows(hbase.time_table as string), accepted, 'and in the by-time table')
+
+  // The drained backlog's file is replaced by a fresh one, which gives back its disk and the file pages the flush
+  // read into the process's memory.
+  t.ok(daemon.logs.some(l => l.msg === 'the buffer is empty again; its file was replaced by a fresh one' && l.freedBytes > 32 * MiB), 'the emptied buffer is replaced')
+  const fileAfter = rss(daemon.pid, 'RssFile')
+  const totalAfter = rss(daemon.pid, 'VmRSS')
+  t.comment(`RSS ${(totalBefore / MiB).toFixed(0)} MiB before the outage, ${(totalAfter / MiB).toFixed(0)} MiB after the drain (file pages ${(fileBefore / MiB).toFixed(0)} → ${(fileAfter / MiB).toFixed(0)} MiB)`)
+  t.ok(fileAfter < fileBefore + 8 * MiB, 'the mapped file pages are back to where they were')
 })

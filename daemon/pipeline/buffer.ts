@@ -12,8 +12,11 @@
 //   cells.
 // - `append` resolves only after the LMDB commit that holds the batch; POST /e answers 204 after it.
 // - The format version is in the path (`<dataDir>/buffer/v1`); a new batch format gets a new path.
+// - An environment left empty (no batch, no dead letter) after a backlog is deleted and opened afresh (`reset`),
+//   which gives back the disk and the memory its map held; sequence numbers go on from where they were, and
+//   after a restart from 1 again, which overwrites nothing, as nothing is left.
 
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { open, type Database, type RootDatabase } from 'lmdb'
@@ -76,9 +79,12 @@ function keyOf (seq: bigint): Buffer {
 }
 
 export class EventBuffer {
-  private readonly root: RootDatabase
-  private readonly batches: Database<Buffer, Buffer>
-  private readonly dead: Database<DeadLetterValue, Buffer>
+  private root!: RootDatabase
+  private batches!: Database<Buffer, Buffer>
+  private dead!: Database<DeadLetterValue, Buffer>
+  private readonly path: string
+  /** Set while an empty environment is being replaced; appends wait for it, reads see an empty buffer. */
+  private resetting: Promise<void> | undefined
   private nextSeq: bigint
   private bytes = 0
   private count = 0
@@ -86,12 +92,10 @@ export class EventBuffer {
   private readonly appendedAt = new Map<bigint, number>()
 
   constructor (dataDir: string) {
-    const path = join(dataDir, 'buffer', 'v1')
-    mkdirSync(path, { recursive: true })
+    this.path = join(dataDir, 'buffer', 'v1')
+    mkdirSync(this.path, { recursive: true })
     survivesFailedCommits()
-    this.root = open({ path, maxDbs: 4 })
-    this.batches = this.root.openDB<Buffer, Buffer>({ name: 'batches', keyEncoding: 'binary', encoding: 'binary' })
-    this.dead = this.root.openDB<DeadLetterValue, Buffer>({ name: 'dead', keyEncoding: 'binary', encoding: 'msgpack' })
+    this.openEnvironment()
     const now = Date.now()
     for (const { key, value } of this.batches.getRange({})) {
       this.bytes += value.length
@@ -99,6 +103,43 @@ export class EventBuffer {
       this.appendedAt.set(key.readBigUInt64BE(0), now)
     }
     this.nextSeq = 1n + maxBig(lastKey(this.batches), lastKey(this.dead))
+  }
+
+  private openEnvironment (): void {
+    this.root = open({ path: this.path, maxDbs: 4 })
+    this.batches = this.root.openDB<Buffer, Buffer>({ name: 'batches', keyEncoding: 'binary', encoding: 'binary' })
+    this.dead = this.root.openDB<DeadLetterValue, Buffer>({ name: 'dead', keyEncoding: 'binary', encoding: 'msgpack' })
+  }
+
+  /** Size of the environment's data file on disk. */
+  get fileBytes (): number {
+    try {
+      return statSync(join(this.path, 'data.mdb')).size
+    } catch {
+      return 0
+    }
+  }
+
+  /**
+   * Deletes the environment and opens an empty one, if it holds nothing (no batch, no dead letter) and its data
+   * file has grown to at least `minFileBytes`: after a backlog, LMDB keeps the file at its largest and the pages
+   * the flush read stay in the process's memory. Returns whether it did.
+   */
+  async reset (minFileBytes: number): Promise<boolean> {
+    if (this.resetting !== undefined || this.count > 0 || this.fileBytes < minFileBytes) return false
+    for (const _ of this.dead.getKeys({ limit: 1 })) return false
+    this.resetting = (async () => {
+      await this.root.close()
+      rmSync(join(this.path, 'data.mdb'), { force: true })
+      rmSync(join(this.path, 'lock.mdb'), { force: true })
+      this.openEnvironment()
+    })()
+    try {
+      await this.resetting
+    } finally {
+      this.resetting = undefined
+    }
+    return true
   }
 
   /** Unflushed bytes in the buffer. */
@@ -116,6 +157,7 @@ export class EventBuffer {
 
   /** Appends a batch; resolves with its sequence number once LMDB has committed it. */
   async append (batch: Buffer): Promise<bigint> {
+    if (this.resetting !== undefined) await this.resetting
     const seq = this.nextSeq++
     this.bytes += batch.length
     this.count++
@@ -133,12 +175,14 @@ export class EventBuffer {
 
   /** The sequence number of the first batch after `after`, or undefined when there is none. */
   next (after: bigint): bigint | undefined {
+    if (this.resetting !== undefined) return undefined
     for (const key of this.batches.getKeys({ start: keyOf(after + 1n), limit: 1 })) return key.readBigUInt64BE(0)
     return undefined
   }
 
   /** A fresh copy of one batch, or undefined once it has left the buffer. */
   get (seq: bigint): Buffer | undefined {
+    if (this.resetting !== undefined) return undefined
     return this.batches.getBinary(keyOf(seq))
   }
 
@@ -181,6 +225,7 @@ export class EventBuffer {
    * once the cause has been fixed; the flush then writes them again. Returns how many moved.
    */
   async requeueDeadLetters (): Promise<number> {
+    if (this.resetting !== undefined) await this.resetting
     let moved = 0
     for (const { key, value } of this.dead.getRange({})) {
       const seq = this.nextSeq++
@@ -208,6 +253,7 @@ export class EventBuffer {
   }
 
   async close (): Promise<void> {
+    if (this.resetting !== undefined) await this.resetting
     await this.root.close()
   }
 }

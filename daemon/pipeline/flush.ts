@@ -27,6 +27,12 @@ function owned (batch: Buffer): Uint8Array {
   return new Uint8Array(batch)
 }
 
+/**
+ * A buffer emptied by the flush whose data file has grown past this is replaced by a fresh one (EventBuffer.reset).
+ * In steady operation LMDB reuses its free pages and the file stays a few MiB; past this, it held a backlog.
+ */
+export const RESET_ABOVE_BYTES = 32 * 1024 * 1024
+
 export class Flusher {
   private readonly pool: Piscina<FlushTask, FlushResult>
   /** Highest sequence number handed out; the buffer is read strictly after it. */
@@ -154,12 +160,23 @@ export class Flusher {
       if (held >= 0) this.log.warn({ code: errors.FLUSH_RETRY.code, seq: seq.toString(), attempt, delay, reason: result.reason, retriesNotLogged: held }, errors.FLUSH_RETRY.message)
       await this.sleep(delay)
     }
+    if (this.inFlight === 1 && this.buffer.batchCount === 0 && !this.stopping) await this.shrink()
     this.inFlight--
     this.publish()
     this.kick()
     if (this.inFlight === 0) {
       for (const resolve of this.idle) resolve()
       this.idle = []
+    }
+  }
+
+  /** Gives back the disk and memory a drained backlog held, by replacing the emptied buffer's environment. */
+  private async shrink (): Promise<void> {
+    const bytes = this.buffer.fileBytes
+    try {
+      if (await this.buffer.reset(RESET_ABOVE_BYTES)) this.log.info({ freedBytes: bytes }, 'the buffer is empty again; its file was replaced by a fresh one')
+    } catch (err) {
+      this.log.error({ err }, 'the emptied buffer could not be replaced')
     }
   }
 
