@@ -129,6 +129,21 @@ export interface EncoderOptions {
   geoipDatabases?: Array<string>
 }
 
+/** The one definition of the families and qualifiers, for the TypeScript readers, schema and tests. */
+export declare function hbaseSchema(): HBaseSchema
+
+/** spoor's HBase column families and the event family's qualifiers (`native/src/schema.rs`, docs/hbase-schema.md). */
+export interface HBaseSchema {
+  /** The family of the by-user and by-time tables. */
+  family: string
+  /** The identity table's family. */
+  linkFamily: string
+  /** The reports table's family. */
+  reportFamily: string
+  /** The qualifiers of `family`, indexed by the qualifier id of a batch record. */
+  qualifiers: Array<string>
+}
+
 /** The identity table's rowkey of an id written `t:value` (`docs/identity.md`): its salt byte, then the text. */
 export declare function identityRow(id: string, saltBuckets: number): Buffer
 

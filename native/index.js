@@ -840,6 +840,7 @@ module.exports.PutRequests = nativeBinding.PutRequests
 module.exports.Sessions = nativeBinding.Sessions
 module.exports.BATCH_FULL = nativeBinding.BATCH_FULL
 module.exports.EncodeError = nativeBinding.EncodeError
+module.exports.hbaseSchema = nativeBinding.hbaseSchema
 module.exports.identityRow = nativeBinding.identityRow
 module.exports.NEW_UID = nativeBinding.NEW_UID
 module.exports.putRequests = nativeBinding.putRequests

@@ -18,6 +18,7 @@ mod put;
 mod query;
 mod records;
 mod rowkey;
+mod schema;
 mod session;
 mod url;
 
@@ -415,4 +416,29 @@ pub fn uid_text(uid: String) -> Result<String> {
 #[napi]
 pub fn sd_notify(state: String) -> Result<bool> {
     notify::notify(&state).map_err(|e| Error::from_reason(e.to_string()))
+}
+
+/// spoor's HBase column families and the event family's qualifiers (`native/src/schema.rs`, docs/hbase-schema.md).
+#[napi(object)]
+pub struct HBaseSchema {
+    /// The family of the by-user and by-time tables.
+    pub family: String,
+    /// The identity table's family.
+    pub link_family: String,
+    /// The reports table's family.
+    pub report_family: String,
+    /// The qualifiers of `family`, indexed by the qualifier id of a batch record.
+    pub qualifiers: Vec<String>,
+}
+
+/// The one definition of the families and qualifiers, for the TypeScript readers, schema and tests.
+#[napi]
+pub fn hbase_schema() -> HBaseSchema {
+    let text = |name: &[u8]| String::from_utf8_lossy(name).into_owned();
+    HBaseSchema {
+        family: text(schema::FAMILY),
+        link_family: text(schema::LINK_FAMILY),
+        report_family: text(schema::REPORT_FAMILY),
+        qualifiers: schema::QUALIFIERS.iter().map(|q| text(q)).collect(),
+    }
 }
