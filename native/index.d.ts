@@ -150,6 +150,17 @@ export declare function identityRow(id: string, saltBuckets: number): Buffer
 /** Result bit of `pixel()`/`events()`: a new uid was minted and its 32 hex chars are in `uidOut[0..32]`. */
 export declare const NEW_UID: number
 
+/** The integers an option of `EncoderOptions` or `SessionOptions` accepts, both ends included (`native/src/options.rs`). */
+export interface OptionRange {
+  /** The option's name, as in `EncoderOptions` or `SessionOptions`. */
+  name: string
+  min: number
+  max: number
+}
+
+/** The range of every integer option, defined once; the config keys that feed them must lie within them. */
+export declare function optionRanges(): Array<OptionRange>
+
 /**
  * One batch as Thrift2 `putMultiple` requests for the flush, or why it can never be written: the flush's outcome
  * is typed, not read from a message. Copies and checks the batch (format v1). `saltBuckets` (1–256) salts the

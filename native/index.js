@@ -843,6 +843,7 @@ module.exports.EncodeError = nativeBinding.EncodeError
 module.exports.hbaseSchema = nativeBinding.hbaseSchema
 module.exports.identityRow = nativeBinding.identityRow
 module.exports.NEW_UID = nativeBinding.NEW_UID
+module.exports.optionRanges = nativeBinding.optionRanges
 module.exports.putRequests = nativeBinding.putRequests
 module.exports.sdNotify = nativeBinding.sdNotify
 module.exports.timeRowKey = nativeBinding.timeRowKey

@@ -1,6 +1,6 @@
 // Creates spoor's two event tables and its identity table in HBase, pre-split by salt bucket, and its reports table, and keeps their family settings as configured.
 
-import { hbaseSchema } from '../native'
+import { hbaseSchema, optionRange } from '../native'
 import { HBaseError, type FamilySpec, type HBaseClient } from './client'
 import ttypes = require('./thrift-gen/hbase_types')
 
@@ -62,7 +62,8 @@ function wanted (ttlSeconds: number | undefined): Wanted {
  * message the native module gives for its own (`native/src/options.rs`): `<name> must be an integer from 1 to 256`.
  */
 export function checkSaltBuckets (n: number, name: string): void {
-  if (!Number.isInteger(n) || n < 1 || n > 256) throw new RangeError(`${name} must be an integer from 1 to 256`)
+  const { min, max } = optionRange('saltBuckets')
+  if (!Number.isInteger(n) || n < min || n > max) throw new RangeError(`${name} must be an integer from ${min} to ${max}`)
 }
 
 /** Split keys that give one region per salt value: the single bytes 1 … N−1. */

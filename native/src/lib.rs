@@ -442,3 +442,25 @@ pub fn hbase_schema() -> HBaseSchema {
         qualifiers: schema::QUALIFIERS.iter().map(|q| text(q)).collect(),
     }
 }
+
+/// The integers an option of `EncoderOptions` or `SessionOptions` accepts, both ends included (`native/src/options.rs`).
+#[napi(object)]
+pub struct OptionRange {
+    /// The option's name, as in `EncoderOptions` or `SessionOptions`.
+    pub name: String,
+    pub min: f64,
+    pub max: f64,
+}
+
+/// The range of every integer option, defined once; the config keys that feed them must lie within them.
+#[napi]
+pub fn option_ranges() -> Vec<OptionRange> {
+    options::RANGES
+        .iter()
+        .map(|(name, r)| OptionRange {
+            name: name.to_string(),
+            min: r.min as f64,
+            max: r.max as f64,
+        })
+        .collect()
+}
