@@ -289,7 +289,7 @@ const met = (b: boolean | null): string => b === null ? 'not run' : b ? 'met' : 
 const mb = (bytes: number): string => `${round(bytes / 1e6)} MB`
 const fmtMiB = (s: Spread): string => s.min === s.max ? `${Math.round(s.median)}` : `${Math.round(s.median)} (${Math.round(s.min)}–${Math.round(s.max)})`
 
-const LABELS: Record<string, string> = {
+export const LABELS: Record<string, string> = {
   spoor: 'spoor, full pipeline',
   'spoor-no-flush': 'spoor, flush off',
   'spoor-post-1': 'spoor POST /e, 1 event (flush off)',

@@ -3,6 +3,7 @@
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs'
 import { parseAddresses, parseTrustedProxies } from './http/client-ip'
 import { SpoorError } from './errors'
+import { optionRange } from './native'
 
 // smol-toml ships CommonJS beside its ES module, but its types are written for the ES module.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -32,6 +33,8 @@ const GiB = 1024 * MiB
 
 // Each kind keeps its literal type, from which Config's field types follow.
 const int = (min: number, max: number) => ({ type: 'int', min, max }) as const
+/** An integer key that takes the whole range the native module accepts for its option (native/src/options.rs). */
+const nativeInt = (option: Parameters<typeof optionRange>[0]) => int(optionRange(option).min, optionRange(option).max)
 const bool = { type: 'bool' } as const
 const str = { type: 'string' } as const
 const tableName = { type: 'string', pattern: /^([A-Za-z0-9_.-]+:)?[A-Za-z0-9_.-]+$/ } as const
@@ -75,7 +78,7 @@ const defs = [
   { key: 'hbase.user_table', kind: tableName, default: 'spoor_events_by_user', doc: 'Table of events keyed user first: salt, uid, inverse timestamp, event id.' },
   { key: 'hbase.time_table', kind: tableName, default: 'spoor_events_by_time', doc: 'Table of events keyed time first: bucket, inverse timestamp, uid, event id.' },
   { key: 'hbase.identity_table', kind: tableName, default: 'spoor_identity', doc: 'Table of identity links: each id seen with another on one event (see docs/identity.md), salted like the event tables.' },
-  { key: 'hbase.salt_buckets', kind: int(1, 256), default: 16, doc: 'N, the number of salt and bucket values, and so of regions the tables are pre-split into; fixed once data is written.' },
+  { key: 'hbase.salt_buckets', kind: nativeInt('saltBuckets'), default: 16, doc: 'N, the number of salt and bucket values, and so of regions the tables are pre-split into; fixed once data is written.' },
   { key: 'hbase.ttl_seconds', kind: int(0, 2 ** 31 - 1), default: 0, unit: 's', doc: 'Time to live of event and identity-link cells, applied by `spoor hbase init`; 0 keeps them forever.' },
   { key: 'hbase.reports_table', kind: tableName, default: 'spoor_reports', doc: 'Table of finished reports (family r), one row per report, window and parameters; created by `spoor hbase init`, written by the Spark jobs and read by `spoor report show` (see docs/reports.md).' },
   { key: 'hbase.zookeeper_quorum', kind: { type: 'string', pattern: /^[A-Za-z0-9_.,:-]+$/ }, default: '127.0.0.1:2181', doc: 'ZooKeeper quorum, host:port[,host:port…], through which the Spark report jobs reach HBase directly (they do not go through the Thrift gateway); the default is the local HBase of `npm start`.' },
@@ -90,10 +93,10 @@ const defs = [
   { key: 'limits.max_header_bytes', reload: true, kind: int(256, 65536), default: 8192, unit: 'bytes', doc: 'Longest Cookie, User-Agent or Referer header; longer answers 431. Independently, the HTTP layer closes any connection whose request head reaches about 120 KiB, without an answer.' },
   { key: 'limits.max_body_bytes', reload: true, kind: int(1024, 64 * MiB), default: MiB, unit: 'bytes', doc: 'Largest POST /e body; larger answers 413.' },
   { key: 'limits.max_fields', reload: true, kind: int(1, 1024), default: 32, doc: 'Most query parameters per pixel, or keys per event object, including unknown ones.' },
-  { key: 'limits.max_value_bytes', reload: true, kind: int(16, 65535), default: 2048, unit: 'bytes', doc: 'Longest field value after decoding (the User-Agent is truncated to it instead).' },
-  { key: 'limits.max_data_bytes', reload: true, kind: int(16, 65535), default: 8192, unit: 'bytes', doc: 'Longest value of the free-form d field.' },
+  { key: 'limits.max_value_bytes', reload: true, kind: int(16, optionRange('maxValueBytes').max), default: 2048, unit: 'bytes', doc: 'Longest field value after decoding (the User-Agent is truncated to it instead).' },
+  { key: 'limits.max_data_bytes', reload: true, kind: int(16, optionRange('maxDataBytes').max), default: 8192, unit: 'bytes', doc: 'Longest value of the free-form d field.' },
   { key: 'limits.max_events_per_post', reload: true, kind: int(1, 100000), default: 500, doc: 'Most events in one POST /e body; more answers 413.' },
-  { key: 'limits.max_json_depth', reload: true, kind: int(2, 128), default: 16, doc: 'Deepest nesting of a POST /e body, counting the outer array as 1.' },
+  { key: 'limits.max_json_depth', reload: true, kind: nativeInt('maxJsonDepth'), default: 16, doc: 'Deepest nesting of a POST /e body, counting the outer array as 1.' },
 
   { key: 'cookie.name', reload: true, kind: { type: 'string', pattern: /^[A-Za-z0-9_-]{1,64}$/ }, default: 'sp_uid', doc: 'Name of the cookie holding the user id minted by the collector.' },
   { key: 'cookie.domain', reload: true, kind: str, default: '', doc: 'Domain attribute of the cookie; empty means the collector host only.' },

@@ -10,7 +10,7 @@ import { errors, type ErrorDef } from './errors'
 const binding: typeof Binding = require(join(__dirname, '..', '..', 'native'))
 
 /** Flags of a non-negative Encoder.pixel/events result: NEW_UID, BATCH_FULL. */
-export const { Encoder, PutRequests, putRequests, Sessions, userRowPrefix, timeRowKey, identityRow, userAgent, uidText, sdNotify, NEW_UID, BATCH_FULL } = binding
+export const { Encoder, PutRequests, putRequests, Sessions, userRowPrefix, timeRowKey, identityRow, userAgent, uidText, sdNotify, hbaseSchema, NEW_UID, BATCH_FULL } = binding
 export type Encoder = Binding.Encoder
 export type PutRequests = Binding.PutRequests
 export type BatchRejected = Binding.BatchRejected
@@ -18,6 +18,19 @@ export type Sessions = Binding.Sessions
 export type EncoderOptions = Binding.EncoderOptions
 export type SessionOptions = Binding.SessionOptions
 export type EncodeError = Binding.EncodeError
+
+/** The integers an option of EncoderOptions or SessionOptions accepts, both ends included. */
+export interface OptionRange { readonly min: number, readonly max: number }
+
+/** What the native module accepts for each integer option, by the option's name: defined once, in native/src/options.rs. */
+export const OPTION_RANGES: ReadonlyMap<string, OptionRange> = new Map(binding.optionRanges().map(r => [r.name, { min: r.min, max: r.max }]))
+
+/** The range of one integer option; the config's keys use it where the native limit is the config's. */
+export function optionRange (name: keyof EncoderOptions | keyof SessionOptions): OptionRange {
+  const range = OPTION_RANGES.get(name)
+  if (range === undefined) throw new Error(`native/src/options.rs gives no range for ${name}`)
+  return range
+}
 
 /** The catalogue's error for each refusal of the encoder; the generated enum makes a missing one a compile error. */
 const encodeErrors: Record<EncodeError, ErrorDef> = {

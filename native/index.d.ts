@@ -133,11 +133,37 @@ export interface EncoderOptions {
   geoipDatabases?: Array<string>
 }
 
+/** The one definition of the families and qualifiers, for the TypeScript readers, schema and tests. */
+export declare function hbaseSchema(): HBaseSchema
+
+/** spoor's HBase column families and the event family's qualifiers (`native/src/schema.rs`, docs/hbase-schema.md). */
+export interface HBaseSchema {
+  /** The family of the by-user and by-time tables. */
+  family: string
+  /** The identity table's family. */
+  linkFamily: string
+  /** The reports table's family. */
+  reportFamily: string
+  /** The qualifiers of `family`, indexed by the qualifier id of a batch record. */
+  qualifiers: Array<string>
+}
+
 /** The identity table's rowkey of an id written `t:value` (`docs/identity.md`): its salt byte, then the text. */
 export declare function identityRow(id: string, saltBuckets: number): Buffer
 
 /** Result bit of `pixel()`/`events()`: a new uid was minted and its 32 hex chars are in `uidOut[0..32]`. */
 export declare const NEW_UID: number
+
+/** The integers an option of `EncoderOptions` or `SessionOptions` accepts, both ends included (`native/src/options.rs`). */
+export interface OptionRange {
+  /** The option's name, as in `EncoderOptions` or `SessionOptions`. */
+  name: string
+  min: number
+  max: number
+}
+
+/** The range of every integer option, defined once; the config keys that feed them must lie within them. */
+export declare function optionRanges(): Array<OptionRange>
 
 /**
  * One batch as Thrift2 `putMultiple` requests for the flush, or why it can never be written: the flush's outcome

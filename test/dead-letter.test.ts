@@ -4,6 +4,7 @@
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import t from 'tap'
+import { FAMILY } from '../daemon/hbase/schema'
 import { CLI, flushed, freePort, startDaemon } from './fixtures/daemon'
 import { client, countRows, freshTables } from './fixtures/hbase'
 
@@ -31,7 +32,7 @@ t.test('a table without the event family dead-letters the batch, and a replay de
   t.match(listed, /^dead letters: 1$/m)
 
   // Fix the cause, then replay.
-  await c.addColumnFamily(timeTable, { name: Buffer.from('e') })
+  await c.addColumnFamily(timeTable, { name: Buffer.from(FAMILY) })
   const replay = (await run(process.execPath, [CLI, 'buffer', 'replay', '--config', daemon.configPath])).stdout
   t.equal(replay, 'dead letters moved back into the buffer: 1\n')
   const after = await flushed(daemon)

@@ -1,13 +1,15 @@
-// The docs stay true to the code: error codes, the configuration page, the README's test command, the /healthz example and the architecture page.
+// The docs stay true to the code: error codes, the configuration page, the README's test command and benchmark figures, the /healthz example and the architecture page.
 
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
+import { currentFigures, figures, withFigures } from '../bench/readme-figures'
 import { renderConfigDoc } from '../daemon/config-doc'
 import { defaults } from '../daemon/config'
 import { errors } from '../daemon/errors'
 import { healthBody } from '../daemon/http/server'
 import { ROUTE, SharedState } from '../daemon/pipeline/shared-state'
+import { tempDir } from './fixtures/daemon'
 
 const docs = join(__dirname, '..', '..', 'docs')
 const allDocs = readdirSync(docs).filter(f => f.endsWith('.md')).map(f => readFileSync(join(docs, f), 'utf8')).join('\n')
@@ -49,6 +51,30 @@ function shape (value: unknown): unknown {
   if (value !== null && typeof value === 'object') return Object.entries(value).map(([k, v]) => [k, shape(v)])
   return typeof value
 }
+
+t.test('the README\'s benchmark figures are what `npm run docs:figures` writes from the newest bench/results/', async t => {
+  const root = join(__dirname, '..', '..')
+  const written = figures(join(root, 'bench', 'results'))
+  t.match(written, /\| spoor, full pipeline \| [\d.]+k \| [\d.]+ ms \| [\d.]+ µs \|/, 'the block has the full pipeline\'s row')
+  t.equal(currentFigures(readFileSync(join(root, 'README.md'), 'utf8')), written, 'run `npm run docs:figures` after a bench run')
+})
+
+t.test('the figures come from the newest run with each section: a later `--sections pixel` run gives the table only', async t => {
+  const root = join(__dirname, '..', '..')
+  const dir = tempDir('readme-figures')
+  const full = JSON.parse(readFileSync(join(root, 'bench', 'results', '2026-11-26-vm.json'), 'utf8'))
+  writeFileSync(join(dir, 'full.json'), JSON.stringify(full))
+  writeFileSync(join(dir, 'reports.json'), JSON.stringify({ started: '2099-01-01T00:00:00.000Z', results: [] }))
+  const pixelOnly = { ...full, date: '2026-12-01', flush: undefined, lag: undefined, runs: full.runs.map((r: { startedAt: string }) => ({ ...r, startedAt: `2026-12-01${r.startedAt.slice(10)}` })) }
+  pixelOnly.summary = { ...full.summary, contenders: full.summary.contenders.map((c: { contender: string, serverCpuUsPerRequest: { median: number } }) => c.contender === 'spoor' ? { ...c, serverCpuUsPerRequest: { ...c.serverCpuUsPerRequest, median: 9.04 } } : c) }
+  writeFileSync(join(dir, 'pixel.json'), JSON.stringify(pixelOnly))
+  const written = figures(dir)
+  t.match(written, /^From the latest run \(2026-12-01, .*\n\[the whole summary\]\(bench\/results\/pixel\.md\)/)
+  t.match(written, /\| spoor, full pipeline \| 44\.9k \| 6\.5 ms \| 9\.0 µs \|/)
+  t.match(written, /flush reaches 1\.13× .* after its request \(2026-11-26\)\.$/s, 'the flush and lag of the older full run')
+  t.throws(() => figures(join(dir, 'none')), 'no directory')
+  t.throws(() => withFigures('no markers', written), /README\.md has no figures block/)
+})
 
 t.test('docs/http-api.md\'s /healthz example has exactly the fields the code answers, in its order', async t => {
   const page = readFileSync(join(docs, 'http-api.md'), 'utf8')

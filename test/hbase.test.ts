@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { HBaseClient, HBaseError, type Put } from '../daemon/hbase/client'
 import { countRows, scanPrefix, scanTimeRange } from '../daemon/hbase/reader'
-import { ensureSchema } from '../daemon/hbase/schema'
+import { ensureSchema, FAMILY } from '../daemon/hbase/schema'
 import { LocalHBase } from '../daemon/dev/local-hbase'
 
 // Apart from the development defaults and from the suite's shared instance (test/fixtures/hbase.ts).
@@ -34,7 +34,7 @@ const userKey = (salt: number, u: Buffer, ts: number, eid: string): Buffer => Bu
 const timeKey = (bucket: number, ts: number, u: Buffer, eid: string): Buffer => Buffer.concat([Buffer.from([bucket]), inv(ts), u, Buffer.from(eid)])
 
 function put (row: Buffer, ts: number, cells: Record<string, string>): Put {
-  const columnValues = Object.entries(cells).map(([q, v]) => ({ family: Buffer.from('e'), qualifier: Buffer.from(q), value: Buffer.from(v), timestamp: ts }))
+  const columnValues = Object.entries(cells).map(([q, v]) => ({ family: Buffer.from(FAMILY), qualifier: Buffer.from(q), value: Buffer.from(v), timestamp: ts }))
   return { row, columnValues }
 }
 
@@ -68,7 +68,7 @@ t.test('ensureSchema creates pre-split tables, then leaves them alone', async t 
   for (const table of [USER, TIME]) {
     const starts = (await c.getAllRegionLocations(table)).map(l => l.regionInfo.startKey?.toString('hex')).sort()
     t.same(starts, ['', '01', '02', '03'], `${table} has one region per salt value`)
-    const family = (await c.getTableDescriptor(table)).columns?.find(f => f.name.toString() === 'e')
+    const family = (await c.getTableDescriptor(table)).columns?.find(f => f.name.toString() === FAMILY)
     t.match(family, { maxVersions: 1, bloomnFilterType: 1, timeToLive: FOREVER }, `${table} keeps one version, with a row bloom, forever`)
   }
   t.same(await ensureSchema(c, { userTable: USER, timeTable: TIME, saltBuckets: SALT }), { [USER]: 'unchanged', [TIME]: 'unchanged' })
@@ -79,7 +79,7 @@ t.test('ensureSchema brings an existing table to the wanted TTL', async t => {
   t.teardown(async () => { await c.close() })
   const month = 30 * 86400
   t.same(await ensureSchema(c, { userTable: USER, timeTable: TIME, saltBuckets: SALT, ttlSeconds: month }), { [USER]: 'updated', [TIME]: 'updated' })
-  const family = (await c.getTableDescriptor(USER)).columns?.find(f => f.name.toString() === 'e')
+  const family = (await c.getTableDescriptor(USER)).columns?.find(f => f.name.toString() === FAMILY)
   t.match(family, { timeToLive: month, maxVersions: 1, bloomnFilterType: 1 }, 'the TTL changed and the other settings stayed')
   t.same(await ensureSchema(c, { userTable: USER, timeTable: TIME, saltBuckets: SALT, ttlSeconds: month }), { [USER]: 'unchanged', [TIME]: 'unchanged' })
   t.same(await ensureSchema(c, { userTable: USER, timeTable: TIME, saltBuckets: SALT, ttlSeconds: 0 }), { [USER]: 'updated', [TIME]: 'updated' }, 'TTL 0 is forever again')
@@ -151,14 +151,14 @@ t.test('failures carry a kind', async t => {
   const cell = { qualifier: Buffer.from('a'), value: Buffer.from('x'), timestamp: BASE }
   await t.rejects(c.putMultiple(USER, [{ row: Buffer.from('r'), columnValues: [{ family: Buffer.from('nope'), ...cell }] }]),
     { name: 'HBaseError', kind: 'io', message: /NoSuchColumnFamilyException/ }, 'a missing family is an io error naming it')
-  await t.rejects(c.putMultiple('hbase_test_missing', [{ row: Buffer.from('r'), columnValues: [{ family: Buffer.from('e'), ...cell }] }]),
+  await t.rejects(c.putMultiple('hbase_test_missing', [{ row: Buffer.from('r'), columnValues: [{ family: Buffer.from(FAMILY), ...cell }] }]),
     { kind: 'io', message: /hbase_test_missing/ }, 'a missing table is an io error')
-  await t.rejects(c.putMultiple(USER, [{ row: Buffer.alloc(0), columnValues: [{ family: Buffer.from('e'), ...cell }] }]),
+  await t.rejects(c.putMultiple(USER, [{ row: Buffer.alloc(0), columnValues: [{ family: Buffer.from(FAMILY), ...cell }] }]),
     { name: 'HBaseError', kind: 'illegal-argument' }, 'an empty row is refused for good')
-  await t.rejects(c.createTable(USER, [{ name: Buffer.from('e') }]), { kind: 'io', message: /TableExistsException/ })
+  await t.rejects(c.createTable(USER, [{ name: Buffer.from(FAMILY) }]), { kind: 'io', message: /TableExistsException/ })
   t.equal(c.isOpen, true, 'a refused request leaves the connection usable')
   t.equal(await c.tableExists(USER), true)
-  await t.rejects(c.putMultiple(USER, [{ row: Buffer.from('r'), columnValues: [{ family: Buffer.from('e'), qualifier: Buffer.from('a'), value: 42 as unknown as Buffer }] }]),
+  await t.rejects(c.putMultiple(USER, [{ row: Buffer.from('r'), columnValues: [{ family: Buffer.from(FAMILY), qualifier: Buffer.from('a'), value: 42 as unknown as Buffer }] }]),
     { kind: 'illegal-argument', message: /could not be encoded/ }, 'a request that cannot be encoded')
   t.equal(c.isOpen, false, 'and then the connection is closed, since it may hold part of that request')
   await t.rejects(c.tableExists(USER), { name: 'HBaseError', kind: 'transport' })

@@ -8,6 +8,7 @@ import t from 'tap'
 import thrift = require('thrift')
 import { defaults } from '../daemon/config'
 import { HBaseClient, HBaseError } from '../daemon/hbase/client'
+import { LINK_FAMILY } from '../daemon/hbase/schema'
 import { Encoder, encoderOptions, PutRequests, putRequests } from '../daemon/native'
 import { decodeBatch, FAMILY, QUALIFIERS, storedCells, type EncodedEvent } from './reference/batch'
 import THBaseService = require('../daemon/hbase/thrift-gen/THBaseService')
@@ -168,7 +169,7 @@ t.test('the native PutRequests writes the identity links the reference gives, as
   const batch = encoder.takeBatch()!
   const want = linkRows(decodeBatch(batch), 16)
   t.equal(want.length, 10, 'u:c1 v:v1 s:s1 e:e1 f:… l:alice, u:c2 v:v2 (v:v1 again), u:cé v:v€')
-  const linkFamily = Buffer.from('l')
+  const linkFamily = Buffer.from(LINK_FAMILY)
   const toLinkPut = (r: typeof want[number]): ttypes.TPut => new ttypes.TPut({
     row: r.row,
     columnValues: r.cells.map(c => new ttypes.TColumnValue({ family: linkFamily, qualifier: c.qualifier, value: c.platform, timestamp: new Int64(c.ts) }))

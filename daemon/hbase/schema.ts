@@ -1,5 +1,6 @@
 // Creates spoor's two event tables and its identity table in HBase, pre-split by salt bucket, and its reports table, and keeps their family settings as configured.
 
+import { hbaseSchema, optionRange } from '../native'
 import { HBaseError, type FamilySpec, type HBaseClient } from './client'
 import ttypes = require('./thrift-gen/hbase_types')
 
@@ -61,7 +62,8 @@ function wanted (ttlSeconds: number | undefined): Wanted {
  * message the native module gives for its own (`native/src/options.rs`): `<name> must be an integer from 1 to 256`.
  */
 export function checkSaltBuckets (n: number, name: string): void {
-  if (!Number.isInteger(n) || n < 1 || n > 256) throw new RangeError(`${name} must be an integer from 1 to 256`)
+  const { min, max } = optionRange('saltBuckets')
+  if (!Number.isInteger(n) || n < min || n > max) throw new RangeError(`${name} must be an integer from ${min} to ${max}`)
 }
 
 /** Split keys that give one region per salt value: the single bytes 1 … N−1. */
@@ -89,14 +91,20 @@ async function ensureTable (client: HBaseClient, table: string, family: string, 
   return 'updated'
 }
 
-/** The one column family of the by-user and by-time tables; its qualifiers are the encoder's field names (docs/hbase-schema.md). */
-export const FAMILY = 'e'
+// The families and qualifiers are defined once, in native/src/schema.rs, which the flush writes with.
+const names = hbaseSchema()
+
+/** The one column family of the by-user and by-time tables (docs/hbase-schema.md). */
+export const FAMILY = names.family
+
+/** The qualifiers of FAMILY, indexed by the qualifier id of a batch record; `br` … `bot` are added by the flush. */
+export const QUALIFIERS: readonly string[] = Object.freeze(names.qualifiers)
 
 /** The identity table's one family: links (`native/src/links.rs`). */
-export const LINK_FAMILY = 'l'
+export const LINK_FAMILY = names.linkFamily
 
-/** The reports table's one family: one JSON cell per section of a report (`jobs/`, daemon/reports.ts). */
-export const REPORT_FAMILY = 'r'
+/** The reports table's one family: one JSON cell per section of a report (`jobs/`, daemon/reports/reports.ts). */
+export const REPORT_FAMILY = names.reportFamily
 
 /**
  * Creates the by-user and by-time tables if they are missing, each with the one family FAMILY, and the

@@ -3,7 +3,8 @@
 //! bot's. `put.rs` frames the cells; this module says which.
 
 use crate::agent::{Agent, Agents, Kind};
-use crate::event::{q, QUALIFIERS};
+use crate::event::q;
+use crate::schema::QUALIFIERS;
 
 /// What the flush adds to one event.
 #[derive(Debug, Clone, Copy, Default)]

@@ -5,7 +5,7 @@ use std::ops::Range;
 use crate::options::Limits;
 use crate::EncodeError;
 
-/// Column qualifier ids; records list fields in ascending id.
+/// Column qualifier ids, indexes of `schema::QUALIFIERS`; records list fields in ascending id.
 pub mod q {
     pub const ID: u8 = 0;
     pub const UID: u8 = 1;
@@ -32,14 +32,6 @@ pub mod q {
     pub const DT: u8 = 24;
     pub const BOT: u8 = 25;
 }
-
-/// Column qualifiers of family `e`, by qualifier id; `daemon/record.ts` has the same list.
-/// `br` … `bot` are never in a batch: the flush adds them from `ua` (`agent.rs`).
-pub const QUALIFIERS: [&[u8]; 26] = [
-    b"id", b"uid", b"sid", b"p", b"url", b"ref", b"a", b"d", b"it", b"ch", b"co", b"rg", b"ci",
-    b"ua", b"ip", b"ct", b"vid", b"sto", b"eti", b"fp", b"lid", b"lnk", b"br", b"os", b"dt",
-    b"bot",
-];
 
 /// Client columns kept per event: `sid` … `ch`, then `vid` … `lnk`.
 const CLIENT_COLUMNS: usize = 8 + 6;
@@ -181,6 +173,7 @@ fn slot(id: u8) -> Option<usize> {
 mod tests {
     use super::*;
     use crate::options::test_options;
+    use crate::schema::QUALIFIERS;
 
     fn limits() -> Limits {
         let mut o = test_options();

@@ -18,6 +18,7 @@ mod put;
 mod query;
 mod records;
 mod rowkey;
+mod schema;
 mod session;
 mod url;
 
@@ -421,4 +422,51 @@ pub fn uid_text(uid: String) -> Result<String> {
 #[napi]
 pub fn sd_notify(state: String) -> Result<bool> {
     notify::notify(&state).map_err(|e| Error::from_reason(e.to_string()))
+}
+
+/// spoor's HBase column families and the event family's qualifiers (`native/src/schema.rs`, docs/hbase-schema.md).
+#[napi(object)]
+pub struct HBaseSchema {
+    /// The family of the by-user and by-time tables.
+    pub family: String,
+    /// The identity table's family.
+    pub link_family: String,
+    /// The reports table's family.
+    pub report_family: String,
+    /// The qualifiers of `family`, indexed by the qualifier id of a batch record.
+    pub qualifiers: Vec<String>,
+}
+
+/// The one definition of the families and qualifiers, for the TypeScript readers, schema and tests.
+#[napi]
+pub fn hbase_schema() -> HBaseSchema {
+    let text = |name: &[u8]| String::from_utf8_lossy(name).into_owned();
+    HBaseSchema {
+        family: text(schema::FAMILY),
+        link_family: text(schema::LINK_FAMILY),
+        report_family: text(schema::REPORT_FAMILY),
+        qualifiers: schema::QUALIFIERS.iter().map(|q| text(q)).collect(),
+    }
+}
+
+/// The integers an option of `EncoderOptions` or `SessionOptions` accepts, both ends included (`native/src/options.rs`).
+#[napi(object)]
+pub struct OptionRange {
+    /// The option's name, as in `EncoderOptions` or `SessionOptions`.
+    pub name: String,
+    pub min: f64,
+    pub max: f64,
+}
+
+/// The range of every integer option, defined once; the config keys that feed them must lie within them.
+#[napi]
+pub fn option_ranges() -> Vec<OptionRange> {
+    options::RANGES
+        .iter()
+        .map(|(name, r)| OptionRange {
+            name: name.to_string(),
+            min: r.min as f64,
+            max: r.max as f64,
+        })
+        .collect()
 }

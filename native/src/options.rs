@@ -23,30 +23,65 @@ pub struct Limits {
 /// The identity fields a method switch can drop, by name.
 const DROPPABLE: [(&str, u8); 4] = [("sto", 17), ("eti", 18), ("fp", q::FP), ("lid", 20)];
 
+/// The integers an option accepts, both ends included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Range {
+    pub min: u64,
+    pub max: u64,
+}
+
 const U32_MAX: u64 = u32::MAX as u64;
 /// A field's length is a u16 in the record format.
 const U16_MAX: u64 = u16::MAX as u64;
-/// serde_json refuses to nest deeper than 128, so a larger limit could never be reached.
-const JSON_DEPTH_MAX: u64 = 128;
+
+/// The salt byte holds N values, 0 … N−1.
+pub const SALT_BUCKETS: Range = Range { min: 1, max: 256 };
+pub const MAX_QUERY_BYTES: Range = Range { min: 1, max: U32_MAX };
+pub const MAX_FIELDS: Range = Range { min: 1, max: U32_MAX };
+pub const MAX_VALUE_BYTES: Range = Range { min: 1, max: U16_MAX };
+pub const MAX_DATA_BYTES: Range = Range { min: 1, max: U16_MAX };
+pub const MAX_EVENTS_PER_POST: Range = Range { min: 1, max: U32_MAX };
+/// Depth 1 is the array itself, so a limit below 2 would refuse every event; serde_json refuses to nest deeper
+/// than 128, so a larger limit could never be reached.
+pub const MAX_JSON_DEPTH: Range = Range { min: 2, max: 128 };
+pub const BATCH_MAX_BYTES: Range = Range { min: 1, max: U32_MAX };
+/// `SessionOptions.timeoutMs` (`session.rs`).
+pub const TIMEOUT_MS: Range = Range { min: 1, max: U32_MAX };
+/// `SessionOptions.maxUsers` (`session.rs`).
+pub const MAX_USERS: Range = Range { min: 1, max: U32_MAX };
+
+/// The range of every integer option of `EncoderOptions` and `SessionOptions`, by its JavaScript name: what the
+/// native module accepts, defined once. `optionRanges()` gives it to TypeScript, where the config keys that feed
+/// these options must lie within it (test/config-native.test.ts).
+pub const RANGES: [(&str, Range); 10] = [
+    ("saltBuckets", SALT_BUCKETS),
+    ("maxQueryBytes", MAX_QUERY_BYTES),
+    ("maxFields", MAX_FIELDS),
+    ("maxValueBytes", MAX_VALUE_BYTES),
+    ("maxDataBytes", MAX_DATA_BYTES),
+    ("maxEventsPerPost", MAX_EVENTS_PER_POST),
+    ("maxJsonDepth", MAX_JSON_DEPTH),
+    ("batchMaxBytes", BATCH_MAX_BYTES),
+    ("timeoutMs", TIMEOUT_MS),
+    ("maxUsers", MAX_USERS),
+];
 
 impl Limits {
     /// Checks each option; the error names the first one out of range.
     pub fn check(o: &EncoderOptions) -> Result<Self, String> {
         let limits = Self {
             salt_buckets: salt_buckets("options.saltBuckets", o.salt_buckets)?,
-            max_query_bytes: int("options.maxQueryBytes", o.max_query_bytes, 1, U32_MAX)?,
-            max_fields: int("options.maxFields", o.max_fields, 1, U32_MAX)?,
-            max_value_bytes: int("options.maxValueBytes", o.max_value_bytes, 1, U16_MAX)?,
-            max_data_bytes: int("options.maxDataBytes", o.max_data_bytes, 1, U16_MAX)?,
-            max_events_per_post: int(
+            max_query_bytes: within("options.maxQueryBytes", o.max_query_bytes, MAX_QUERY_BYTES)?,
+            max_fields: within("options.maxFields", o.max_fields, MAX_FIELDS)?,
+            max_value_bytes: within("options.maxValueBytes", o.max_value_bytes, MAX_VALUE_BYTES)?,
+            max_data_bytes: within("options.maxDataBytes", o.max_data_bytes, MAX_DATA_BYTES)?,
+            max_events_per_post: within(
                 "options.maxEventsPerPost",
                 o.max_events_per_post,
-                1,
-                U32_MAX,
+                MAX_EVENTS_PER_POST,
             )?,
-            // Depth 1 is the array itself, so a limit below 2 would refuse every event.
-            max_json_depth: int("options.maxJsonDepth", o.max_json_depth, 2, JSON_DEPTH_MAX)?,
-            batch_max_bytes: int("options.batchMaxBytes", o.batch_max_bytes, 1, U32_MAX)?,
+            max_json_depth: within("options.maxJsonDepth", o.max_json_depth, MAX_JSON_DEPTH)?,
+            batch_max_bytes: within("options.batchMaxBytes", o.batch_max_bytes, BATCH_MAX_BYTES)?,
             anonymize_ip: o.anonymize_ip,
             cookie_name: o.cookie_name.clone(),
             drop_ids: drop_ids(o.drop_ids.as_deref().unwrap_or_default())?,
@@ -78,7 +113,12 @@ fn drop_ids(names: &[String]) -> Result<Vec<u8>, String> {
 
 /// Checks a salt bucket count N, shared with `userRowPrefix`; `name` is what the error calls it.
 pub fn salt_buckets(name: &str, n: f64) -> Result<u64, String> {
-    int(name, n, 1, 256).map(|n| n as u64)
+    within(name, n, SALT_BUCKETS).map(|n| n as u64)
+}
+
+/// Checks an integer option given as a JS number against its range in RANGES.
+fn within(name: &str, value: f64, range: Range) -> Result<usize, String> {
+    int(name, value, range.min, range.max)
 }
 
 /// Checks an integer option given as a JS number; shared with `SessionOptions`.
@@ -204,6 +244,39 @@ mod tests {
             o.batch_max_bytes = 4294967295.0;
         })
         .is_ok());
+    }
+
+    #[test]
+    fn ranges_name_each_option_once_and_limits_check_them() {
+        let names: Vec<&str> = RANGES.iter().map(|(n, _)| *n).collect();
+        for (i, name) in names.iter().enumerate() {
+            assert!(!names[..i].contains(name), "{name} twice");
+        }
+        let l = check_with(|o| {
+            o.max_query_bytes = MAX_QUERY_BYTES.max as f64;
+            o.max_json_depth = MAX_JSON_DEPTH.min as f64;
+        })
+        .unwrap();
+        assert_eq!(l.max_query_bytes as u64, MAX_QUERY_BYTES.max);
+        assert_eq!(l.max_json_depth as u64, MAX_JSON_DEPTH.min);
+    }
+
+    #[test]
+    fn sessions_accept_exactly_their_ranges() {
+        use crate::session::Settings;
+        let check = |timeout_ms: u64, max_users: u64| {
+            Settings::check(&crate::SessionOptions {
+                timeout_ms: timeout_ms as f64,
+                max_users: max_users as f64,
+                own_hosts: vec![],
+            })
+        };
+        assert!(check(TIMEOUT_MS.min, MAX_USERS.min).is_ok());
+        assert!(check(TIMEOUT_MS.max, MAX_USERS.max).is_ok());
+        assert!(check(TIMEOUT_MS.min - 1, MAX_USERS.min).is_err());
+        assert!(check(TIMEOUT_MS.max + 1, MAX_USERS.min).is_err());
+        assert!(check(TIMEOUT_MS.min, MAX_USERS.min - 1).is_err());
+        assert!(check(TIMEOUT_MS.min, MAX_USERS.max + 1).is_err());
     }
 
     #[test]

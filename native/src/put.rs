@@ -19,13 +19,10 @@ use std::ops::Deref;
 
 use crate::agent::Agents;
 use crate::enrich::{self, Added};
-use crate::event::QUALIFIERS;
 use crate::links::{self, Links};
 use crate::records::{self, Located};
+use crate::schema::{FAMILY, LINK_FAMILY, QUALIFIERS};
 
-const FAMILY: &[u8] = b"e";
-/// The identity table's family (`links.rs`).
-const LINK_FAMILY: &[u8] = b"l";
 /// What the gateway adds per cell to the bytes the batch holds: framing, family and qualifier.
 const CELL_OVERHEAD: usize = 16;
 

@@ -6,7 +6,7 @@
 use std::ops::Range;
 
 use crate::batch::{HEADER_LEN, MAGIC};
-use crate::event::QUALIFIERS;
+use crate::schema::QUALIFIERS;
 
 /// Where one record's parts lie in the batch.
 #[derive(Debug, Clone)]

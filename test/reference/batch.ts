@@ -9,14 +9,13 @@
 // All integers are big-endian. `q` indexes QUALIFIERS. Decoding copies nothing: keys and values are
 // views into the batch.
 
-import { FAMILY } from '../../daemon/hbase/schema'
+import { FAMILY, QUALIFIERS } from '../../daemon/hbase/schema'
 import { userAgent } from '../../daemon/native'
 
-/** Column qualifiers of family `e`, indexed by the encoder's qualifier id. */
-export const QUALIFIERS = ['id', 'uid', 'sid', 'p', 'url', 'ref', 'a', 'd', 'it', 'ch', 'co', 'rg', 'ci', 'ua', 'ip', 'ct', 'vid', 'sto', 'eti', 'fp', 'lid', 'lnk', 'br', 'os', 'dt', 'bot'] as const
-export type Qualifier = typeof QUALIFIERS[number]
+/** A column qualifier of FAMILY: one of QUALIFIERS, which native/src/schema.rs defines. */
+export type Qualifier = string
 
-export { FAMILY }
+export { FAMILY, QUALIFIERS }
 
 export interface EncodedEvent {
   /** Server timestamp in ms: the cell timestamp of every cell of the event. */

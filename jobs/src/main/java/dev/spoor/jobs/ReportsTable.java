@@ -17,6 +17,7 @@ import org.apache.hadoop.hbase.util.Bytes;
  * section. The row key is made by the CLI (daemon/reports/reports.ts), which also reads the rows back; jobs only write.
  */
 public final class ReportsTable {
+  /** As native/src/schema.rs defines it (test/hbase-schema.test.ts checks). */
   static final byte[] FAMILY = Bytes.toBytes("r");
 
   private ReportsTable() {}

@@ -52,7 +52,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class SpoorRows {
   private static final Logger LOG = LoggerFactory.getLogger(SpoorRows.class);
-  /** The family of every event cell (daemon/hbase/schema.ts). */
+  /** The family of every event cell, as native/src/schema.rs defines it (test/hbase-schema.test.ts checks). */
   static final byte[] FAMILY = Bytes.toBytes("e");
 
   private SpoorRows() {}
@@ -143,7 +143,7 @@ public final class SpoorRows {
     return spark.createDataFrame(rows, schema);
   }
 
-  /** The family of the identity table's links (daemon/hbase/schema.ts). */
+  /** The family of the identity table's links, as native/src/schema.rs defines it (test/hbase-schema.test.ts checks). */
   static final byte[] LINK_FAMILY = Bytes.toBytes("l");
 
   /**

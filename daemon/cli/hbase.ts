@@ -1,0 +1,49 @@
+// `spoor hbase start|stop|init|shell`: the local single-node HBase of development, and the event tables' schema.
+
+import { join, resolve } from 'node:path'
+import type { Config } from '../config'
+import type { LocalHBase } from '../dev/local-hbase'
+import { SpoorError } from '../errors'
+import { ensureSchema } from '../hbase/schema'
+import { parseInteger, withClient, type Context } from './shared'
+
+/** The local HBase of the development commands; daemon/dev/ is loaded only by them, never by `serve`. */
+export function localHBase (ctx: Context): LocalHBase {
+  const { LocalHBase } = require('../dev/local-hbase') as typeof import('../dev/local-hbase')
+  return new LocalHBase({ dir: resolve(ctx.opts['hbase-dir'] as string), thriftPort: ctx.config.hbase.port })
+}
+
+/** Creates the tables, pre-split, and prints what became of each; `ttl` (the --ttl option) overrides hbase.ttl_seconds. */
+export async function init (config: Config, ttl?: string): Promise<void> {
+  const ttlSeconds = ttl != null ? parseInteger(ttl, '--ttl') : config.hbase.ttlSeconds
+  const outcome = await withClient(config, async c => await ensureSchema(c, {
+    userTable: config.hbase.userTable,
+    timeTable: config.hbase.timeTable,
+    identityTable: config.hbase.identityTable,
+    reportsTable: config.hbase.reportsTable,
+    saltBuckets: config.hbase.saltBuckets,
+    ttlSeconds: ttlSeconds > 0 ? ttlSeconds : undefined,
+    reportsTtlSeconds: config.reports.ttlSeconds > 0 ? config.reports.ttlSeconds : undefined
+  }))
+  for (const [table, what] of Object.entries(outcome)) console.log(`${table}: ${what}`)
+}
+
+export async function hbaseCommand (ctx: Context): Promise<void> {
+  const { sub, config } = ctx
+  if (sub === 'start') {
+    await localHBase(ctx).start()
+    console.log(`HBase Thrift2 gateway on 127.0.0.1:${config.hbase.port}`)
+  } else if (sub === 'stop') {
+    await localHBase(ctx).stop()
+    console.log('HBase stopped')
+  } else if (sub === 'init') {
+    await init(config, ctx.opts.ttl)
+  } else if (sub === 'shell') {
+    const hbase = localHBase(ctx)
+    const { openShell } = require('../dev/hbase-shell') as typeof import('../dev/hbase-shell')
+    process.exitCode = await openShell({ dir: join(resolve(ctx.opts['hbase-dir'] as string), 'shell'), zkPort: hbase.ports.zk, args: ctx.positionals.slice(2) })
+      .catch((err: Error) => { throw new SpoorError('HBASE_UNAVAILABLE', err.message) })
+  } else {
+    throw new SpoorError('USAGE', `unknown hbase command "${sub ?? ''}"; see spoor --help`)
+  }
+}
