@@ -66,8 +66,9 @@ pub struct Settings {
 impl Settings {
     /// Checks each option; the error names the first one that is wrong.
     pub fn check(o: &SessionOptions) -> Result<Self, String> {
-        let timeout_ms = options::int("options.timeoutMs", o.timeout_ms, 1, u32::MAX.into())?;
-        let max_users = options::int("options.maxUsers", o.max_users, 1, u32::MAX.into())?;
+        let (timeout, users) = (options::TIMEOUT_MS, options::MAX_USERS);
+        let timeout_ms = options::int("options.timeoutMs", o.timeout_ms, timeout.min, timeout.max)?;
+        let max_users = options::int("options.maxUsers", o.max_users, users.min, users.max)?;
         let own_hosts = o
             .own_hosts
             .iter()
