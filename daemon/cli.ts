@@ -29,6 +29,13 @@ commands:
   hbase start|stop           start or stop the local single-node HBase (data in .spoor/hbase)
   hbase init [--ttl S]       create the event tables, pre-split; idempotent; --ttl overrides hbase.ttl_seconds
   hbase shell [-- ARGS]      open an HBase shell (list, describe, scan) on the local HBase
+  rabbitmq start|stop        start or stop a local RabbitMQ on 127.0.0.1, on the port of recommend.amqp_url
+                             (data and logs in .spoor/rabbitmq; Debian's rabbitmq-server)
+  recommend consume          store the signals of recommend.queue in recommend.signals_table before acknowledging
+                             them; invalid ones go to recommend.dead_letter_queue with their reason; runs until
+                             SIGTERM (docs/recommendations.md)
+  recommend publish          publish each line of stdin, a JSON signal {"user","item","kind","ts","id"}, to
+                             recommend.exchange with publisher confirms; exits non-zero unless all are confirmed
   user UID [--limit N]       one user's events, newest first
   identity ID [--probabilistic]
                              the ids linked to ID (written t:value, e.g. l:alice or u:<uid>) and the
@@ -67,6 +74,7 @@ options:
   --json                     print events as JSON lines (identity, erase and report: one JSON object)
   --csv                      report show: one CSV table (section, key, counts)
   --hbase-dir DIR            local HBase directory (default .spoor/hbase)
+  --rabbitmq-dir DIR         local RabbitMQ directory (default .spoor/rabbitmq)
 `
 
 const { values: opts, positionals } = parseArgs({
@@ -93,6 +101,7 @@ const { values: opts, positionals } = parseArgs({
     user: { type: 'string' },
     'dry-run': { type: 'boolean', default: false },
     'hbase-dir': { type: 'string', default: '.spoor/hbase' },
+    'rabbitmq-dir': { type: 'string', default: '.spoor/rabbitmq' },
     help: { type: 'boolean', short: 'h', default: false }
   }
 })
@@ -121,6 +130,8 @@ async function init (config: Config, ttl?: string): Promise<void> {
     timeTable: config.hbase.timeTable,
     identityTable: config.hbase.identityTable,
     reportsTable: config.hbase.reportsTable,
+    signalsTable: config.recommend.signalsTable,
+    signalsTtlSeconds: config.recommend.ttlSeconds > 0 ? config.recommend.ttlSeconds : undefined,
     saltBuckets: config.hbase.saltBuckets,
     ttlSeconds: ttlSeconds > 0 ? ttlSeconds : undefined,
     reportsTtlSeconds: config.reports.ttlSeconds > 0 ? config.reports.ttlSeconds : undefined
@@ -314,8 +325,8 @@ HBase Thrift2 on ${config.hbase.host}:${config.hbase.port}, data under ${resolve
         throw new SpoorError('USAGE', (err as Error).message)
       }
       const h = config.hbase
-      const options = { userTable: h.userTable, timeTable: h.timeTable, identityTable: h.identityTable, saltBuckets: h.saltBuckets, dryRun: opts['dry-run'] as boolean }
-      printErasure(await withClient(config, async c => await eraseUser(c, options, id)), h)
+      const options = { userTable: h.userTable, timeTable: h.timeTable, identityTable: h.identityTable, signalsTable: config.recommend.signalsTable, saltBuckets: h.saltBuckets, dryRun: opts['dry-run'] as boolean }
+      printErasure(await withClient(config, async c => await eraseUser(c, options, id)), config)
       return
     }
     case 'range': {
@@ -323,6 +334,16 @@ HBase Thrift2 on ${config.hbase.host}:${config.hbase.port}, data under ${resolve
       const to = parseTime(opts.to, '--to')
       const limit = parseInteger(opts.limit as string, '--limit')
       printRows(await withClient(config, async c => await scanTimeRange(c, config.hbase.timeTable, config.hbase.saltBuckets, from, to, limit)))
+      return
+    }
+    case 'rabbitmq': {
+      const { rabbitmqCommand } = require('./dev/local-rabbitmq') as typeof import('./dev/local-rabbitmq')
+      await rabbitmqCommand(config.recommend.amqpUrl, opts['rabbitmq-dir'] as string, sub)
+      return
+    }
+    case 'recommend': {
+      const { recommendCommand } = require('./recommend/commands') as typeof import('./recommend/commands')
+      await recommendCommand(config, sub)
       return
     }
     case 'report':
@@ -440,7 +461,8 @@ function printResolution (r: Resolution): void {
   for (const l of r.logins) console.log(`  ${l.id.padEnd(40)} last seen ${new Date(l.lastSeen).toISOString()}${l.platform !== '' ? ` on ${l.platform}` : ''}`)
 }
 
-function printErasure (e: Erasure, tables: Config['hbase']): void {
+function printErasure (e: Erasure, config: Config): void {
+  const tables = config.hbase
   if (opts.json as boolean) {
     console.log(JSON.stringify(e))
     return
@@ -449,6 +471,7 @@ function printErasure (e: Erasure, tables: Config['hbase']): void {
   const line = (n: number, what: string, table: string): void => console.log(`  ${String(n).padStart(8)}  ${what.padEnd(26)} ${table}`)
   line(e.userRows, 'event rows by user', tables.userTable)
   line(e.timeRows, 'event rows by time', tables.timeTable)
+  line(e.signalRows, 'signal rows', config.recommend.signalsTable)
   line(e.identityRows, 'identity rows', tables.identityTable)
   line(e.identityCells, 'links in other ids\' rows', tables.identityTable)
   console.log(`ids erased (${e.ids.length}):`)
