@@ -47,7 +47,16 @@ export const MIN_TS = 946684800000
 /** How far ahead of the consumer's clock a signal's ts may be: clients' clocks are not all right. */
 export const MAX_FUTURE_MS = 24 * 3600 * 1000
 
-const RFC3339 = /^\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(\.\d{1,9})?([Zz]|[+-]\d\d:\d\d)$/
+const RFC3339 = /^(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(\.\d{1,9})?([Zz]|[+-](\d\d):(\d\d))$/
+
+/** Whether the fields of an RFC 3339 match name a real date and time (Date.parse takes 2026-02-31 for March 3). */
+function realDate (m: RegExpExecArray): boolean {
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number)
+  const offsetHours = m[9] === undefined ? 0 : Number(m[9])
+  const offsetMinutes = m[10] === undefined ? 0 : Number(m[10])
+  return month >= 1 && month <= 12 && day >= 1 && day <= new Date(Date.UTC(year, month, 0)).getUTCDate() &&
+    hour <= 23 && minute <= 59 && second <= 59 && offsetHours <= 23 && offsetMinutes <= 59
+}
 
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/
@@ -77,9 +86,10 @@ function checkTs (value: unknown, now: number): number | string {
     if (!Number.isSafeInteger(value)) return `ts ${String(value)} is not an integer of milliseconds since the epoch`
     ms = value
   } else if (typeof value === 'string') {
-    if (!RFC3339.test(value)) return `ts ${quote(value)} is not an RFC 3339 date-time such as 2026-11-28T09:30:00Z`
-    ms = Date.parse(value.replace(' ', 'T'))
-    if (Number.isNaN(ms)) return `ts ${quote(value)} is not a valid date-time`
+    const m = RFC3339.exec(value)
+    if (m === null) return `ts ${quote(value)} is not an RFC 3339 date-time such as 2026-11-28T09:30:00Z`
+    ms = Date.parse(value.toUpperCase().replace(' ', 'T'))
+    if (!realDate(m) || Number.isNaN(ms)) return `ts ${quote(value)} is not a valid date-time`
   } else {
     return `ts must be a number or a string, not ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`
   }
