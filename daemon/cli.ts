@@ -7,7 +7,9 @@ import { bufferCommand } from './cli/buffer'
 import { configCheckCommand } from './cli/config'
 import { demoDataCommand } from './cli/demo-data'
 import { hbaseCommand } from './cli/hbase'
+import { rabbitmqCommand } from './cli/rabbitmq'
 import { eraseCommand, identityCommand, rangeCommand, userCommand } from './cli/reads'
+import { recommendCommand } from './cli/recommend'
 import { reportCommand } from './cli/report'
 import { devCommand, serveCommand } from './cli/serve'
 import { parseCommandLine, type Command } from './cli/shared'
@@ -18,6 +20,8 @@ const COMMANDS: ReadonlyMap<string, Command> = new Map([
   ['serve', serveCommand],
   ['dev', devCommand],
   ['hbase', hbaseCommand],
+  ['rabbitmq', rabbitmqCommand],
+  ['recommend', recommendCommand],
   ['user', userCommand],
   ['identity', identityCommand],
   ['erase', eraseCommand],

@@ -12,6 +12,7 @@ function kindText (def: KeyDef): string {
     case 'string': return k.pattern != null ? `string matching \`${String(k.pattern)}\`` : 'string'
     case 'enum': return k.values.map(v => `"${v}"`).join(' \\| ')
     case 'strings': return 'array of strings'
+    case 'weights': return `table of kind = number, above ${k.min} to ${k.max}`
   }
 }
 

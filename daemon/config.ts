@@ -15,6 +15,7 @@ type Kind =
   | { type: 'string', pattern?: RegExp }
   | { type: 'enum', values: readonly string[] }
   | { type: 'strings' }
+  | { type: 'weights', names: RegExp, min: number, max: number }
 
 export interface KeyDef {
   /** The TOML key, `section.key`, or a bare key at the top level. */
@@ -38,6 +39,11 @@ const nativeInt = (option: Parameters<typeof optionRange>[0]) => int(optionRange
 const bool = { type: 'bool' } as const
 const str = { type: 'string' } as const
 const tableName = { type: 'string', pattern: /^([A-Za-z0-9_.-]+:)?[A-Za-z0-9_.-]+$/ } as const
+/** A RabbitMQ exchange or queue name: printable ASCII without spaces, at most 255 bytes; not the reserved amq. prefix. */
+const amqpName = { type: 'string', pattern: /^(?!amq\.)[!-~]{1,255}$/ } as const
+
+/** The kinds of signal every deployment has, and their default weights; [recommend.weights] changes them and adds others. */
+export const DEFAULT_WEIGHTS: Readonly<Record<string, number>> = { view: 1, like: 3, answer: 5, best: 8 }
 
 const defs = [
   { key: 'data_dir', kind: str, default: './.spoor/data', doc: 'Directory for the LMDB buffer (under buffer/v1) and the dead-letter store; relative paths are taken from the working directory.' },
@@ -130,6 +136,22 @@ const defs = [
   { key: 'session.max_users', reload: true, kind: int(1, 50_000_000), default: 500_000, doc: 'Most users whose session state the collector keeps in memory, about 115 bytes each (60 MB for the default), the least recently seen dropped first; a dropped user\'s next event starts a new session.' },
   { key: 'session.own_hosts', reload: true, kind: { type: 'strings' }, default: [], doc: 'Host names of the operator\'s own sites (no scheme, port or path, e.g. "shop.example"): a referrer from one of them never starts a session, so a journey across them stays one session. A referrer from the page\'s own host never does either.' },
 
+  { key: 'recommend.amqp_url', kind: { type: 'string', pattern: /^amqps?:\/\/[^\s]+$/ }, default: 'amqp://127.0.0.1:5672', doc: 'RabbitMQ that carries the recommendation signals, as amqp://user:password@host:port/vhost (amqps:// for TLS); without a user, guest:guest, which RabbitMQ accepts from loopback only. `spoor rabbitmq start` runs a local one on this port. See docs/recommendations.md.' },
+  { key: 'recommend.exchange', kind: amqpName, default: 'spoor.signals', doc: 'Durable fanout exchange applications publish signals to; declared by the consumer and by `spoor recommend publish`. Every queue bound to it gets every signal.' },
+  { key: 'recommend.queue', kind: amqpName, default: 'spoor.signals.store', doc: 'Durable queue, bound to recommend.exchange, from which `spoor recommend consume` stores signals in HBase; it keeps them while the consumer is down.' },
+  { key: 'recommend.dead_letter_exchange', kind: amqpName, default: 'spoor.signals.dead', doc: 'Durable fanout exchange that invalid signals are moved to, with their reason in the x-spoor-error and x-spoor-reason headers; also the x-dead-letter-exchange of recommend.queue.' },
+  { key: 'recommend.dead_letter_queue', kind: amqpName, default: 'spoor.signals.dead', doc: 'Durable queue bound to recommend.dead_letter_exchange that keeps the invalid signals for inspection; nothing consumes it.' },
+  { key: 'recommend.prefetch', kind: int(1, 65535), default: 500, unit: 'messages', doc: 'Most signals RabbitMQ hands the consumer before it acknowledges any (basic.qos); bounds its memory and the signals redelivered after a crash.' },
+  { key: 'recommend.batch_size', kind: int(1, 10000), default: 250, unit: 'signals', doc: 'The consumer writes signals to HBase and acknowledges them in batches of at most this many, and of at most recommend.prefetch.' },
+  { key: 'recommend.batch_ms', kind: int(0, 10000), default: 20, unit: 'ms', doc: 'Longest a signal waits for its batch to fill before the batch is written; 0 writes whatever has arrived at once.' },
+  { key: 'recommend.retry_min_ms', kind: int(1, 60000), default: 100, unit: 'ms', doc: 'First delay before the consumer writes a failed batch again, or reconnects to RabbitMQ; it doubles on each retry, with full jitter. The batch stays unacknowledged meanwhile.' },
+  { key: 'recommend.retry_max_ms', kind: int(1, 600000), default: 30000, unit: 'ms', doc: 'Longest of those delays; must be at least recommend.retry_min_ms.' },
+  { key: 'recommend.max_message_bytes', kind: int(256, 16 * MiB), default: 16384, unit: 'bytes', doc: 'A larger message is not parsed: it goes to the dead-letter queue as too-large.' },
+  { key: 'recommend.max_id_bytes', kind: int(8, 4096), default: 256, unit: 'bytes', doc: 'Longest user, item or signal id, in UTF-8 bytes; a longer one sends the signal to the dead-letter queue as too-long.' },
+  { key: 'recommend.signals_table', kind: tableName, default: 'spoor_signals', doc: 'HBase table of the stored signals (family s), keyed user first and by signal id, pre-split like the event tables; created by `spoor hbase init` (docs/hbase-schema.md).' },
+  { key: 'recommend.ttl_seconds', kind: int(0, 2 ** 31 - 1), default: 0, unit: 's', doc: 'Time to live of signal cells, counted from each signal\'s ts, applied by `spoor hbase init`; 0 keeps signals forever.' },
+  { key: 'recommend.weights', kind: { type: 'weights', names: /^[a-z][a-z0-9_-]{0,31}$/, min: 0, max: 1000 }, default: DEFAULT_WEIGHTS, doc: 'The kinds of signal accepted, each with the weight training gives it: a table such as [recommend.weights] with upvote = 2. It is merged over the default, so view, like, answer and best are always kinds (their weights can be changed); a signal of any other kind goes to the dead-letter queue as unknown-kind. Names: lower-case letters, digits, _ and -, at most 32; weights: numbers above 0 and at most 1000.' },
+
   { key: 'log.level', reload: true, kind: { type: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] }, default: 'info', doc: 'Least severe level written to the log (JSON lines on stdout).' }
 ] as const satisfies readonly KeyDef[]
 
@@ -145,7 +167,8 @@ type ValueOf<K> =
       : K extends { type: 'string' } ? string
         : K extends { type: 'enum', values: ReadonlyArray<infer V> } ? V
           : K extends { type: 'strings' } ? string[]
-            : never
+            : K extends { type: 'weights' } ? Record<string, number>
+              : never
 type SectionOf<K> = K extends `${infer Section}.${string}` ? Section : never
 type Section = SectionOf<Def['key']>
 
@@ -190,7 +213,9 @@ function lineOf (text: string, key: string): number {
     if (header != null) current = header[1].trim()
     else if (current === section && new RegExp(`^["']?${name}["']?\\s*=`).test(line)) return i + 1
   }
-  return 0
+  // A key whose value is a table of its own, such as [recommend.weights], is found by its header.
+  const own = lines.findIndex(line => line.trim().replace(/\s+/g, '') === `[${key}]`)
+  return own + 1
 }
 
 function checkValue (def: KeyDef, value: unknown): string | undefined {
@@ -210,6 +235,14 @@ function checkValue (def: KeyDef, value: unknown): string | undefined {
       return k.values.includes(value as string) ? undefined : `must be one of ${k.values.map(v => `"${v}"`).join(', ')}`
     case 'strings':
       return Array.isArray(value) && value.every(v => typeof v === 'string') ? undefined : 'must be an array of strings'
+    case 'weights': {
+      if (value === null || typeof value !== 'object' || Array.isArray(value) || value instanceof Date) return 'must be a table of kind = weight'
+      for (const [name, weight] of Object.entries(value)) {
+        if (!k.names.test(name)) return `${JSON.stringify(name)} is not a kind name: it must match ${String(k.names)}`
+        if (typeof weight !== 'number' || !Number.isFinite(weight) || weight <= k.min || weight > k.max) return `${name} must be a number above ${k.min} and at most ${k.max}`
+      }
+      return undefined
+    }
   }
 }
 
@@ -273,7 +306,8 @@ export function fromToml (parsed: Record<string, unknown>, source: string, text:
     if (def == null) throw new SpoorError('CONFIG_INVALID', `${where}: unknown key`)
     const problem = checkValue(def, value) ?? checkMeaning(def, value)
     if (problem != null) throw new SpoorError('CONFIG_INVALID', `${where}: ${problem}`)
-    setPath(config, key, value)
+    // A table of weights adds to the default kinds rather than replacing them.
+    setPath(config, key, def.kind.type === 'weights' ? { ...(def.default as Record<string, number>), ...(value as Record<string, number>) } : value)
   }
   checkConflicts(config, source)
   return config
@@ -289,6 +323,10 @@ function checkConflicts (c: Config, source: string): void {
   if (c.hbase.identityTable === c.hbase.userTable || c.hbase.identityTable === c.hbase.timeTable) conflict('hbase.identity_table must differ from hbase.user_table and hbase.time_table')
   if ([c.hbase.userTable, c.hbase.timeTable, c.hbase.identityTable].includes(c.hbase.reportsTable)) conflict('hbase.reports_table must differ from the event and identity tables')
   if (c.admin.enabled && c.admin.port === c.server.port && c.admin.host === c.server.host) conflict('admin.port must differ from server.port')
+  if (c.recommend.retryMaxMs < c.recommend.retryMinMs) conflict('recommend.retry_max_ms must be at least recommend.retry_min_ms')
+  if (c.recommend.exchange === c.recommend.deadLetterExchange) conflict('recommend.dead_letter_exchange must differ from recommend.exchange')
+  if (c.recommend.queue === c.recommend.deadLetterQueue) conflict('recommend.dead_letter_queue must differ from recommend.queue')
+  if ([c.hbase.userTable, c.hbase.timeTable, c.hbase.identityTable, c.hbase.reportsTable].includes(c.recommend.signalsTable)) conflict('recommend.signals_table must differ from the [hbase] tables')
 }
 
 /** Reads and checks a TOML config file; a missing path gives the defaults. */

@@ -58,7 +58,14 @@ export const errors = {
   REPORT_NOT_FOUND: def('SPOOR_E_REPORT_NOT_FOUND', 0, 'no stored report for that name, window and parameters'),
   REPORTS_TABLE_MISSING: def('SPOOR_E_REPORTS_TABLE_MISSING', 0, 'the reports table does not exist'),
   JOBS_MISSING: def('SPOOR_E_JOBS_MISSING', 0, 'the Spark jobs are not built'),
-  REPORT_FAILED: def('SPOOR_E_REPORT_FAILED', 0, 'the report job failed and stored nothing')
+  REPORT_FAILED: def('SPOOR_E_REPORT_FAILED', 0, 'the report job failed and stored nothing'),
+
+  // Errors of recommendation signals (docs/recommendations.md).
+  AMQP_UNAVAILABLE: def('SPOOR_E_AMQP_UNAVAILABLE', 0, 'RabbitMQ did not answer'),
+  SIGNALS_TABLE_MISSING: def('SPOOR_E_SIGNALS_TABLE_MISSING', 0, 'the signals table does not exist'),
+  SIGNAL_REJECTED: def('SPOOR_E_SIGNAL_REJECTED', 0, 'a signal is invalid; it was moved to the dead-letter queue with its reason'),
+  SIGNAL_STORE_RETRY: def('SPOOR_E_SIGNAL_STORE_RETRY', 0, 'storing a batch of signals in HBase failed; the batch stays unacknowledged in RabbitMQ and is written again'),
+  PUBLISH_FAILED: def('SPOOR_E_PUBLISH_FAILED', 0, 'RabbitMQ did not confirm every signal')
 } as const
 
 export type ErrorName = keyof typeof errors

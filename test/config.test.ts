@@ -42,7 +42,10 @@ t.test('every key has a default that passes its own checks', async t => {
   const sections = new Map<string, string[]>()
   for (const d of keyDefs) {
     const [section, key] = d.key.includes('.') ? d.key.split('.') : ['', d.key]
-    sections.set(section, [...(sections.get(section) ?? []), `${key} = ${JSON.stringify(d.default)}`])
+    const value = d.default !== null && typeof d.default === 'object' && !Array.isArray(d.default)
+      ? `{ ${Object.entries(d.default).map(([k, v]) => `${k} = ${JSON.stringify(v)}`).join(', ')} }`
+      : JSON.stringify(d.default)
+    sections.set(section, [...(sections.get(section) ?? []), `${key} = ${value}`])
   }
   const text = [...sections].map(([section, lines]) => `${section === '' ? '' : `[${section}]\n`}${lines.join('\n')}\n`).join('')
   t.same(loadConfig(file(text)), defaults())
@@ -99,6 +102,29 @@ t.test('conflicting settings are errors', async t => {
   fails(t, '[hbase]\nidentity_table = "spoor_events_by_time"\n', 'the configuration is invalid: FILE: hbase.identity_table must differ from hbase.user_table and hbase.time_table')
   fails(t, '[hbase]\nreports_table = "spoor_identity"\n', 'the configuration is invalid: FILE: hbase.reports_table must differ from the event and identity tables')
   fails(t, '[identity]\ncookie = false\nbounce = true\n', 'the configuration is invalid: FILE: identity.bounce needs identity.cookie = true')
+})
+
+t.test('the recommend section: weights add kinds to the default ones, and the queues and batches are checked', async t => {
+  const d = defaults().recommend
+  t.same(d.weights, { view: 1, like: 3, answer: 5, best: 8 })
+  t.equal(d.exchange, 'spoor.signals')
+  t.equal(d.signalsTable, 'spoor_signals')
+  const c = loadConfig(file('[recommend]\nprefetch = 100\n\n[recommend.weights]\nupvote = 2\nview = 0.5\n'))
+  t.same(c.recommend.weights, { view: 0.5, like: 3, answer: 5, best: 8, upvote: 2 }, 'merged over the defaults')
+  t.equal(c.recommend.prefetch, 100)
+  t.same(loadConfig(file('[recommend]\nweights = { downvote = 0.25 }\n')).recommend.weights, { view: 1, like: 3, answer: 5, best: 8, downvote: 0.25 }, 'or given inline')
+  t.same(defaults().recommend.weights, { view: 1, like: 3, answer: 5, best: 8 }, 'the defaults stay as they were')
+  fails(t, '[recommend]\nbatch_size = 5\n\n[recommend.weights]\nupvote = 0\n', 'the configuration is invalid: FILE:4: recommend.weights: upvote must be a number above 0 and at most 1000')
+  fails(t, '[recommend.weights]\nbest = 1001\n', 'the configuration is invalid: FILE:1: recommend.weights: best must be a number above 0 and at most 1000')
+  fails(t, '[recommend.weights]\n"Up Vote" = 1\n', 'the configuration is invalid: FILE:1: recommend.weights: "Up Vote" is not a kind name: it must match /^[a-z][a-z0-9_-]{0,31}$/')
+  fails(t, '[recommend.weights]\nupvote = "2"\n', 'the configuration is invalid: FILE:1: recommend.weights: upvote must be a number above 0 and at most 1000')
+  fails(t, '[recommend]\nweights = 3\n', 'the configuration is invalid: FILE:2: recommend.weights: must be a table of kind = weight')
+  fails(t, '[recommend]\namqp_url = "http://mq:5672"\n', 'the configuration is invalid: FILE:2: recommend.amqp_url: must match /^amqps?:\\/\\/[^\\s]+$/')
+  fails(t, '[recommend]\nqueue = "amq.signals"\n', /^the configuration is invalid: FILE:2: recommend\.queue: must match /)
+  fails(t, '[recommend]\nretry_min_ms = 500\nretry_max_ms = 100\n', 'the configuration is invalid: FILE: recommend.retry_max_ms must be at least recommend.retry_min_ms')
+  fails(t, '[recommend]\ndead_letter_queue = "spoor.signals.store"\n', 'the configuration is invalid: FILE: recommend.dead_letter_queue must differ from recommend.queue')
+  fails(t, '[recommend]\ndead_letter_exchange = "spoor.signals"\n', 'the configuration is invalid: FILE: recommend.dead_letter_exchange must differ from recommend.exchange')
+  fails(t, '[recommend]\nsignals_table = "spoor_identity"\n', 'the configuration is invalid: FILE: recommend.signals_table must differ from the [hbase] tables')
 })
 
 t.test('unreadable or malformed files', async t => {

@@ -21,6 +21,8 @@ export async function init (config: Config, ttl?: string): Promise<void> {
     timeTable: config.hbase.timeTable,
     identityTable: config.hbase.identityTable,
     reportsTable: config.hbase.reportsTable,
+    signalsTable: config.recommend.signalsTable,
+    signalsTtlSeconds: config.recommend.ttlSeconds > 0 ? config.recommend.ttlSeconds : undefined,
     saltBuckets: config.hbase.saltBuckets,
     ttlSeconds: ttlSeconds > 0 ? ttlSeconds : undefined,
     reportsTtlSeconds: config.reports.ttlSeconds > 0 ? config.reports.ttlSeconds : undefined

@@ -41,8 +41,8 @@ export async function eraseCommand ({ opts, config }: Context): Promise<void> {
     throw new SpoorError('USAGE', (err as Error).message)
   }
   const h = config.hbase
-  const options = { userTable: h.userTable, timeTable: h.timeTable, identityTable: h.identityTable, saltBuckets: h.saltBuckets, dryRun: opts['dry-run'] as boolean }
-  printErasure(opts, await withClient(config, async c => await eraseUser(c, options, id)), h)
+  const options = { userTable: h.userTable, timeTable: h.timeTable, identityTable: h.identityTable, signalsTable: config.recommend.signalsTable, saltBuckets: h.saltBuckets, dryRun: opts['dry-run'] as boolean }
+  printErasure(opts, await withClient(config, async c => await eraseUser(c, options, id)), config)
 }
 
 function printRows (opts: Options, rows: Row[]): void {
@@ -70,7 +70,8 @@ function printResolution (opts: Options, r: Resolution): void {
   for (const l of r.logins) console.log(`  ${l.id.padEnd(40)} last seen ${new Date(l.lastSeen).toISOString()}${l.platform !== '' ? ` on ${l.platform}` : ''}`)
 }
 
-function printErasure (opts: Options, e: Erasure, tables: Config['hbase']): void {
+function printErasure (opts: Options, e: Erasure, config: Config): void {
+  const tables = config.hbase
   if (opts.json as boolean) {
     console.log(JSON.stringify(e))
     return
@@ -79,6 +80,7 @@ function printErasure (opts: Options, e: Erasure, tables: Config['hbase']): void
   const line = (n: number, what: string, table: string): void => console.log(`  ${String(n).padStart(8)}  ${what.padEnd(26)} ${table}`)
   line(e.userRows, 'event rows by user', tables.userTable)
   line(e.timeRows, 'event rows by time', tables.timeTable)
+  line(e.signalRows, 'signal rows', config.recommend.signalsTable)
   line(e.identityRows, 'identity rows', tables.identityTable)
   line(e.identityCells, 'links in other ids\' rows', tables.identityTable)
   console.log(`ids erased (${e.ids.length}):`)

@@ -32,6 +32,7 @@ export function parseCommandLine () {
       user: { type: 'string' },
       'dry-run': { type: 'boolean', default: false },
       'hbase-dir': { type: 'string', default: '.spoor/hbase' },
+      'rabbitmq-dir': { type: 'string', default: '.spoor/rabbitmq' },
       help: { type: 'boolean', short: 'h', default: false }
     }
   })

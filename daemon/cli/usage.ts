@@ -8,6 +8,13 @@ commands:
   hbase start|stop           start or stop the local single-node HBase (data in .spoor/hbase)
   hbase init [--ttl S]       create the event tables, pre-split; idempotent; --ttl overrides hbase.ttl_seconds
   hbase shell [-- ARGS]      open an HBase shell (list, describe, scan) on the local HBase
+  rabbitmq start|stop        start or stop a local RabbitMQ on 127.0.0.1, on the port of recommend.amqp_url
+                             (data and logs in .spoor/rabbitmq; Debian's rabbitmq-server)
+  recommend consume          store the signals of recommend.queue in recommend.signals_table before acknowledging
+                             them; invalid ones go to recommend.dead_letter_queue with their reason; runs until
+                             SIGTERM (docs/recommendations.md)
+  recommend publish          publish each line of stdin, a JSON signal {"user","item","kind","ts","id"}, to
+                             recommend.exchange with publisher confirms; exits non-zero unless all are confirmed
   user UID [--limit N]       one user's events, newest first
   identity ID [--probabilistic]
                              the ids linked to ID (written t:value, e.g. l:alice or u:<uid>) and the
@@ -46,4 +53,5 @@ options:
   --json                     print events as JSON lines (identity, erase and report: one JSON object)
   --csv                      report show: one CSV table (section, key, counts)
   --hbase-dir DIR            local HBase directory (default .spoor/hbase)
+  --rabbitmq-dir DIR         local RabbitMQ directory (default .spoor/rabbitmq)
 `

@@ -76,6 +76,11 @@ export interface Put {
 export interface Delete {
   row: Buffer
   columns?: Array<{ family: Buffer, qualifier: Buffer }>
+  /**
+   * A whole row's delete covers the cells whose timestamp is at most this; the server's clock when absent, which
+   * leaves cells written with a later timestamp in place.
+   */
+  timestamp?: I64
 }
 
 /** A scan as the gateway takes it (start row inclusive, stop row exclusive); see `TScan` in hbase/hbase.thrift. */
@@ -337,7 +342,7 @@ export class HBaseClient {
    * version). Resolves with the deletes HBase did not apply, in order; empty when all were.
    */
   async deleteMultiple (table: string, deletes: Delete[]): Promise<ttypes.TDelete[]> {
-    const tdeletes = deletes.map(d => new ttypes.TDelete({ row: d.row, columns: d.columns?.map(c => new ttypes.TColumn(c)), deleteType: ttypes.TDeleteType.DELETE_COLUMNS }))
+    const tdeletes = deletes.map(d => new ttypes.TDelete({ row: d.row, columns: d.columns?.map(c => new ttypes.TColumn(c)), timestamp: d.timestamp as thrift.Int64 | undefined, deleteType: ttypes.TDeleteType.DELETE_COLUMNS }))
     return await this.call<ttypes.TDelete[]>('deleteMultiple', done => this.client.deleteMultiple(Buffer.from(table), tdeletes, done))
   }
 

@@ -1,10 +1,11 @@
-// Erases one person from every table: their events by user and by time, their identity rows, and the links other ids keep to them (docs/privacy.md).
+// Erases one person from every table: their events by user and by time, their recommendation signals, their identity rows, and the links other ids keep to them (docs/privacy.md).
 
 import { SpoorError } from '../errors'
 import type { Delete, HBaseClient } from './client'
 import { scanKeys } from './reader'
 import { checkSaltBuckets, LINK_FAMILY } from './schema'
 import { linksOf, parseId, resolveUser } from './identity'
+import { signalDelete, userSignalKeys } from './signals'
 import { identityRow, timeRowKey, userRowPrefix } from '../native'
 
 export interface EraseOptions {
@@ -14,6 +15,11 @@ export interface EraseOptions {
   timeTable: string
   /** The identity table (`hbase.identity_table`). */
   identityTable: string
+  /**
+   * The recommendation signals table (`recommend.signals_table`); its rows of the group's logins and uids go too.
+   * Left out, or a table that does not exist, erases no signals.
+   */
+  signalsTable?: string
   /** N (`hbase.salt_buckets`), 1–256: the salts and buckets the rows were written with. */
   saltBuckets: number
   /** Count what would be deleted and delete nothing; default false. */
@@ -27,7 +33,7 @@ export interface EraseOptions {
   maxIds?: number
 }
 
-type FilledOptions = Required<EraseOptions>
+type FilledOptions = Required<Omit<EraseOptions, 'signalsTable'>> & Pick<EraseOptions, 'signalsTable'>
 
 const kDefaultOptions = { dryRun: false, batchSize: 1000, maxIds: 10000 }
 
@@ -46,6 +52,8 @@ export interface Erasure {
   userRows: number
   /** Event rows of the by-time table. */
   timeRows: number
+  /** Rows of the signals table: the signals whose user is one of the group's login ids or uids. */
+  signalRows: number
   /** Identity rows of the group's ids. */
   identityRows: number
   /** Cells in the identity rows of ids outside the group that named an id of the group. */
@@ -97,7 +105,8 @@ async function deleteAll (client: HBaseClient, table: string, deletes: Delete[],
 /**
  * Erases the group `resolveUser` gives for `id` (a login's devices, shared ones included), in an order that lets
  * a run that failed half way be run again: each uid's by-time rows before the by-user rows they are found from,
- * the links other ids keep to the group, and last the group's identity rows, through which the group is found.
+ * the signals of the group's logins and uids, the links other ids keep to the group, and last the group's identity
+ * rows, through which the group is found.
  * A second run finds only `id`, with nothing stored, and deletes nothing.
  */
 export async function eraseUser (client: HBaseClient, options: EraseOptions, id: string): Promise<Erasure> {
@@ -107,7 +116,7 @@ export async function eraseUser (client: HBaseClient, options: EraseOptions, id:
   if (resolution.truncated) throw new SpoorError('ERASE_FAILED', `the group of ${start} has more than ${o.maxIds} ids, more than one person has; nothing was erased (see spoor identity ${start})`)
   const group = new Set(resolution.ids)
   const found = new Set<string>()
-  const erasure: Erasure = { id: start, dryRun: o.dryRun, ids: [], shared: [], otherLogins: [], userRows: 0, timeRows: 0, identityRows: 0, identityCells: 0 }
+  const erasure: Erasure = { id: start, dryRun: o.dryRun, ids: [], shared: [], otherLogins: [], userRows: 0, timeRows: 0, signalRows: 0, identityRows: 0, identityCells: 0 }
 
   const outside = new Set<string>()
   const otherLogins = new Set<string>()
@@ -135,6 +144,16 @@ export async function eraseUser (client: HBaseClient, options: EraseOptions, id:
       await deleteAll(client, o.userTable, chunk.map(row => ({ row })), o)
       erasure.timeRows += timeKeys.length
       erasure.userRows += chunk.length
+    }
+  }
+
+  // Signals carry the application's user id, which is the login id (l:) it gives spoor, or a uid (u:) it chose.
+  if (o.signalsTable !== undefined) {
+    for (const member of resolution.ids.filter(m => m.startsWith('l:') || m.startsWith('u:'))) {
+      const keys = await userSignalKeys(client, o.signalsTable, member.slice(2), o.saltBuckets)
+      if (keys.length > 0) found.add(member)
+      await deleteAll(client, o.signalsTable, keys.map(signalDelete), o)
+      erasure.signalRows += keys.length
     }
   }
 

@@ -1,4 +1,4 @@
-// Creates spoor's two event tables and its identity table in HBase, pre-split by salt bucket, and its reports table, and keeps their family settings as configured.
+// Creates spoor's two event tables, its identity table and its signals table in HBase, pre-split by salt bucket, and its reports table, and keeps their family settings as configured.
 
 import { hbaseSchema, optionRange } from '../native'
 import { HBaseError, type FamilySpec, type HBaseClient } from './client'
@@ -18,6 +18,10 @@ export interface SchemaOptions {
   reportsTable?: string
   /** Seconds a report row lives, as `ttlSeconds`; undefined or 0 keeps reports forever. */
   reportsTtlSeconds?: number
+  /** The recommendation signals table (family `s`, daemon/hbase/signals.ts), named like `userTable` and different from the others; not created when undefined. */
+  signalsTable?: string
+  /** Seconds a signal cell lives, counted from the signal's ts, as `ttlSeconds`; undefined or 0 keeps signals forever. */
+  signalsTtlSeconds?: number
   /** N, the number of salt and bucket values, 1–256: new tables are pre-split at the single bytes 1 … N−1. */
   saltBuckets: number
   /** Seconds a cell lives, 1 – 2^31−1; undefined or 0 keeps cells forever. Applied to existing tables as well. */
@@ -37,11 +41,16 @@ function checkOptions (options: SchemaOptions): void {
   const reports = options.reportsTable
   if (reports !== undefined && (typeof reports !== 'string' || reports === '')) throw new TypeError('options.reportsTable must be a non-empty string')
   if (reports !== undefined && [options.userTable, options.timeTable, id].includes(reports)) throw new RangeError('options.reportsTable must differ from the other tables')
+  const signals = options.signalsTable
+  if (signals !== undefined && (typeof signals !== 'string' || signals === '')) throw new TypeError('options.signalsTable must be a non-empty string')
+  if (signals !== undefined && [options.userTable, options.timeTable, id, reports].includes(signals)) throw new RangeError('options.signalsTable must differ from the other tables')
   checkSaltBuckets(options.saltBuckets, 'options.saltBuckets')
   const ttl = options.ttlSeconds
   if (ttl !== undefined && (!Number.isInteger(ttl) || ttl < 0 || ttl > FOREVER)) throw new RangeError('options.ttlSeconds must be an integer from 0 to 2147483647')
   const reportsTtl = options.reportsTtlSeconds
   if (reportsTtl !== undefined && (!Number.isInteger(reportsTtl) || reportsTtl < 0 || reportsTtl > FOREVER)) throw new RangeError('options.reportsTtlSeconds must be an integer from 0 to 2147483647')
+  const signalsTtl = options.signalsTtlSeconds
+  if (signalsTtl !== undefined && (!Number.isInteger(signalsTtl) || signalsTtl < 0 || signalsTtl > FOREVER)) throw new RangeError('options.signalsTtlSeconds must be an integer from 0 to 2147483647')
 }
 
 type Wanted = Required<Pick<FamilySpec, 'maxVersions' | 'bloomnFilterType' | 'timeToLive'>>
@@ -106,9 +115,22 @@ export const LINK_FAMILY = names.linkFamily
 /** The reports table's one family: one JSON cell per section of a report (`jobs/`, daemon/reports/reports.ts). */
 export const REPORT_FAMILY = names.reportFamily
 
+/** The signals table's one family: a signal's user, item and kind (daemon/hbase/signals.ts). */
+export const SIGNAL_FAMILY = 's'
+
+/**
+ * Creates the recommendation signals table if it is missing, with SIGNAL_FAMILY, pre-split at the salt boundaries
+ * like the by-user table whose salt it shares, and brings an existing one to one version, a row bloom filter and
+ * the TTL. `spoor hbase init` calls it through `ensureSchema`; the tests call it for tables of their own.
+ */
+export async function ensureSignalsTable (client: HBaseClient, table: string, saltBuckets: number, ttlSeconds?: number): Promise<SchemaAction> {
+  checkSaltBuckets(saltBuckets, 'saltBuckets')
+  return await ensureTable(client, table, SIGNAL_FAMILY, saltBuckets, wanted(ttlSeconds))
+}
+
 /**
  * Creates the by-user and by-time tables if they are missing, each with the one family FAMILY, and the
- * identity table with LINK_FAMILY, all pre-split at the salt boundaries, and the reports table with REPORT_FAMILY, and brings an existing table's family to
+ * identity table with LINK_FAMILY and the signals table with SIGNAL_FAMILY, all pre-split at the salt boundaries, and the reports table with REPORT_FAMILY, and brings an existing table's family to
  * one version, a row bloom filter and the wanted TTL.
  * Returns what it did, keyed by table name.
  */
@@ -125,6 +147,9 @@ export async function ensureSchema (client: HBaseClient, options: SchemaOptions)
   if (options.reportsTable !== undefined) {
     // A few rows per day of reports: one region, no split.
     done[options.reportsTable] = await ensureTable(client, options.reportsTable, REPORT_FAMILY, 1, wanted(options.reportsTtlSeconds))
+  }
+  if (options.signalsTable !== undefined) {
+    done[options.signalsTable] = await ensureSignalsTable(client, options.signalsTable, options.saltBuckets, options.signalsTtlSeconds)
   }
   return done
 }

@@ -170,7 +170,7 @@ export class Flusher {
     }
   }
 
-  /** Gives back the disk and memory a drained backlog held, by replacing the emptied buffer's environment. */
+  /** Gives back the disk and memory a flushed backlog held, by replacing the emptied buffer's environment. */
   private async shrink (): Promise<void> {
     const bytes = this.buffer.fileBytes
     try {
