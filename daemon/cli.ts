@@ -56,6 +56,9 @@ commands:
                              spread over the last D days, through the collector's encoder, sessions, buffer
                              (<data_dir>/demo-data) and flush, so that reports have something to show; waits
                              until HBase has acknowledged them (docs/reports.md#demo-data)
+  dashboard [hash-password NAME]
+                             serve the web dashboard on dashboard.host:dashboard.port (docs/dashboard.md);
+                             hash-password prints a dashboard.users entry for the password on standard input
   buffer                     unflushed batches and dead letters in the buffer
   buffer replay              move the dead letters back into the running collector's buffer, once
                              their cause is fixed (through the admin listener)
@@ -254,6 +257,7 @@ async function main (): Promise<void> {
       config.server.demo = true
       // No load balancer to tell in development: Ctrl-C stops at once.
       config.shutdown.drainSeconds = 0
+      const dashboard = await (require('./dashboard/command') as typeof import('./dashboard/command')).startDashboard(config, createLogger(config.log.level))
       await serve(config, path, collector => {
         const base = `http://${config.server.host}:${collector.port}`
         console.log(`
@@ -264,10 +268,11 @@ spoor is collecting on ${base}
   tracker     <script async src="${base}/t.js"></script>, after the snippet in docs/tracker.md
   health      ${base}/healthz
   metrics     http://${config.admin.host}:${config.admin.port}/metrics
+  dashboard   ${dashboard.url}     reports, live traffic and one user's events (docs/dashboard.md)
   read back   npx spoor user alice, npx spoor identity u:alice
 HBase Thrift2 on ${config.hbase.host}:${config.hbase.port}, data under ${resolve('.spoor')}. Ctrl-C stops both.
 `)
-      }, async () => await hbase.stop())
+      }, async () => { await dashboard.close(); await hbase.stop() })
       return
     }
     case 'hbase':
@@ -330,6 +335,9 @@ HBase Thrift2 on ${config.hbase.host}:${config.hbase.port}, data under ${resolve
       return
     case 'demo-data':
       await demoData(config)
+      return
+    case 'dashboard':
+      await (require('./dashboard/command') as typeof import('./dashboard/command')).dashboardCommand(config, sub, arg)
       return
     case 'buffer': {
       if (sub === 'replay') {

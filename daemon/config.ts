@@ -3,6 +3,8 @@
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs'
 import { parseAddresses, parseTrustedProxies } from './http/client-ip'
 import { SpoorError } from './errors'
+import { isLoopback } from './dashboard/access'
+import { parseUserEntry } from './dashboard/password'
 
 // smol-toml ships CommonJS beside its ES module, but its types are written for the ES module.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -126,6 +128,13 @@ const defs = [
   { key: 'session.max_users', reload: true, kind: int(1, 50_000_000), default: 500_000, doc: 'Most users whose session state the collector keeps in memory, about 115 bytes each (60 MB for the default), the least recently seen dropped first; a dropped user\'s next event starts a new session.' },
   { key: 'session.own_hosts', reload: true, kind: { type: 'strings' }, default: [], doc: 'Host names of the operator\'s own sites (no scheme, port or path, e.g. "shop.example"): a referrer from one of them never starts a session, so a journey across them stays one session. A referrer from the page\'s own host never does either.' },
 
+  { key: 'dashboard.host', kind: str, default: '127.0.0.1', doc: 'Address `spoor dashboard` (and `spoor dev`) serves the dashboard on (docs/dashboard.md). On any address but a loopback one it refuses to start unless dashboard.users or dashboard.proxy_user_header is set.' },
+  { key: 'dashboard.port', kind: int(0, 65535), default: 8810, doc: 'TCP port of the dashboard; 0 picks a free port and logs it.' },
+  { key: 'dashboard.users', kind: { type: 'strings' }, default: [], doc: 'Who may sign in with a password: entries "NAME:$scrypt$ln=17,r=8,p=1$SALT$KEY", as `spoor dashboard hash-password NAME` prints them (scrypt, PHC string format). Empty, and no dashboard.proxy_user_header: no access control, which only a loopback dashboard.host allows.' },
+  { key: 'dashboard.proxy_user_header', kind: { type: 'string', pattern: /^([A-Za-z0-9-]{1,64})?$/ }, default: '', doc: 'Header in which an authenticating reverse proxy names the signed-in user (such as X-Forwarded-User); believed only on connections from server.trusted_proxies, which it needs, and then no password is asked. Empty: no proxy sign-in.' },
+  { key: 'dashboard.session_minutes', kind: int(1, 43200), default: 720, unit: 'min', doc: 'How long a password sign-in lasts. Sessions are signed with a key made at start-up, so a restart signs everyone out.' },
+  { key: 'dashboard.secure_cookie', kind: bool, default: false, doc: 'Mark the session cookie Secure; set it when a proxy terminates TLS in front of the dashboard.' },
+
   { key: 'log.level', reload: true, kind: { type: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] }, default: 'info', doc: 'Least severe level written to the log (JSON lines on stdout).' }
 ] as const satisfies readonly KeyDef[]
 
@@ -229,6 +238,13 @@ function checkMeaning (def: KeyDef, value: unknown): string | undefined {
     }
     return undefined
   }
+  if (def.key === 'dashboard.users') {
+    for (const entry of value as string[]) {
+      const parsed = parseUserEntry(entry)
+      if (typeof parsed === 'string') return parsed
+    }
+    return undefined
+  }
   if (def.key === 'admin.allow') {
     try {
       parseAddresses(value as string[], 'admin.allow entry')
@@ -285,6 +301,10 @@ function checkConflicts (c: Config, source: string): void {
   if (c.hbase.identityTable === c.hbase.userTable || c.hbase.identityTable === c.hbase.timeTable) conflict('hbase.identity_table must differ from hbase.user_table and hbase.time_table')
   if ([c.hbase.userTable, c.hbase.timeTable, c.hbase.identityTable].includes(c.hbase.reportsTable)) conflict('hbase.reports_table must differ from the event and identity tables')
   if (c.admin.enabled && c.admin.port === c.server.port && c.admin.host === c.server.host) conflict('admin.port must differ from server.port')
+  if (!isLoopback(c.dashboard.host) && c.dashboard.users.length === 0 && c.dashboard.proxyUserHeader === '') {
+    conflict(`dashboard.host "${c.dashboard.host}" is not a loopback address, and no access control is set: add dashboard.users (\`spoor dashboard hash-password NAME\`) or dashboard.proxy_user_header, or bind it to 127.0.0.1`)
+  }
+  if (c.dashboard.proxyUserHeader !== '' && c.server.trustedProxies.length === 0) conflict('dashboard.proxy_user_header needs server.trusted_proxies, the proxies whose header is believed')
 }
 
 /** Reads and checks a TOML config file; a missing path gives the defaults. */
