@@ -304,6 +304,8 @@ function checkConflicts (c: Config, source: string): void {
   if (!isLoopback(c.dashboard.host) && c.dashboard.users.length === 0 && c.dashboard.proxyUserHeader === '') {
     conflict(`dashboard.host "${c.dashboard.host}" is not a loopback address, and no access control is set: add dashboard.users (\`spoor dashboard hash-password NAME\`) or dashboard.proxy_user_header, or bind it to 127.0.0.1`)
   }
+  const sameAs = (port: number, host: string): boolean => c.dashboard.port !== 0 && c.dashboard.port === port && c.dashboard.host === host
+  if (sameAs(c.server.port, c.server.host) || (c.admin.enabled && sameAs(c.admin.port, c.admin.host))) conflict('dashboard.port must differ from server.port and admin.port')
   if (c.dashboard.proxyUserHeader !== '' && c.server.trustedProxies.length === 0) conflict('dashboard.proxy_user_header needs server.trusted_proxies, the proxies whose header is believed')
 }
 

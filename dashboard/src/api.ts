@@ -44,10 +44,10 @@ export function stateBox (kind: 'empty' | 'error', message: string, command?: st
 /** An ApiError (or any error) as a state box; a missing report says how to compute it. */
 export function errorBox (err: unknown, what = ''): HTMLElement {
   if (err instanceof ApiError) {
-    const kind = err.code === 'SPOOR_E_REPORT_NOT_FOUND' ? 'empty' : 'error'
-    const lead = err.code === 'SPOOR_E_REPORT_NOT_FOUND' ? `No ${what} report is stored for this window.` : ''
-    const box = stateBox(kind, lead === '' ? err.message : `${lead} ${err.message}`, err.command, err.code)
-    if (err.code !== 'SPOOR_E_REPORT_NOT_FOUND') box.prepend(h('p', { class: 'code' }, err.code))
+    // A report not computed yet is an empty state, not an error: the page says which command computes it.
+    if (err.code === 'SPOOR_E_REPORT_NOT_FOUND') return stateBox('empty', `No ${what} report is stored for this window with these parameters. Compute it with:`, err.command, err.code)
+    const box = stateBox('error', err.message, err.command, err.code)
+    box.prepend(h('p', { class: 'code' }, err.code))
     return box
   }
   return stateBox('error', `Something went wrong in the page: ${(err as Error).message}`)
