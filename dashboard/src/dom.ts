@@ -20,12 +20,14 @@ export function num (value: number, text: string = count(value), title: string =
   return h('span', { class: 'num', 'data-value': String(value), title }, text)
 }
 
+const isNum = (c: Child): boolean => c instanceof Element && c.classList.contains('num')
+
 /** A table with a header row; `section` names it for whoever reads the page (and for the tests). */
 export function table (section: string, head: string[], rows: Child[][], caption?: string): HTMLTableElement {
   return h('table', { 'data-section': section },
     caption !== undefined ? h('caption', {}, caption) : null,
-    h('thead', {}, h('tr', {}, ...head.map((c, i) => h('th', { scope: 'col', class: i === 0 ? undefined : 'n' }, c)))),
-    h('tbody', {}, ...rows.map(r => h('tr', {}, ...r.map((c, i) => i === 0 ? h('th', { scope: 'row' }, c) : h('td', { class: typeof c === 'object' && c !== null && (c as Element).classList?.contains('num') ? 'n' : undefined }, c))))))
+    h('thead', {}, h('tr', {}, ...head.map((c, i) => h('th', { scope: 'col', class: i > 0 && isNum(rows[0]?.[i]) ? 'n' : undefined }, c)))),
+    h('tbody', {}, ...rows.map(r => h('tr', {}, ...r.map((c, i) => i === 0 ? h('th', { scope: 'row' }, c) : h('td', { class: isNum(c) ? 'n' : undefined }, c))))))
 }
 
 /** A headline figure: its label and its number. */
@@ -43,4 +45,17 @@ export function render (...children: Child[]): void {
   const title = m.querySelector('h1')
   m.replaceChildren(...(title !== null ? [title] : []))
   for (const c of children) if (c !== null && c !== undefined && c !== false) m.append(c instanceof Node ? c : String(c))
+}
+
+/** Shows the first `first` rows of a long table, and a button that shows the rest (which stay in the page, hidden). */
+export function firstRows (t: HTMLTableElement, first: number, what: string): HTMLElement {
+  const rows = [...t.tBodies[0].rows]
+  if (rows.length <= first) return t
+  for (const r of rows.slice(first)) r.hidden = true
+  const more = h('button', { type: 'button', class: 'more' }, `Show all ${rows.length} ${what}`)
+  more.addEventListener('click', () => {
+    for (const r of rows) r.hidden = false
+    more.remove()
+  })
+  return h('div', {}, t, more)
 }

@@ -29,13 +29,18 @@ function describe (s: Stored): string {
 
 /** The window form: a list of the stored windows, and from, to and the report's parameters to type. */
 function windowForm (stored: Stored[], q: URLSearchParams, extra: HTMLElement[]): HTMLElement {
-  const current = q.toString()
+  // The option of the window shown: the same times and the same parameters, the defaults filled in.
+  const norm = (p: URLSearchParams): string => ['from', 'to', 'top', 'bots', 'platforms', 'channel'].map(k => {
+    const v = p.get(k) ?? (k === 'top' ? '10' : k === 'bots' ? '0' : '')
+    return k === 'from' || k === 'to' ? String(/^\d+$/.test(v) ? Number(v) : Date.parse(v)) : v
+  }).join('|')
+  const current = norm(q)
   const select = h('select', { 'aria-label': 'stored reports' },
     h('option', { value: '' }, stored.length === 0 ? 'none stored yet' : `${stored.length} stored`),
     ...stored.map(s => {
       const value = queryOf(s).toString()
       const o = h('option', { value }, describe(s))
-      if (value === current) o.selected = true
+      if (norm(queryOf(s)) === current) o.selected = true
       return o
     }))
   select.addEventListener('change', () => { if (select.value !== '') location.search = select.value })

@@ -1,7 +1,7 @@
 // Channels: a channel's traffic by country (a bar chart, countries in the report's order) and its items, from the stored channel report.
 
 import { barChart } from '../charts'
-import { h, num, table, type Child } from '../dom'
+import { firstRows, h, num, table, type Child } from '../dom'
 import { count } from '../format'
 import { field, reportPage, type ReportMeta } from '../report-page'
 
@@ -37,7 +37,7 @@ function draw (r: Channel, q: URLSearchParams): Child[] {
     h('h2', {}, 'Items'),
     r.items.length === 0
       ? h('p', { class: 'state empty', 'data-section': 'items' }, 'No item ids (it) on these events.')
-      : table('items', ['country', 'channel', 'item', 'page views', 'events', 'people', 'events by action'], r.items.map(i => [i.country, i.channel, h('span', { class: 'key' }, i.item), ...counts(i)]))
+      : firstRows(table('items', ['country', 'channel', 'item', 'page views', 'events', 'people', 'events by action'], r.items.map(i => [i.country, i.channel, h('span', { class: 'key' }, i.item), ...counts(i)])), 25, 'items')
   ]
 }
 

@@ -18,9 +18,10 @@ interface Traffic {
   devices: Ranked[]
 }
 
-const RANKED: Array<[keyof Traffic, string, string]> = [
-  ['pages', 'Top pages', 'page views'], ['referrers', 'Referrer hosts', 'events'], ['countries', 'Countries', 'events'],
-  ['browsers', 'Browsers', 'events'], ['oses', 'Operating systems', 'events'], ['devices', 'Device types', 'events']
+/** Section, title, its first column, its count column. */
+const RANKED: Array<[keyof Traffic, string, string, string]> = [
+  ['pages', 'Top pages', 'page', 'page views'], ['referrers', 'Referrer hosts', 'host', 'events'], ['countries', 'Countries', 'country', 'events'],
+  ['browsers', 'Browsers', 'browser', 'events'], ['oses', 'Operating systems', 'operating system', 'events'], ['devices', 'Device types', 'device type', 'events']
 ]
 
 function draw (r: Traffic): Child[] {
@@ -39,12 +40,12 @@ function draw (r: Traffic): Child[] {
   const stamp = r.meta.step === 'hour' ? dateTime : day
   const seriesTable = table('series', [r.meta.step === 'hour' ? 'hour' : 'day', 'visitors', 'sessions', 'page views', 'events'],
     r.series.map(s => [stamp(s.start), num(s.visitors), num(s.sessions), num(s.pageViews), num(s.events)]))
-  const ranked = RANKED.map(([section, title, third]) => {
+  const ranked = RANKED.map(([section, title, first, third]) => {
     const rows = r[section] as Ranked[]
     return h('section', { class: 'ranked' }, h('h2', {}, title),
       rows.length === 0
         ? h('p', { class: 'state empty', 'data-section': section }, 'None in this window.')
-        : table(section, [section === 'pages' ? 'page' : section === 'referrers' ? 'host' : title.toLowerCase().replace(/s$/, ''), 'visitors', third], rows.map(x => [h('span', { class: 'key' }, x.key), num(x.visitors), num(x.events)])))
+        : table(section, [first, 'visitors', third], rows.map(x => [h('span', { class: 'key' }, x.key), num(x.visitors), num(x.events)])))
   })
   requestAnimationFrame(() => {
     lineChart(chart, r.series.map(s => s.start), [

@@ -30,7 +30,7 @@ function eventRow (e: { ts: number } & Record<string, string>): HTMLTableRowElem
   return h('tr', { 'data-id': e.id },
     h('th', { scope: 'row' }, h('time', { datetime: new Date(e.ts).toISOString(), 'data-value': String(e.ts) }, dateTimeSeconds(e.ts))),
     ...COLUMNS.map(([c]) => h('td', { 'data-field': c }, e[c] ?? '')),
-    h('td', { class: 'rest' }, rest))
+    h('td', { class: 'rest' }, rest === '' ? '' : h('details', {}, h('summary', {}, `${rest.split(' ').filter(x => x.includes('=')).length} more`), rest)))
 }
 
 export async function user (): Promise<void> {
