@@ -20,6 +20,7 @@ import { sdNotify, userRowPrefix } from './native'
 import { reportCsv, reportText } from './reports/report-print'
 import { checkMaster, checkReportsTable, checkWindow, dayWindow, DEFAULT_PARAMS, readReport, reportDef, runJob, type Report, type ReportParams } from './reports/reports'
 import { createNotifier, type Notifier } from './ops/sd-notify'
+import { dashboardCommand, startDashboard } from './dashboard/command'
 
 const USAGE = `usage: spoor <command> [options]
 
@@ -257,7 +258,7 @@ async function main (): Promise<void> {
       config.server.demo = true
       // No load balancer to tell in development: Ctrl-C stops at once.
       config.shutdown.drainSeconds = 0
-      const dashboard = await (require('./dashboard/command') as typeof import('./dashboard/command')).startDashboard(config, createLogger(config.log.level))
+      const dashboard = await startDashboard(config, createLogger(config.log.level))
       await serve(config, path, collector => {
         const base = `http://${config.server.host}:${collector.port}`
         console.log(`
@@ -337,7 +338,7 @@ HBase Thrift2 on ${config.hbase.host}:${config.hbase.port}, data under ${resolve
       await demoData(config)
       return
     case 'dashboard':
-      await (require('./dashboard/command') as typeof import('./dashboard/command')).dashboardCommand(config, sub, arg)
+      await dashboardCommand(config, sub, arg)
       return
     case 'buffer': {
       if (sub === 'replay') {
