@@ -5,6 +5,7 @@ import { configPath, loadConfig } from './config'
 import { SpoorError } from './errors'
 import { bufferCommand } from './cli/buffer'
 import { configCheckCommand } from './cli/config'
+import { dashboardCommand } from './cli/dashboard'
 import { demoDataCommand } from './cli/demo-data'
 import { hbaseCommand } from './cli/hbase'
 import { rabbitmqCommand } from './cli/rabbitmq'
@@ -28,6 +29,7 @@ const COMMANDS: ReadonlyMap<string, Command> = new Map([
   ['range', rangeCommand],
   ['report', reportCommand],
   ['demo-data', demoDataCommand],
+  ['dashboard', dashboardCommand],
   ['buffer', bufferCommand]
 ])
 

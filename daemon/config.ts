@@ -4,6 +4,8 @@ import { accessSync, constants, existsSync, readFileSync } from 'node:fs'
 import { parseAddresses, parseTrustedProxies } from './http/client-ip'
 import { SpoorError } from './errors'
 import { optionRange } from './native'
+import { isLoopback } from './dashboard/access'
+import { parseUserEntry } from './dashboard/password'
 
 // smol-toml ships CommonJS beside its ES module, but its types are written for the ES module.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -151,6 +153,12 @@ const defs = [
   { key: 'recommend.signals_table', kind: tableName, default: 'spoor_signals', doc: 'HBase table of the stored signals (family s), keyed user first and by signal id, pre-split like the event tables; created by `spoor hbase init` (docs/hbase-schema.md).' },
   { key: 'recommend.ttl_seconds', kind: int(0, 2 ** 31 - 1), default: 0, unit: 's', doc: 'Time to live of signal cells, counted from each signal\'s ts, applied by `spoor hbase init`; 0 keeps signals forever.' },
   { key: 'recommend.weights', kind: { type: 'weights', names: /^[a-z][a-z0-9_-]{0,31}$/, min: 0, max: 1000 }, default: DEFAULT_WEIGHTS, doc: 'The kinds of signal accepted, each with the weight training gives it: a table such as [recommend.weights] with upvote = 2. It is merged over the default, so view, like, answer and best are always kinds (their weights can be changed); a signal of any other kind goes to the dead-letter queue as unknown-kind. Names: lower-case letters, digits, _ and -, at most 32; weights: numbers above 0 and at most 1000.' },
+  { key: 'dashboard.host', kind: str, default: '127.0.0.1', doc: 'Address `spoor dashboard` (and `spoor dev`) serves the dashboard on (docs/dashboard.md). On any address but a loopback one it refuses to start unless dashboard.users or dashboard.proxy_user_header is set.' },
+  { key: 'dashboard.port', kind: int(0, 65535), default: 8810, doc: 'TCP port of the dashboard; 0 picks a free port and logs it.' },
+  { key: 'dashboard.users', kind: { type: 'strings' }, default: [], doc: 'Who may sign in with a password: entries "NAME:$scrypt$ln=17,r=8,p=1$SALT$KEY", as `spoor dashboard hash-password NAME` prints them (scrypt, PHC string format). Empty, and no dashboard.proxy_user_header: no access control, which only a loopback dashboard.host allows.' },
+  { key: 'dashboard.proxy_user_header', kind: { type: 'string', pattern: /^([A-Za-z0-9-]{1,64})?$/ }, default: '', doc: 'Header in which an authenticating reverse proxy names the signed-in user (such as X-Forwarded-User); believed only on connections from server.trusted_proxies, which it needs, and then no password is asked. Empty: no proxy sign-in.' },
+  { key: 'dashboard.session_minutes', kind: int(1, 43200), default: 720, unit: 'min', doc: 'How long a password sign-in lasts. Sessions are signed with a key made at start-up, so a restart signs everyone out.' },
+  { key: 'dashboard.secure_cookie', kind: bool, default: false, doc: 'Mark the session cookie Secure; set it when a proxy terminates TLS in front of the dashboard.' },
 
   { key: 'log.level', reload: true, kind: { type: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] }, default: 'info', doc: 'Least severe level written to the log (JSON lines on stdout).' }
 ] as const satisfies readonly KeyDef[]
@@ -266,6 +274,13 @@ function checkMeaning (def: KeyDef, value: unknown): string | undefined {
     }
     return undefined
   }
+  if (def.key === 'dashboard.users') {
+    for (const entry of value as string[]) {
+      const parsed = parseUserEntry(entry)
+      if (typeof parsed === 'string') return parsed
+    }
+    return undefined
+  }
   if (def.key === 'admin.allow') {
     try {
       parseAddresses(value as string[], 'admin.allow entry')
@@ -327,6 +342,12 @@ function checkConflicts (c: Config, source: string): void {
   if (c.recommend.exchange === c.recommend.deadLetterExchange) conflict('recommend.dead_letter_exchange must differ from recommend.exchange')
   if (c.recommend.queue === c.recommend.deadLetterQueue) conflict('recommend.dead_letter_queue must differ from recommend.queue')
   if ([c.hbase.userTable, c.hbase.timeTable, c.hbase.identityTable, c.hbase.reportsTable].includes(c.recommend.signalsTable)) conflict('recommend.signals_table must differ from the [hbase] tables')
+  if (!isLoopback(c.dashboard.host) && c.dashboard.users.length === 0 && c.dashboard.proxyUserHeader === '') {
+    conflict(`dashboard.host "${c.dashboard.host}" is not a loopback address, and no access control is set: add dashboard.users (\`spoor dashboard hash-password NAME\`) or dashboard.proxy_user_header, or bind it to 127.0.0.1`)
+  }
+  const sameAs = (port: number, host: string): boolean => c.dashboard.port !== 0 && c.dashboard.port === port && c.dashboard.host === host
+  if (sameAs(c.server.port, c.server.host) || (c.admin.enabled && sameAs(c.admin.port, c.admin.host))) conflict('dashboard.port must differ from server.port and admin.port')
+  if (c.dashboard.proxyUserHeader !== '' && c.server.trustedProxies.length === 0) conflict('dashboard.proxy_user_header needs server.trusted_proxies, the proxies whose header is believed')
 }
 
 /** Reads and checks a TOML config file; a missing path gives the defaults. */

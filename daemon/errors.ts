@@ -42,6 +42,12 @@ export const errors = {
   // Errors of the admin listener (docs/operations.md).
   ADMIN_FORBIDDEN: def('SPOOR_E_ADMIN_FORBIDDEN', 403, 'the admin listener answers only the addresses in admin.allow'),
 
+  // Errors of the dashboard (docs/dashboard.md).
+  DASHBOARD_BAD_REQUEST: def('SPOOR_E_DASHBOARD_BAD_REQUEST', 400, 'a dashboard page was asked for with a parameter it cannot use'),
+  DASHBOARD_SIGN_IN: def('SPOOR_E_DASHBOARD_SIGN_IN', 401, 'sign in to the dashboard first'),
+  DASHBOARD_LOGIN_FAILED: def('SPOOR_E_DASHBOARD_LOGIN_FAILED', 401, 'wrong user name or password'),
+  DASHBOARD_CROSS_SITE: def('SPOOR_E_DASHBOARD_CROSS_SITE', 403, 'a form posted to the dashboard from another site'),
+
   // Operator-facing errors.
   USAGE: def('SPOOR_E_USAGE', 0, 'the command line is invalid'),
   CONFIG_INVALID: def('SPOOR_E_CONFIG_INVALID', 0, 'the configuration is invalid'),
@@ -51,6 +57,7 @@ export const errors = {
   DEAD_LETTER: def('SPOOR_E_DEAD_LETTER', 0, 'HBase rejected a batch for good; it was moved to the dead-letter store'),
   TRACKER_MISSING: def('SPOOR_E_TRACKER_MISSING', 0, 'the built browser tracker is missing or damaged'),
   ERASE_FAILED: def('SPOOR_E_ERASE_FAILED', 0, 'the erasure did not complete'),
+  DASHBOARD_ASSETS_MISSING: def('SPOOR_E_DASHBOARD_ASSETS_MISSING', 0, 'the dashboard\'s built browser code is missing'),
 
   // Errors of batch reports (docs/reports.md).
   REPORT_UNKNOWN: def('SPOOR_E_REPORT_UNKNOWN', 0, 'there is no report of that name'),

@@ -127,6 +127,21 @@ t.test('the recommend section: weights add kinds to the default ones, and the qu
   fails(t, '[recommend]\nsignals_table = "spoor_identity"\n', 'the configuration is invalid: FILE: recommend.signals_table must differ from the [hbase] tables')
 })
 
+t.test('the dashboard section: access control off loopback, user entries, the proxy header', async t => {
+  t.same(defaults().dashboard, { host: '127.0.0.1', port: 8810, users: [], proxyUserHeader: '', sessionMinutes: 720, secureCookie: false })
+  const entry = 'alice:$scrypt$ln=17,r=8,p=1$9rBxpKQ0Jb1d0Qv2cY8Y1g$3C4FzqkH1mV6oH0m3Xc2cT0b7Qk1o3jv2rX9y8W7v6U'
+  t.same(loadConfig(file(`[dashboard]\nhost = "0.0.0.0"\nusers = [${JSON.stringify(entry)}]\n`)).dashboard.users, [entry])
+  t.equal(loadConfig(file('[dashboard]\nhost = "::1"\n')).dashboard.host, '::1', 'a loopback address needs no access control')
+  fails(t, '[dashboard]\nhost = "0.0.0.0"\n', 'the configuration is invalid: FILE: dashboard.host "0.0.0.0" is not a loopback address, and no access control is set: add dashboard.users (`spoor dashboard hash-password NAME`) or dashboard.proxy_user_header, or bind it to 127.0.0.1')
+  fails(t, '[dashboard]\nproxy_user_header = "X-Forwarded-User"\n', 'the configuration is invalid: FILE: dashboard.proxy_user_header needs server.trusted_proxies, the proxies whose header is believed')
+  fails(t, '[dashboard]\nproxy_user_header = "X Forwarded"\n', 'the configuration is invalid: FILE:2: dashboard.proxy_user_header: must match /^([A-Za-z0-9-]{1,64})?$/')
+  fails(t, '[dashboard]\nusers = ["alice:hunter2"]\n', 'the configuration is invalid: FILE:2: dashboard.users: the hash of user "alice" is not a scrypt hash as `spoor dashboard hash-password` prints it ($scrypt$ln=…,r=…,p=…$salt$key)')
+  fails(t, `[dashboard]\nusers = [${JSON.stringify(entry.replace('ln=17', 'ln=40'))}]\n`, /dashboard\.users: the hash of user "alice" is not a scrypt hash/)
+  fails(t, `[dashboard]\nusers = [${JSON.stringify(`a b${entry.slice(5)}`)}]\n`, /^the configuration is invalid: FILE:2: dashboard\.users: "a b:\$scrypt.*" is not NAME:HASH with a name of letters, digits and \._@- \(at most 64\)$/)
+  fails(t, '[dashboard]\nport = 8800\n', 'the configuration is invalid: FILE: dashboard.port must differ from server.port and admin.port')
+  fails(t, '[dashboard]\nsession_minutes = 0\n', 'the configuration is invalid: FILE:2: dashboard.session_minutes: must be between 1 and 43200')
+})
+
 t.test('unreadable or malformed files', async t => {
   t.throws(() => loadConfig(join(dir, 'missing.toml')), { code: 'SPOOR_E_CONFIG_INVALID', message: /^the configuration is invalid: .*missing\.toml: ENOENT/ })
   fails(t, '[server\nport = 1\n', /^the configuration is invalid: FILE:1: /)

@@ -7,6 +7,7 @@ import { sdNotify } from '../native'
 import { createMetrics, startAdmin } from '../ops/admin'
 import { createNotifier, type Notifier } from '../ops/sd-notify'
 import { startCollector, type Collector } from '../pipeline/collector'
+import { startDashboard } from '../dashboard/server'
 import { init, localHBase } from './hbase'
 import type { Context } from './shared'
 
@@ -24,6 +25,7 @@ export async function devCommand (ctx: Context): Promise<void> {
   config.server.demo = true
   // No load balancer to tell in development: Ctrl-C stops at once.
   config.shutdown.drainSeconds = 0
+  const dashboard = await startDashboard(config, createLogger(config.log.level))
   await serve(config, ctx.configPath, collector => {
     const base = `http://${config.server.host}:${collector.port}`
     console.log(`
@@ -34,10 +36,11 @@ spoor is collecting on ${base}
   tracker     <script async src="${base}/t.js"></script>, after the snippet in docs/tracker.md
   health      ${base}/healthz
   metrics     http://${config.admin.host}:${config.admin.port}/metrics
+  dashboard   ${dashboard.url}     reports, live traffic and one user's events (docs/dashboard.md)
   read back   npx spoor user alice, npx spoor identity u:alice
 HBase Thrift2 on ${config.hbase.host}:${config.hbase.port}, data under ${resolve('.spoor')}. Ctrl-C stops both.
 `)
-  }, async () => await hbase.stop())
+  }, async () => { await dashboard.close(); await hbase.stop() })
 }
 
 /**

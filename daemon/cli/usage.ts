@@ -42,6 +42,9 @@ commands:
                              spread over the last D days, through the collector's encoder, sessions, buffer
                              (<data_dir>/demo-data) and flush, so that reports have something to show; waits
                              until HBase has acknowledged them (docs/reports.md#demo-data)
+  dashboard [hash-password NAME]
+                             serve the web dashboard on dashboard.host:dashboard.port (docs/dashboard.md);
+                             hash-password prints a dashboard.users entry for the password on standard input
   buffer                     unflushed batches and dead letters in the buffer
   buffer replay              move the dead letters back into the running collector's buffer, once
                              their cause is fixed (through the admin listener)

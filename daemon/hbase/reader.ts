@@ -114,14 +114,17 @@ async function readScan (client: HBaseClient, table: string, scan: Scan, limit: 
 
 /**
  * Rows whose key starts with `prefix`, in key order, at most `limit`. In the by-user table a prefix of salt and
- * uid gives that user's events newest first, since the inverse timestamp follows the uid.
+ * uid gives that user's events newest first, since the inverse timestamp follows the uid. `after`, a key of those
+ * rows, starts the scan just past it: the next page of a paged read.
  */
-export async function scanPrefix (client: HBaseClient, table: string, prefix: Buffer, limit: number): Promise<Row[]> {
+export async function scanPrefix (client: HBaseClient, table: string, prefix: Buffer, limit: number, after?: Buffer): Promise<Row[]> {
   checkLimit(limit)
   const rows: Row[] = []
   if (limit === 0) return rows
+  if (after !== undefined && !after.subarray(0, prefix.length).equals(prefix)) throw new RangeError('after must be a key that starts with the prefix')
+  const startRow = after === undefined ? prefix : Buffer.concat([after, Buffer.alloc(1)])
   const stopRow = prefixEnd(prefix)
-  const scan: Scan = stopRow === undefined ? { startRow: prefix } : { startRow: prefix, stopRow }
+  const scan: Scan = stopRow === undefined ? { startRow } : { startRow, stopRow }
   await readScan(client, table, scan, limit, Math.min(limit, CHUNK), r => rows.push(toRow(r)))
   return rows
 }
