@@ -7,10 +7,26 @@ import { SpoorError } from '../errors'
 import { ensureSchema } from '../hbase/schema'
 import { parseInteger, withClient, type Context } from './shared'
 
-/** The local HBase of the development commands; daemon/dev/ is loaded only by them, never by `serve`. */
+/**
+ * The local HBase of the development commands, every port from the config: its Thrift gateway on hbase.port, its
+ * ZooKeeper on the port of hbase.zookeeper_quorum (which must then be one loopback host:port, as the report jobs
+ * reach the same ZooKeeper), its master and region server on hbase.local_base_port and + 20. daemon/dev/ is loaded
+ * only by these commands, never by `serve`.
+ */
 export function localHBase (ctx: Context): LocalHBase {
   const { LocalHBase } = require('../dev/local-hbase') as typeof import('../dev/local-hbase')
-  return new LocalHBase({ dir: resolve(ctx.opts['hbase-dir'] as string), thriftPort: ctx.config.hbase.port })
+  const { hbase } = ctx.config
+  return new LocalHBase({ dir: resolve(ctx.opts['hbase-dir'] as string), thriftPort: hbase.port, zkPort: localZooKeeperPort(hbase.zookeeperQuorum), basePort: hbase.localBasePort })
+}
+
+/** The ZooKeeper port of a local HBase: hbase.zookeeper_quorum must be one 127.0.0.1 or localhost host:port. */
+export function localZooKeeperPort (quorum: string): number {
+  const m = /^(127\.0\.0\.1|localhost):(\d{1,5})$/.exec(quorum)
+  const port = m === null ? NaN : Number(m[2])
+  if (!(port >= 1 && port <= 65535)) {
+    throw new SpoorError('USAGE', `the local HBase runs its ZooKeeper on the port of hbase.zookeeper_quorum, which must be one 127.0.0.1:PORT or localhost:PORT, not "${quorum}"`)
+  }
+  return port
 }
 
 /** Creates the tables, pre-split, and prints what became of each; `ttl` (the --ttl option) overrides hbase.ttl_seconds. */
