@@ -49,7 +49,10 @@ t.test('a full disk under the buffer', async t => {
   t.ok(stored > 0)
   t.equal(status, 500, 'the request whose commit failed is answered 500')
   t.equal(refusal.error.code, 'SPOOR_E_BUFFER_WRITE_FAILED')
-  t.ok(daemon.logs.some(l => l.code === 'SPOOR_E_BUFFER_WRITE_FAILED' && /new events are refused/.test(l.msg)), 'a clear log line')
+  // The log is written beside the answer, not before it: wait for the line.
+  const isFailure = (l: Record<string, any>): boolean => l.code === 'SPOOR_E_BUFFER_WRITE_FAILED' && /new events are refused/.test(l.msg)
+  await until('the log line of the failed commit', () => daemon.logs.some(isFailure))
+  t.match(daemon.logs.find(isFailure)?.err?.message, /^buffer commit failed: /, 'a clear log line, with the cause')
 
   const next = await fetch(`${daemon.url}/e`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '[{"uid":"late","a":"x"}]' })
   t.equal(next.status, 503, 'later POSTs are refused up front')

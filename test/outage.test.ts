@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs'
 import autocannon from 'autocannon'
 import t from 'tap'
-import { flushed, startDaemon } from './fixtures/daemon'
+import { flushed, startDaemon, until } from './fixtures/daemon'
 import { countRows, freshTables, suiteHBase } from './fixtures/hbase'
 
 /** Anonymous resident memory of a process: its heaps, without the LMDB file pages it maps. */
@@ -86,6 +86,7 @@ t.test('HBase outage under load', async t => {
 
   // The drained backlog's file is replaced by a fresh one, which gives back its disk and the file pages the flush
   // read into the process's memory.
+  await until('the log line of the replacement', () => daemon.logs.some(l => l.msg === 'the buffer is empty again; its file was replaced by a fresh one'))
   t.ok(daemon.logs.some(l => l.msg === 'the buffer is empty again; its file was replaced by a fresh one' && l.freedBytes > 32 * MiB), 'the emptied buffer is replaced')
   const fileAfter = rss(daemon.pid, 'RssFile')
   const totalAfter = rss(daemon.pid, 'VmRSS')

@@ -29,6 +29,8 @@ t.test('a flush waiting out a long backoff retries as soon as HBase answers agai
   const back = Date.now()
   await flushed(daemon)
   t.comment(`flushed ${Date.now() - back} ms after HBase answered again`)
+  // Log lines arrive on the daemon's stdout beside its answers, not before them: wait for the line.
+  await until('the probe\'s log line', () => daemon.logs.some(l => l.msg === 'HBase answers again; the waiting flushes retry now'))
   const probe = daemon.logs.find(l => l.msg === 'HBase answers again; the waiting flushes retry now')
   t.ok(probe, 'the probe woke the waiting retry')
   t.equal(probe?.waiting, 1)
@@ -55,5 +57,6 @@ t.test('while HBase stays away the probe keeps asking and the retries keep waiti
   t.equal((await daemon.health()).buffer.batches, 1, 'the batch still waits')
   t.equal(daemon.logs.some(l => l.msg === 'HBase answers again; the waiting flushes retry now'), false, 'no probe succeeded')
   t.equal(await daemon.stop(), 0, 'SIGTERM ends the probe and the wait; the batch stays in the buffer')
+  await until('the last log line', () => daemon.logs.some(l => l.msg === 'stopped'))
   t.equal(daemon.logs.find(l => l.msg === 'stopped')?.left, 1, 'one batch left for the next start')
 })
