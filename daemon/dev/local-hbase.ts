@@ -7,12 +7,12 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { connect } from 'node:net'
 import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { HBaseClient } from '../hbase/client'
 import { JDK17_FLAGS, mavenClasspath, siteXml } from './jvm'
 import { repoDir } from '../repo-dir'
+import { checkPort, portInUse, tail } from './local-server'
 
 export interface LocalHBaseOptions {
   /** Directory for data, logs, generated config and pid files, such as `.spoor/hbase`; created if missing. */
@@ -63,10 +63,6 @@ const LOG_TAIL_LINES = 25
 
 const HAS_PROC = existsSync('/proc/self/cmdline')
 
-function checkPort (value: number, name: string): void {
-  if (!Number.isInteger(value) || value < 1 || value > 65535) throw new RangeError(`options.${name} must be an integer from 1 to 65535`)
-}
-
 function checkOptions (options: LocalHBaseOptions): FilledOptions {
   if (typeof options?.dir !== 'string' || options.dir === '') throw new TypeError('options.dir must be a non-empty string')
   // An option given as undefined takes its default, as one left out does.
@@ -89,27 +85,6 @@ function checkOptions (options: LocalHBaseOptions): FilledOptions {
   if (!Number.isInteger(o.stopTimeoutMs) || o.stopTimeoutMs < 1) throw new RangeError('options.stopTimeoutMs must be a positive integer')
   if (typeof o.java !== 'string' || o.java === '') throw new TypeError('options.java must be a non-empty string')
   return o
-}
-
-function tail (file: string, lines: number): string {
-  let text: string
-  try {
-    text = readFileSync(file, 'utf8')
-  } catch {
-    return ''
-  }
-  return text.trimEnd().split('\n').slice(-lines).map(line => line.length > 400 ? `${line.slice(0, 400)}…` : line).join('\n')
-}
-
-/** Whether something accepts TCP connections on 127.0.0.1:port. */
-async function portInUse (port: number): Promise<boolean> {
-  return await new Promise(resolve => {
-    const socket = connect({ host: '127.0.0.1', port })
-    socket.setTimeout(1000)
-    socket.once('connect', () => { socket.destroy(); resolve(true) })
-    socket.once('timeout', () => { socket.destroy(); resolve(false) })
-    socket.once('error', () => resolve(false))
-  })
 }
 
 export class LocalHBase {

@@ -10,12 +10,12 @@
 import { execFile, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { connect } from 'node:net'
 import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { promisify } from 'node:util'
 import { connect as amqpConnect } from 'amqplib'
 import { SpoorError } from '../errors'
+import { checkPort, portInUse, tail } from './local-server'
 
 export interface LocalRabbitMQOptions {
   /** Directory for data, logs, generated config and the pid file, such as `.spoor/rabbitmq`; created if missing. */
@@ -58,10 +58,6 @@ const MARKER = '-spoor_rabbitmq'
 
 const run = promisify(execFile)
 
-function checkPort (value: number, name: string): void {
-  if (!Number.isInteger(value) || value < 1 || value > 65535) throw new RangeError(`options.${name} must be an integer from 1 to 65535`)
-}
-
 function checkOptions (options: LocalRabbitMQOptions): FilledOptions {
   if (typeof options?.dir !== 'string' || options.dir === '') throw new TypeError('options.dir must be a non-empty string')
   const merged = { ...kDefaultOptions, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as LocalRabbitMQOptions }
@@ -80,27 +76,6 @@ function checkOptions (options: LocalRabbitMQOptions): FilledOptions {
   if (!Number.isInteger(o.startTimeoutMs) || o.startTimeoutMs < 1) throw new RangeError('options.startTimeoutMs must be a positive integer')
   if (!Number.isInteger(o.stopTimeoutMs) || o.stopTimeoutMs < 1) throw new RangeError('options.stopTimeoutMs must be a positive integer')
   return o
-}
-
-function tail (file: string, lines: number): string {
-  let text: string
-  try {
-    text = readFileSync(file, 'utf8')
-  } catch {
-    return ''
-  }
-  return text.trimEnd().split('\n').slice(-lines).map(line => line.length > 400 ? `${line.slice(0, 400)}…` : line).join('\n')
-}
-
-/** Whether something accepts TCP connections on 127.0.0.1:port. */
-async function portInUse (port: number): Promise<boolean> {
-  return await new Promise(resolve => {
-    const socket = connect({ host: '127.0.0.1', port })
-    socket.setTimeout(1000)
-    socket.once('connect', () => { socket.destroy(); resolve(true) })
-    socket.once('timeout', () => { socket.destroy(); resolve(false) })
-    socket.once('error', () => resolve(false))
-  })
 }
 
 export class LocalRabbitMQ {

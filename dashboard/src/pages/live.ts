@@ -5,27 +5,9 @@ import { api, errorBox } from '../api'
 import { lineChart } from '../charts'
 import { h, num, render, table, tile } from '../dom'
 import { bytes, count, dateTimeSeconds, duration, rate } from '../format'
+import type { LiveSample } from '../../../daemon/dashboard/live-sample'
 
-interface Sample {
-  at: number
-  source: string
-  requests: Array<{ route: string, status: string, count: number }>
-  rejected: Record<string, number>
-  eventsAccepted: number
-  eventsDelivered: number
-  eventsDropped: number
-  eventsBotsDropped: number
-  batchesAcknowledged: number
-  batchesDeadLettered: number
-  flushRetries: number
-  flushInFlight: number
-  bufferBytes: number
-  bufferBatches: number
-  oldestBatchAgeSeconds: number
-  eventLoopLagSeconds: number
-  draining: boolean
-  flush: { count: number, seconds: number }
-}
+type Sample = LiveSample
 
 const EVERY_MS = 2000
 /** Five minutes of samples on the chart. */
