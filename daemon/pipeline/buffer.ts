@@ -123,11 +123,13 @@ export class EventBuffer {
   /**
    * Deletes the environment and opens an empty one, if it holds nothing (no batch, no dead letter) and its data
    * file has grown to at least `minFileBytes`: after a backlog, LMDB keeps the file at its largest and the pages
-   * the flush read stay in the process's memory. Returns whether it did.
+   * the flush read stay in the process's memory. Returns the size of the file it replaced, or 0 when it did not.
    */
-  async reset (minFileBytes: number): Promise<boolean> {
-    if (this.resetting !== undefined || this.count > 0 || this.fileBytes < minFileBytes) return false
-    for (const _ of this.dead.getKeys({ limit: 1 })) return false
+  async reset (minFileBytes: number): Promise<number> {
+    if (this.resetting !== undefined || this.count > 0) return 0
+    const fileBytes = this.fileBytes
+    if (fileBytes < minFileBytes) return 0
+    for (const _ of this.dead.getKeys({ limit: 1 })) return 0
     this.resetting = (async () => {
       await this.root.close()
       rmSync(join(this.path, 'data.mdb'), { force: true })
@@ -139,7 +141,7 @@ export class EventBuffer {
     } finally {
       this.resetting = undefined
     }
-    return true
+    return fileBytes
   }
 
   /** Unflushed bytes in the buffer. */

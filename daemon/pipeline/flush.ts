@@ -172,9 +172,9 @@ export class Flusher {
 
   /** Gives back the disk and memory a flushed backlog held, by replacing the emptied buffer's environment. */
   private async shrink (): Promise<void> {
-    const bytes = this.buffer.fileBytes
     try {
-      if (await this.buffer.reset(RESET_ABOVE_BYTES)) this.log.info({ freedBytes: bytes }, 'the buffer is empty again; its file was replaced by a fresh one')
+      const freedBytes = await this.buffer.reset(RESET_ABOVE_BYTES)
+      if (freedBytes > 0) this.log.info({ freedBytes }, 'the buffer is empty again; its file was replaced by a fresh one')
     } catch (err) {
       this.log.error({ err }, 'the emptied buffer could not be replaced')
     }
