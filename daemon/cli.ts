@@ -13,7 +13,7 @@ import { eraseCommand, identityCommand, rangeCommand, userCommand } from './cli/
 import { recommendCommand } from './cli/recommend'
 import { reportCommand } from './cli/report'
 import { devCommand, serveCommand } from './cli/serve'
-import { parseCommandLine, type Command } from './cli/shared'
+import { exitWhenWritten, parseCommandLine, type Command } from './cli/shared'
 import { USAGE } from './cli/usage'
 
 /** Every command that runs with a loaded config, by its name; each is described in cli/usage.ts. */
@@ -53,9 +53,9 @@ async function main (): Promise<void> {
 }
 
 main().then(
-  () => process.exit(process.exitCode ?? 0),
+  () => exitWhenWritten(Number(process.exitCode ?? 0)),
   (err: Error & { code?: string }) => {
     console.error(`spoor: ${err.code != null ? `${err.code}: ` : ''}${err.message}`)
-    process.exit(1)
+    exitWhenWritten(1)
   }
 )

@@ -1,8 +1,9 @@
 // The spoor command's own errors: usage, config check, an unknown command, and an HBase that does not answer.
 
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
 import { CLI, tempDir } from './fixtures/daemon'
@@ -61,4 +62,30 @@ t.test('bad arguments', async t => {
   t.match((await spoor('user', 'alice', '--limit', 'many', '--config', nowhere)).stderr, /--limit must be a non-negative integer, not "many"/)
   t.match((await spoor('range', '--from', 'yesterday', '--to', '1', '--config', nowhere)).stderr, /--from is not a time: "yesterday"/)
   t.match((await spoor('range', '--config', nowhere)).stderr, /range needs --from/)
+})
+
+/**
+ * Starts a node process that writes 1 MiB to stdout, says so on stderr and then ends with `exit`; reads stdout only
+ * after that, as a busy reader would, and counts what arrives.
+ */
+async function slowlyRead (exit: string): Promise<{ bytes: number, code: number }> {
+  const script = `const line = 'x'.repeat(1023) + '\\n'; for (let i = 0; i < 1024; i++) process.stdout.write(line); process.stderr.write('written\\n'); ${exit}`
+  const child = spawn(process.execPath, ['-e', script], { cwd: dirname(CLI), stdio: ['ignore', 'pipe', 'pipe'] })
+  child.stdout.pause()
+  let stderr = ''
+  child.stderr.setEncoding('utf8')
+  await new Promise<void>(resolve => child.stderr.on('data', (d: string) => { stderr += d; if (stderr.includes('written')) resolve() }))
+  let bytes = 0
+  child.stdout.on('data', (d: Buffer) => { bytes += d.length })
+  child.stdout.resume()
+  const [code] = await once(child, 'close') as [number]
+  return { bytes, code }
+}
+
+t.test('spoor ends only once a slow reader has all its output', async t => {
+  // What the command did before: process.exit drops what the pipe (64 KiB) could not take yet.
+  const dropped = await slowlyRead('process.exit(0)')
+  t.ok(dropped.bytes < 1 << 20, `process.exit alone hands over ${dropped.bytes} of 1 MiB`)
+  const whole = await slowlyRead("require('./cli/shared.js').exitWhenWritten(3)")
+  t.same(whole, { bytes: 1 << 20, code: 3 }, 'every byte, then the exit code')
 })

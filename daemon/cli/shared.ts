@@ -76,3 +76,15 @@ export async function withClient<T> (config: Config, fn: (client: HBaseClient) =
     await client.close()
   }
 }
+
+/**
+ * Ends the process with `code` once stdout and stderr have handed everything written to them to their pipes.
+ * process.exit alone drops what a pipe could not take yet: a reader slower than a long `--json` listing (a busy
+ * machine, a pipe's 64 KiB full) got only its first rows.
+ */
+export function exitWhenWritten (code: number): void {
+  let pending = 2
+  const written = (): void => { if (--pending === 0) process.exit(code) }
+  process.stdout.write('', written)
+  process.stderr.write('', written)
+}

@@ -68,8 +68,7 @@ class Cursor {
     if (this.next === this.rows.length && !this.done) {
       this.rows = await this.client.getScannerRows(this.id, this.chunk)
       this.next = 0
-      // Only an empty answer ends the scan: under load the gateway was seen to answer fewer rows than asked
-      // while more remained (a report test read 167 of 215 rows), which ending on a short chunk lost.
+      // Only an empty answer ends the scan: a short chunk says nothing of what remains.
       this.done = this.rows.length === 0
     }
     return this.rows[this.next]
