@@ -75,8 +75,9 @@ t.before(async () => {
   await flushed(daemon)
   to = Date.now() + 1000
   window = ['--from', String(from), '--to', String(to), '--config', daemon.configPath]
-  // Three Spark runs, one per report page; the every-channel report is left uncomputed on purpose.
-  for (const args of [['traffic'], ['platforms'], ['channel', '--channel', 'databases']]) {
+  // Spark runs for the report pages (traffic twice: every platform, and android's alone); the every-channel report
+  // is left uncomputed on purpose.
+  for (const args of [['traffic'], ['traffic', '--platform', 'android'], ['platforms'], ['channel', '--channel', 'databases']]) {
     const r = await spoor(['report', 'run', ...args, ...window])
     if (r.code !== 0) throw new Error(r.stderr)
   }
@@ -139,6 +140,23 @@ t.test('Overview shows the stored traffic report: totals, the series, every rank
   t.ok((await rows(page, 'pages')).some(r => String(r[0]).includes('<script>window.__xss=1')), 'the script tag in a URL is shown as text')
   t.equal(await page.evaluate('window.__xss'), undefined, 'and did not run')
   t.equal(await page.locator('table[data-section="pages"] script').count(), 0)
+})
+
+t.test('Overview of one platform: the traffic report of its events alone, or the command that computes it', async t => {
+  const all = await show(['traffic'])
+  const android = await show(['traffic', '--platform', 'android'])
+  t.equal(android.meta.params.platform, 'android')
+  t.ok(android.totals.events > 0 && android.totals.events < all.totals.events, `android has ${android.totals.events} of ${all.totals.events} events`)
+  const page = await open(t, `/?from=${from}&to=${to}&platform=android`, '.tiles')
+  for (const k of ['visitors', 'sessions', 'pageViews', 'events']) t.equal(await metric(page, k), android.totals[k], k)
+  for (const section of ['pages', 'countries', 'browsers']) {
+    t.same(await rows(page, section), android[section].map((r: any) => [r.key, r.visitors, r.events]), section)
+  }
+  t.equal(await page.inputValue('input[name="platform"]'), 'android', 'the form keeps the platform')
+  t.match(await page.textContent('select[aria-label="stored reports"] option:checked'), /platform android/, 'the stored list names the platform shown')
+
+  const ios = await open(t, `/?from=${from}&to=${to}&platform=ios`, 'div.state.empty')
+  t.equal(await ios.textContent('pre.command'), `npx spoor report run traffic --from ${new Date(from).toISOString()} --to ${new Date(to).toISOString()} --platform ios`)
 })
 
 t.test('Platforms shows the overlap matrix and the people on all platforms', async t => {

@@ -168,8 +168,8 @@ t.test('the platforms and channel reports equal plain counting: people across pl
   t.equal(csv.filter(l => l.startsWith('items,')).length, databases.items.length)
 })
 
-t.test('bad parameters of the platforms and channel reports: one line with a code, exit 1', async t => {
-  for (const args of [['platforms', '--platforms', 'web,,ios'], ['channel', '--channel', '']]) {
+t.test('bad parameters of the platforms, channel and traffic reports: one line with a code, exit 1', async t => {
+  for (const args of [['platforms', '--platforms', 'web,,ios'], ['channel', '--channel', ''], ['traffic', '--platform', '']]) {
     const r = await spoor(['report', 'run', ...args, '--from', '2026-11-01T00:00:00Z', '--to', '2026-11-02T00:00:00Z'])
     t.equal(r.code, 1)
     t.match(r.stderr, /^spoor: SPOOR_E_USAGE: [^\n]+\n$/)

@@ -24,7 +24,10 @@ const HUMAN_AGENTS = [
 const BOT_AGENT = 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)'
 const REFERRERS = [undefined, 'https://www.google.com/search?q=spoor', 'https://news.example/item?id=7', 'https://site.example/p/1', 'https://t.co/abc']
 
-interface Sent { uid: string, eid: string, sid: string, url: string, ref?: string, a: string, ua: string, lid?: string, vid?: string }
+interface Sent { uid: string, eid: string, p?: string, sid: string, url: string, ref?: string, a: string, ua: string, lid?: string, vid?: string }
+
+/** Each device's platform: users 0, 3, 6 and 9 are an Android app, user 11 names none, the rest and the crawler are the web. */
+const platformOf = (uid: string): string | undefined => uid === 'user-11' ? undefined : ['user-0', 'user-3', 'user-6', 'user-9'].includes(uid) ? 'android' : 'web'
 
 /**
  * Ids some users send now and then: user-0 and user-4 are one person (two browsers that log in as alice), user-1
@@ -49,7 +52,8 @@ function generate (phase: string, count: number, rand: (n: number) => number): S
     const ref = REFERRERS[rand(REFERRERS.length)]
     const a = rand(4) === 0 ? ['click', 'like'][rand(2)] : 'page'
     const ids = rand(3) === 0 ? otherIds(uid, phase) : {}
-    return { uid, eid: `ev-${phase}-${i}`, sid, url, ...(ref !== undefined ? { ref } : {}), a, ua: bot ? BOT_AGENT : HUMAN_AGENTS[user % HUMAN_AGENTS.length], ...ids }
+    const p = platformOf(uid)
+    return { uid, eid: `ev-${phase}-${i}`, ...(p !== undefined ? { p } : {}), sid, url, ...(ref !== undefined ? { ref } : {}), a, ua: bot ? BOT_AGENT : HUMAN_AGENTS[user % HUMAN_AGENTS.length], ...ids }
   })
 }
 
@@ -115,7 +119,7 @@ t.test('the traffic report equals plain counting over the events sent, retries o
     const ts = copies.get(id)?.shift()
     if (ts === undefined) throw new Error(`no stored copy left for ${e.uid}/${e.eid} among ${stored.length} rows (${stored.slice(0, 3).map(r => JSON.stringify(r)).join(' ')})`)
     const agent = userAgent(e.ua)
-    return { ts, id, uid: e.uid, visitor: person.get(e.uid) as string, sid: e.sid, url: e.url, ref: e.ref, a: e.a, br: agent.browser, os: agent.os, dt: agent.device, bot: agent.bot }
+    return { ts, id, uid: e.uid, p: e.p, visitor: person.get(e.uid) as string, sid: e.sid, url: e.url, ref: e.ref, a: e.a, br: agent.browser, os: agent.os, dt: agent.device, bot: agent.bot }
   })
   t.equal(stored.length, sent, 'a retried event is stored twice, with one id')
   t.ok(deliveries.filter(d => d.ts < from || d.ts >= to).length === before.length + after.length, 'the phases fall where the test put them')
@@ -157,6 +161,16 @@ t.test('the traffic report equals plain counting over the events sent, retries o
   t.same(botSections, trafficReference(deliveries, from, to, { top: 10, withBots: true }), '--with-bots counts the crawler too')
   t.equal(botsMeta.params.withBots, true)
   t.ok(withBots.totals.events > report.totals.events)
+  // One platform's events alone: alice's Android app (user-0) still counts as alice, the person she is on the web.
+  const android = await spoor(['report', 'run', ...args, '--platform', 'android'])
+  t.equal(android.code, 0, android.stderr)
+  const onAndroid = JSON.parse((await spoor(['report', 'show', ...args, '--platform', 'android', '--json'])).stdout)
+  const { meta: androidMeta, ...androidSections } = onAndroid
+  t.same(androidSections, trafficReference(deliveries, from, to, { top: 10, withBots: false, platform: 'android' }), '--platform android counts its events alone')
+  t.match(androidMeta.params, { top: 10, platform: 'android', withBots: false })
+  t.equal(meta.params.platform, null, 'a report of every platform names none')
+  t.ok(onAndroid.totals.events > 0 && onAndroid.totals.events < report.totals.events)
+  t.match((await spoor(['report', 'show', ...args, '--platform', 'android'])).stdout, /^traffic {2}\[.*\) {2}top 10, platform android, bots excluded; computed /)
   // Two days or more: a row per UTC day. This window starts three days back, so it takes in the events before the
   // first one as well; --top 3 cuts the ranked sections.
   const long = ['traffic', '--from', String(from - 3 * 86400000), '--to', String(to), '--top', '3', '--config', daemon.configPath]
@@ -167,7 +181,7 @@ t.test('the traffic report equals plain counting over the events sent, retries o
   t.same(daySections, trafficReference(deliveries, from - 3 * 86400000, to, { top: 3, withBots: false }), 'a long window, by day, top 3')
   t.equal(dayMeta.step, 'day')
   t.ok(byDay.totals.events > report.totals.events && byDay.pages.length === 3)
-  t.equal(await countRows(reports), 3, 'one row per window and parameters')
+  t.equal(await countRows(reports), 4, 'one row per window and parameters')
 })
 
 t.test('bad input: one line with a code, a non-zero exit and no report row', async t => {

@@ -21,11 +21,13 @@ export async function reportCommand ({ sub, arg: name, opts, config }: Context):
   if (sub === 'run') checkMaster(master, config.reports.sparkSubmit)
   const top = parseInteger(opts.top as string, '--top')
   if (top < 1) throw new SpoorError('USAGE', '--top must be at least 1')
+  const platform = opts.platform as string | undefined
+  if (platform === '') throw new SpoorError('USAGE', '--platform needs a platform name, such as web')
   const platforms = opts.platforms === undefined ? [] : (opts.platforms as string).split(',').map(p => p.trim())
   if (platforms.some(p => p === '')) throw new SpoorError('USAGE', '--platforms takes platform names separated by commas, such as web,android')
   const channel = opts.channel as string | undefined
   if (channel === '') throw new SpoorError('USAGE', '--channel needs a channel name')
-  const params: ReportParams = { top, withBots: opts['with-bots'] as boolean, platforms, channel }
+  const params: ReportParams = { top, platform, withBots: opts['with-bots'] as boolean, platforms, channel }
   const table = config.hbase.reportsTable
   const stored = async (): Promise<Report | undefined> => await withClient(config, async c => {
     await checkReportsTable(c, table)

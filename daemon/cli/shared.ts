@@ -22,6 +22,7 @@ export function parseCommandLine () {
       csv: { type: 'boolean', default: false },
       top: { type: 'string', default: String(DEFAULT_PARAMS.top) },
       'with-bots': { type: 'boolean', default: false },
+      platform: { type: 'string' },
       platforms: { type: 'string' },
       channel: { type: 'string' },
       force: { type: 'boolean', default: false },

@@ -32,7 +32,9 @@ commands:
                              the job on a cluster instead of reports.master: spark://HOST:7077, or
                              yarn and others through reports.spark_submit.
                              Reports (docs/reports.md) and their params:
-                               traffic     [--top N]           visitors, sessions, pages, sources, clients
+                               traffic     [--top N] [--platform P]
+                                                               visitors, sessions, pages, sources, clients;
+                                                               only platform P's events with --platform
                                platforms   [--platforms a,b]   people on each platform, each pair, all
                                channel     [--channel X]       a channel's items by country (default: all)
   report show NAME (--from T --to T | --day D) [params] [--with-bots] [--json | --csv]

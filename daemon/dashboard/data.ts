@@ -54,9 +54,8 @@ export function reportQuery (q: URLSearchParams): { name: string, from: number, 
   const platformsText = q.get('platforms') ?? ''
   const platforms = platformsText === '' ? [] : platformsText.split(',').map(p => p.trim())
   if (platforms.some(p => p === '')) throw new BadRequest('platforms takes platform names separated by commas, such as web,android')
-  const channelText = q.get('channel')
-  const channel = channelText === null || channelText === '' ? undefined : channelText
-  return { name, from, to, params: { top, withBots: bots === '1', platforms, channel } }
+  const optional = (key: string): string | undefined => { const v = q.get(key); return v === null || v.trim() === '' ? undefined : v.trim() }
+  return { name, from, to, params: { top, platform: optional('platform'), withBots: bots === '1', platforms, channel: optional('channel') } }
 }
 
 /** A shell word: quoted when it holds anything but plain characters. */
@@ -66,6 +65,7 @@ const shellWord = (w: string): string => /^[A-Za-z0-9_.,:/+=-]+$/.test(w) ? w : 
 export function runCommand (name: string, from: number, to: number, p: ReportParams): string {
   const args = ['npx', 'spoor', 'report', 'run', name, '--from', new Date(from).toISOString(), '--to', new Date(to).toISOString()]
   if (name === 'traffic' && p.top !== DEFAULT_PARAMS.top) args.push('--top', String(p.top))
+  if (name === 'traffic' && p.platform !== undefined) args.push('--platform', p.platform)
   if (name === 'platforms' && p.platforms.length > 0) args.push('--platforms', p.platforms.join(','))
   if (name === 'channel' && p.channel !== undefined) args.push('--channel', p.channel)
   if (p.withBots) args.push('--with-bots')

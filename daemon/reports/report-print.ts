@@ -29,7 +29,7 @@ function trafficText (r: TrafficReport): string {
   const m = r.meta
   const t = r.totals
   const out = [
-    heading(m, `top ${m.params.top}, ${botsText(m.params.withBots)}`),
+    heading(m, `top ${m.params.top}, ${m.params.platform == null ? '' : `platform ${m.params.platform}, `}${botsText(m.params.withBots)}`),
     '',
     table(['visitors', 'sessions', 'page views', 'events', 'bounce rate', 'avg session'],
       [[t.visitors, t.sessions, t.pageViews, t.events, bounceRate(t), averageSession(t)]]),

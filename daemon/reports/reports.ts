@@ -9,6 +9,7 @@ import { SpoorError } from '../errors'
 import type { HBaseClient } from '../hbase/client'
 import { REPORT_FAMILY } from '../hbase/schema'
 import { repoDir } from '../repo-dir'
+import type { Report } from './report-types'
 
 /** What `spark-submit` adds on JDK 17: Spark's own code reaches into these JDK internals. */
 export const SPARK_JDK17_FLAGS = [
@@ -19,47 +20,14 @@ export const SPARK_JDK17_FLAGS = [
   '-Djdk.reflect.useDirectMethodHandle=false'
 ]
 
-/** One row of a ranked section: a page, referrer host, country, browser, OS or device type. */
-export interface Ranked { key: string, visitors: number, events: number }
-
-/** The traffic report as stored: one JSON cell per field of this object. */
-export interface TrafficReport {
-  meta: { report: 'traffic', from: number, to: number, params: { top: number, withBots: boolean }, step: 'hour' | 'day', visitorsAre: string, computedAt: string }
-  totals: { visitors: number, sessions: number, pageViews: number, events: number, bounces: number, sessionMs: number }
-  series: Array<{ start: number, visitors: number, sessions: number, pageViews: number, events: number }>
-  pages: Ranked[]
-  referrers: Ranked[]
-  countries: Ranked[]
-  browsers: Ranked[]
-  oses: Ranked[]
-  devices: Ranked[]
-}
-
-/** The platforms report as stored (docs/reports.md): people per platform, per pair of platforms, and on all. */
-export interface PlatformsReport {
-  meta: { report: 'platforms', from: number, to: number, params: { platforms: string[], withBots: boolean }, computedAt: string }
-  platforms: Array<{ platform: string, users: number }>
-  pairs: Array<{ a: string, b: string, users: number }>
-  all: { platforms: string[], users: number }
-}
-
-/** What the channel report counts for a channel, a country or an item in a country. */
-export interface ChannelCounts { pageViews: number, events: number, users: number, actions?: Record<string, number> }
-
-/** The channel report as stored (docs/reports.md): channels, countries in order of traffic, items by country. */
-export interface ChannelReport {
-  meta: { report: 'channel', from: number, to: number, params: { channel: string | null, withBots: boolean }, computedAt: string }
-  channels: Array<{ channel: string } & ChannelCounts>
-  countries: Array<{ country: string } & ChannelCounts>
-  items: Array<{ country: string, channel: string, item: string } & ChannelCounts>
-}
-
-export type Report = TrafficReport | PlatformsReport | ChannelReport
+export type { ChannelCounts, ChannelReport, PlatformsReport, Ranked, Report, TrafficReport } from './report-types'
 
 /** A report's parameters besides its window, as the CLI takes them; each report uses the ones it names. */
 export interface ReportParams {
   /** traffic: rows per ranked section. */
   top: number
+  /** traffic: the one platform (p) to count; undefined means every event, with a platform or not. */
+  platform?: string
   withBots: boolean
   /** platforms: the platforms to report on; empty means every platform seen in the window. */
   platforms: string[]
@@ -88,8 +56,8 @@ export const REPORTS: Readonly<Record<string, ReportDef>> = {
   traffic: {
     className: 'dev.spoor.jobs.Traffic',
     sections: ['meta', 'totals', 'series', 'pages', 'referrers', 'countries', 'browsers', 'oses', 'devices'],
-    key: p => `top=${p.top},${bots(p)}`,
-    args: p => ['--top', String(p.top), ...botsArg(p)]
+    key: p => `top=${p.top},${p.platform === undefined ? '' : `platform=${keyValue(p.platform)},`}${bots(p)}`,
+    args: p => ['--top', String(p.top), ...(p.platform === undefined ? [] : ['--platform', p.platform]), ...botsArg(p)]
   },
   platforms: {
     className: 'dev.spoor.jobs.Platforms',
@@ -122,7 +90,7 @@ export function checkWindow (from: number, to: number): void {
 
 /**
  * The row key of a report: readable in an HBase shell `scan`, sorted by report and then by window start.
- * Examples: `traffic|2026-11-29T00:00:00.000Z|2026-11-30T00:00:00.000Z|top=10,bots=0`,
+ * Examples: `traffic|2026-11-29T00:00:00.000Z|2026-11-30T00:00:00.000Z|top=10,bots=0`, `traffic|…|…|top=10,platform=web,bots=0`,
  * `platforms|…|…|platforms=android+web,bots=0`, `channel|…|…|channel=*,bots=0`.
  */
 export function reportRowKey (name: string, from: number, to: number, params: ReportParams): string {

@@ -6,15 +6,16 @@ import { dateTime } from './format'
 
 interface Stored { from: number, to: number, params: Record<string, string> }
 
-export interface ReportMeta { from: number, to: number, computedAt: string, params: Record<string, unknown> }
+interface ReportMeta { from: number, to: number, computedAt: string, params: Record<string, unknown> }
 
 /** The report parameters a page's query string may carry, besides the window. */
-const PARAMS: Record<string, string[]> = { traffic: ['top', 'bots'], platforms: ['platforms', 'bots'], channel: ['channel', 'bots'] }
+const PARAMS: Record<string, string[]> = { traffic: ['platform', 'top', 'bots'], platforms: ['platforms', 'bots'], channel: ['channel', 'bots'] }
 
 /** A stored row key's parameters as the page's query parameters. */
 function queryOf (s: Stored): URLSearchParams {
   const q = new URLSearchParams({ from: new Date(s.from).toISOString(), to: new Date(s.to).toISOString() })
   if (s.params.top !== undefined) q.set('top', s.params.top)
+  if (s.params.platform !== undefined) q.set('platform', s.params.platform)
   if (s.params.bots === '1') q.set('bots', '1')
   if (s.params.platforms !== undefined && s.params.platforms !== '*') q.set('platforms', s.params.platforms.split('+').join(','))
   if (s.params.channel !== undefined && s.params.channel !== '*') q.set('channel', s.params.channel)
@@ -30,7 +31,7 @@ function describe (s: Stored): string {
 /** The window form: a list of the stored windows, and from, to and the report's parameters to type. */
 function windowForm (stored: Stored[], q: URLSearchParams, extra: HTMLElement[]): HTMLElement {
   // The option of the window shown: the same times and the same parameters, the defaults filled in.
-  const norm = (p: URLSearchParams): string => ['from', 'to', 'top', 'bots', 'platforms', 'channel'].map(k => {
+  const norm = (p: URLSearchParams): string => ['from', 'to', 'top', 'platform', 'bots', 'platforms', 'channel'].map(k => {
     const v = p.get(k) ?? (k === 'top' ? '10' : k === 'bots' ? '0' : '')
     return k === 'from' || k === 'to' ? String(/^\d+$/.test(v) ? Number(v) : Date.parse(v)) : v
   }).join('|')

@@ -6,6 +6,8 @@ export interface Delivery {
   ts: number
   id: string
   uid: string
+  /** The platform the event names (p), if any. */
+  p?: string
   /** The canonical user the uid resolves to (docs/identity.md), worked out by the test from the ids it sent. */
   visitor: string
   sid?: string
@@ -51,10 +53,10 @@ function host (url: string | undefined): string | undefined {
 }
 
 /** The traffic report over [from, to) as docs/reports.md defines it. */
-export function trafficReference (deliveries: Delivery[], from: number, to: number, params: { top: number, withBots: boolean }): Record<string, unknown> {
+export function trafficReference (deliveries: Delivery[], from: number, to: number, params: { top: number, withBots: boolean, platform?: string }): Record<string, unknown> {
   const earliest = new Map<string, Delivery>()
   for (const d of deliveries) {
-    if (d.ts < from || d.ts >= to || (d.bot && !params.withBots)) continue
+    if (d.ts < from || d.ts >= to || (d.bot && !params.withBots) || (params.platform !== undefined && d.p !== params.platform)) continue
     const kept = earliest.get(d.id)
     if (kept === undefined || d.ts < kept.ts) earliest.set(d.id, d)
   }

@@ -3,15 +3,8 @@
 import { barChart } from '../charts'
 import { firstRows, h, num, table, type Child } from '../dom'
 import { count } from '../format'
-import { field, reportPage, type ReportMeta } from '../report-page'
-
-interface Counts { pageViews: number, events: number, users: number, actions?: Record<string, number> }
-interface Channel {
-  meta: ReportMeta & { params: { channel: string | null } }
-  channels: Array<{ channel: string } & Counts>
-  countries: Array<{ country: string } & Counts>
-  items: Array<{ country: string, channel: string, item: string } & Counts>
-}
+import { field, reportPage } from '../report-page'
+import type { ChannelCounts as Counts, ChannelReport as Channel } from '../../../daemon/reports/report-types'
 
 const actions = (a: Counts['actions']): string => Object.entries(a ?? {}).sort(([x], [y]) => x < y ? -1 : 1).map(([k, n]) => `${k} ${n}`).join(', ')
 const counts = (c: Counts): Child[] => [num(c.pageViews), num(c.events), num(c.users), actions(c.actions)]

@@ -3,20 +3,8 @@
 import { lineChart } from '../charts'
 import { h, num, table, tile, type Child } from '../dom'
 import { count, dateTime, day, duration, percent } from '../format'
-import { field, reportPage, type ReportMeta } from '../report-page'
-
-interface Ranked { key: string, visitors: number, events: number }
-interface Traffic {
-  meta: ReportMeta & { step: 'hour' | 'day' }
-  totals: { visitors: number, sessions: number, pageViews: number, events: number, bounces: number, sessionMs: number }
-  series: Array<{ start: number, visitors: number, sessions: number, pageViews: number, events: number }>
-  pages: Ranked[]
-  referrers: Ranked[]
-  countries: Ranked[]
-  browsers: Ranked[]
-  oses: Ranked[]
-  devices: Ranked[]
-}
+import { field, reportPage } from '../report-page'
+import type { Ranked, TrafficReport as Traffic } from '../../../daemon/reports/report-types'
 
 /** Section, title, its first column, its count column. */
 const RANKED: Array<[keyof Traffic, string, string, string]> = [
@@ -26,7 +14,7 @@ const RANKED: Array<[keyof Traffic, string, string, string]> = [
 
 function draw (r: Traffic): Child[] {
   const t = r.totals
-  if (t.events === 0) return [h('div', { class: 'state empty' }, h('p', {}, 'This report is stored, but the window held no events' + (r.meta.params.withBots === true ? '.' : ' (bots left out).') + ' Pick another window.'))]
+  if (t.events === 0) return [h('div', { class: 'state empty' }, h('p', {}, 'This report is stored, but the window held no events' + (r.meta.params.withBots ? '.' : ' (bots left out).') + ' Pick another window.'))]
   const bounce = t.sessions === 0 ? undefined : t.bounces / t.sessions
   const avg = t.sessions === 0 ? undefined : t.sessionMs / t.sessions
   const tiles = h('div', { class: 'tiles' },
@@ -64,5 +52,5 @@ function draw (r: Traffic): Child[] {
 }
 
 export async function overview (): Promise<void> {
-  await reportPage<Traffic>('traffic', 'traffic', q => [field('top', 'Top', q, '10')], r => draw(r))
+  await reportPage<Traffic>('traffic', 'traffic', q => [field('platform', 'Platform', q, 'every platform'), field('top', 'Top', q, '10')], r => draw(r))
 }

@@ -1,14 +1,8 @@
 // Platforms: the stored platforms report as an overlap matrix (people on A and also on B) and the people on all of them.
 
 import { h, num, table, type Child } from '../dom'
-import { field, reportPage, type ReportMeta } from '../report-page'
-
-interface Platforms {
-  meta: ReportMeta
-  platforms: Array<{ platform: string, users: number }>
-  pairs: Array<{ a: string, b: string, users: number }>
-  all: { platforms: string[], users: number }
-}
+import { field, reportPage } from '../report-page'
+import type { PlatformsReport as Platforms } from '../../../daemon/reports/report-types'
 
 function draw (r: Platforms): Child[] {
   if (r.platforms.length === 0) return [h('div', { class: 'state empty' }, h('p', {}, 'No events with a platform (p) in this window.'))]

@@ -29,10 +29,12 @@ import org.apache.spark.sql.SparkSession;
  * earliest copy kept); a visitor is one canonical user, the uid resolved through the identity table (Identity.java), or
  * the uid itself when it has no links; a session is one distinct {@code sid}; a page view is an
  * event whose action is {@code page}; a bounce is a session of exactly one event in the window; a session's length
- * is its last event's time minus its first's. Bots ({@code bot = 1}) are left out unless {@code --with-bots}.
+ * is its last event's time minus its first's. Bots ({@code bot = 1}) are left out unless {@code --with-bots}. With
+ * {@code --platform P} only the events whose platform ({@code p}) is P count; a visitor is still the canonical user,
+ * so a person on P under several uids counts once.
  */
 public final class Traffic {
-  static final List<String> COLUMNS = List.of("id", "uid", "sid", "url", "ref", "a", "co", "br", "os", "dt", "bot");
+  static final List<String> COLUMNS = List.of("id", "uid", "p", "sid", "url", "ref", "a", "co", "br", "os", "dt", "bot");
   static final long HOUR = 3_600_000L;
   static final long DAY = 24 * HOUR;
   static final String UNKNOWN = "(unknown)";
@@ -46,12 +48,15 @@ public final class Traffic {
   static void run(Map<String, String> o) throws Exception {
     Jobs.Window w = Jobs.Window.of(o);
     int top = Integer.parseInt(o.getOrDefault("top", "10"));
+    String platform = o.get("platform");
     long step = w.to() - w.from() < 2 * DAY ? HOUR : DAY;
 
     SparkSession spark = Jobs.session("traffic", o);
     try {
       Dataset<Row> rows = Jobs.rows(spark, w, o, COLUMNS);
-      Dataset<Row> unique = Jobs.unique(rows, w.withBots(), "ts", "uid", "sid", "url", "ref", "a", "co", "br", "os", "dt").cache();
+      Dataset<Row> unique = Jobs.unique(rows, w.withBots(), "ts", "uid", "p", "sid", "url", "ref", "a", "co", "br", "os", "dt");
+      if (platform != null) unique = unique.filter(col("p").equalTo(platform));
+      unique = unique.cache();
       Jobs.People people = Jobs.people(spark, w.hbase(), o, unique);
       Dataset<Row> events = Jobs.cached(Jobs.withPeople(unique, people.canonical()).withColumnRenamed("person", "visitor"));
       unique.unpersist();
@@ -79,7 +84,11 @@ public final class Traffic {
       meta.put("report", "traffic");
       meta.put("from", w.from());
       meta.put("to", w.to());
-      meta.put("params", Map.of("top", top, "withBots", w.withBots()));
+      Map<String, Object> params = new LinkedHashMap<>();
+      params.put("top", top);
+      params.put("platform", platform);
+      params.put("withBots", w.withBots());
+      meta.put("params", params);
       meta.put("step", step == HOUR ? "hour" : "day");
       meta.put("visitorsAre", "canonical user");
       meta.put("identityRead", people.identityRead());
