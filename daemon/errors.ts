@@ -47,6 +47,8 @@ export const errors = {
   DASHBOARD_SIGN_IN: def('SPOOR_E_DASHBOARD_SIGN_IN', 401, 'sign in to the dashboard first'),
   DASHBOARD_LOGIN_FAILED: def('SPOOR_E_DASHBOARD_LOGIN_FAILED', 401, 'wrong user name or password'),
   DASHBOARD_CROSS_SITE: def('SPOOR_E_DASHBOARD_CROSS_SITE', 403, 'a form posted to the dashboard from another site'),
+  DASHBOARD_RUNS_OFF: def('SPOOR_E_DASHBOARD_RUNS_OFF', 403, 'this dashboard does not compute reports (dashboard.allow_runs is off); run the command it shows'),
+  DASHBOARD_RUN_BUSY: def('SPOOR_E_DASHBOARD_RUN_BUSY', 409, 'the dashboard is computing another report; one runs at a time'),
 
   // Operator-facing errors.
   USAGE: def('SPOOR_E_USAGE', 0, 'the command line is invalid'),

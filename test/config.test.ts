@@ -128,7 +128,7 @@ t.test('the recommend section: weights add kinds to the default ones, and the qu
 })
 
 t.test('the dashboard section: access control off loopback, user entries, the proxy header', async t => {
-  t.same(defaults().dashboard, { host: '127.0.0.1', port: 8810, users: [], proxyUserHeader: '', sessionMinutes: 720, secureCookie: false })
+  t.same(defaults().dashboard, { host: '127.0.0.1', port: 8810, users: [], proxyUserHeader: '', sessionMinutes: 720, allowRuns: false, secureCookie: false })
   const entry = 'alice:$scrypt$ln=17,r=8,p=1$9rBxpKQ0Jb1d0Qv2cY8Y1g$3C4FzqkH1mV6oH0m3Xc2cT0b7Qk1o3jv2rX9y8W7v6U'
   t.same(loadConfig(file(`[dashboard]\nhost = "0.0.0.0"\nusers = [${JSON.stringify(entry)}]\n`)).dashboard.users, [entry])
   t.equal(loadConfig(file('[dashboard]\nhost = "::1"\n')).dashboard.host, '::1', 'a loopback address needs no access control')

@@ -137,7 +137,10 @@ t.test('password sign-in: redirect and 401 without a session, wrong passwords, a
     const res = await fetchNoRedirect(`${base}/`, { method, headers: { cookie } })
     t.equal(res.status, 405, `${method}: the dashboard is read-only`)
   }
-  t.equal((await fetchNoRedirect(`${base}/api/report`, { method: 'POST', headers: { cookie } })).status, 405, 'no POST but sign-in and sign-out')
+  t.equal((await fetchNoRedirect(`${base}/api/report`, { method: 'POST', headers: { cookie } })).status, 405, 'no POST but sign-in, sign-out and a run')
+  const run = await fetchNoRedirect(`${base}/api/run?name=traffic&from=0&to=1`, { method: 'POST', headers: { 'x-spoor-request': 'run' } })
+  t.equal(run.status, 401, 'a run needs a session')
+  t.equal(((await run.json()) as { error: { code: string } }).error.code, 'SPOOR_E_DASHBOARD_SIGN_IN')
   t.equal((await fetchNoRedirect(`${base}/nowhere`, { headers: { cookie } })).status, 404)
   t.equal((await fetchNoRedirect(`${base}/assets/app.js`)).status, 200, 'the browser code needs no session')
 

@@ -1,7 +1,8 @@
 // The dashboard in a real Chromium over data sent through the real collector and reports computed by the real Spark jobs:
 // every page's numbers equal `spoor report show --json`, `spoor user --json` and `spoor identity --json`; bad input.
 
-import { appendFileSync } from 'node:fs'
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs'
+import { request } from 'node:http'
 import { type Browser, type Page, chromium } from 'playwright-core'
 import t, { type Test } from 'tap'
 import { freePort, flushed, startDaemon, until, type Daemon } from './fixtures/daemon'
@@ -92,12 +93,12 @@ t.teardown(async () => {
   await daemon?.stop()
 })
 
-async function open (t: Test, path: string, ready: string): Promise<Page> {
+async function open (t: Test, path: string, ready: string, base = dash.url): Promise<Page> {
   const page = await browser.newPage()
   t.teardown(async () => await page.close())
   page.on('console', m => { if (/Content Security Policy/i.test(m.text())) violations.push(m.text()) })
   page.on('pageerror', err => violations.push(`page error: ${err.message}`))
-  const res = await page.goto(`${dash.url}${path}`)
+  const res = await page.goto(`${base}${path}`)
   t.equal(res?.headers()['content-security-policy']?.startsWith("default-src 'none'"), true, `${path}: the CSP`)
   await page.waitForSelector(ready, { timeout: 30000 })
   return page
@@ -190,6 +191,52 @@ t.test('Channels: a channel\'s countries in the report\'s order, as bars, and it
   const every = await open(t, `/channels?${q}`, 'div.state.empty')
   t.equal(await every.textContent('div.state.empty pre.command'), `npx spoor report run channel --from ${new Date(from).toISOString()} --to ${new Date(to).toISOString()}`, 'the exact command')
   t.match(await every.textContent('div.state.empty p'), /No channel report is stored for this window/)
+})
+
+/** POSTs /api/run with the query and headers, as a page or another site's page would; its status and error code. */
+async function postRun (base: string, query: string, headers: Record<string, string>): Promise<{ status: number, code?: string }> {
+  return await new Promise((resolve, reject) => {
+    const req = request(`${base}/api/run?${query}`, { method: 'POST', headers }, res => {
+      let body = ''
+      res.on('data', (d: Buffer) => { body += d.toString() })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, code: JSON.parse(body).error?.code }))
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+t.test('dashboard.allow_runs: a missing window computed from its page, one at a time, only from the dashboard\'s own pages', async t => {
+  const own = { 'x-spoor-request': 'run', 'sec-fetch-site': 'same-origin' }
+  const off = await open(t, `/channels?from=${from}&to=${to}`, 'div.state.empty')
+  t.equal(await off.locator('button.run').count(), 0, 'no button while runs are off')
+  t.same(await postRun(dash.url, `name=channel&from=${from}&to=${to}`, own), { status: 403, code: 'SPOOR_E_DASHBOARD_RUNS_OFF' })
+
+  const runsConfig = daemon.configPath.replace(/\.toml$/, '-runs.toml')
+  writeFileSync(runsConfig, readFileSync(daemon.configPath, 'utf8').replace('[dashboard]\n', '[dashboard]\nallow_runs = true\n'))
+  const runner = await startDashboard(runsConfig)
+  t.teardown(async () => { await runner.stop() })
+  const query = `name=traffic&from=${from}&to=${to}&top=3`
+  // Another site's page cannot start one: its browser says where the request comes from, and a request from another
+  // origin that carries the run header needs a CORS preflight, which the dashboard never grants.
+  t.same(await postRun(runner.url, query, { ...own, 'sec-fetch-site': 'cross-site' }), { status: 403, code: 'SPOOR_E_DASHBOARD_CROSS_SITE' })
+  t.same(await postRun(runner.url, query, { 'sec-fetch-site': 'same-origin' }), { status: 403, code: 'SPOOR_E_DASHBOARD_CROSS_SITE' })
+  t.same(await postRun(runner.url, `name=traffic&from=${from}&to=yesterday`, own), { status: 400, code: 'SPOOR_E_DASHBOARD_BAD_REQUEST' })
+
+  const page = await open(t, `/?from=${from}&to=${to}&top=3`, 'button.run', runner.url)
+  t.equal(await page.textContent('pre.command'), `npx spoor report run traffic --from ${new Date(from).toISOString()} --to ${new Date(to).toISOString()} --top 3`, 'the command, beside the button')
+  await page.click('button.run')
+  await page.waitForFunction(() => /^Computing since /.test((globalThis as any).document.querySelector('.run-status')?.textContent ?? ''))
+  t.same(await postRun(runner.url, `name=platforms&from=${from}&to=${to}&platforms=web`, own), { status: 409, code: 'SPOOR_E_DASHBOARD_RUN_BUSY' }, 'a second report waits for the first')
+  await page.waitForSelector('.tiles', { timeout: 300000 })
+  const report = await show(['traffic', '--top', '3'])
+  for (const k of ['visitors', 'sessions', 'pageViews', 'events']) t.equal(await metric(page, k), report.totals[k], k)
+  for (const section of ['pages', 'countries', 'browsers']) {
+    t.same(await rows(page, section), report[section].map((r: any) => [r.key, r.visitors, r.events]), section)
+  }
+  t.equal(report.meta.params.top, 3)
+  await until('the run\'s log lines', async () => runner.logs.some(l => l.msg === 'dashboard: report computed'))
+  t.match(runner.logs.find(l => l.msg === 'dashboard: computing a report'), { report: `traffic|${new Date(from).toISOString()}|${new Date(to).toISOString()}|top=3,bots=0` })
 })
 
 t.test('Live shows the collector\'s counters and updates them without reloading', async t => {

@@ -8,9 +8,10 @@ import type { Config } from '../config'
 import { errors, SpoorError } from '../errors'
 import type { Logger } from '../log'
 import { Access } from './access'
-import { getEvents, getIdentity, getReport, listReports } from './data'
+import { getEvents, getIdentity, getReport, listReports, reportQuery } from './data'
 import { readLive } from './live'
 import { errorPage, loginPage, PAGES, shell } from './pages'
+import { Runs, type RunState } from './runs'
 
 /** Scripts, styles and fetches from the dashboard's own origin only: no inline code, no other site, no framing. */
 export const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
@@ -61,14 +62,20 @@ function send (res: ServerResponse, status: number, type: string, body: string |
 
 const html = (res: ServerResponse, status: number, body: string, extra: Record<string, string> = {}): void => send(res, status, 'text/html; charset=utf-8', body, extra)
 
+/** The header a run must carry: a request from another origin with it needs a CORS preflight, which is never granted. */
+export const RUN_HEADER = 'x-spoor-request'
+
+/** What a missing report's error adds: the command that computes it, and whether the dashboard can run it. */
+interface MissingReport { command?: string, runs?: boolean, run?: RunState }
+
 /** A JSON error: the catalogue code, what happened, and for a missing report the command that computes it. */
-function sendError (res: ServerResponse, err: Error & { code?: string, command?: string }): void {
+function sendError (res: ServerResponse, err: Error & { code?: string } & MissingReport): void {
   const def = Object.values(errors).find(d => d.code === err.code)
   const status = def === undefined
     ? 500
     : def.status !== 0 ? def.status : ({ SPOOR_E_REPORT_NOT_FOUND: 404, SPOOR_E_REPORT_WINDOW: 400, SPOOR_E_REPORTS_TABLE_MISSING: 404, SPOOR_E_ADMIN_UNAVAILABLE: 502, SPOOR_E_HBASE_UNAVAILABLE: 503 } as Record<string, number>)[err.code ?? ''] ?? 500
   const command = err.code === errors.REPORTS_TABLE_MISSING.code ? 'npx spoor hbase init' : err.command
-  const body = { error: { code: err.code ?? 'SPOOR_E_INTERNAL', message: def === undefined ? `the dashboard failed: ${err.message}` : err.message, ...(command !== undefined ? { command } : {}) } }
+  const body = { error: { code: err.code ?? 'SPOOR_E_INTERNAL', message: def === undefined ? `the dashboard failed: ${err.message}` : err.message, ...(command !== undefined ? { command } : {}), ...(err.runs !== undefined ? { runs: err.runs } : {}), ...(err.run !== undefined ? { run: err.run } : {}) } }
   send(res, status, 'application/json', JSON.stringify(body))
 }
 
@@ -97,6 +104,7 @@ export async function startDashboard (config: Config, log: Logger): Promise<Dash
     throw new SpoorError('CONFIG_INVALID', (err as Error).message)
   }
   const assets = loadAssets()
+  const runs = new Runs(config, log)
 
   async function handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://dashboard')
@@ -134,8 +142,9 @@ export async function startDashboard (config: Config, log: Logger): Promise<Dash
       res.writeHead(303, { ...SECURITY_HEADERS, Location: next, 'Set-Cookie': access.sessionCookie(user), 'Cache-Control': 'no-store' }).end()
       return
     }
-    if (method !== 'GET' && method !== 'HEAD') {
-      send(res, 405, 'text/plain; charset=utf-8', 'the dashboard is read-only: it answers GET and HEAD, and POST /login and /logout\n', { Allow: 'GET, HEAD' })
+    const run = method === 'POST' && path === '/api/run'
+    if (method !== 'GET' && method !== 'HEAD' && !run) {
+      send(res, 405, 'text/plain; charset=utf-8', 'the dashboard is read-only: it answers GET and HEAD, POST /login and /logout, and POST /api/run when dashboard.allow_runs is on\n', { Allow: 'GET, HEAD' })
       return
     }
     if (path === '/login') {
@@ -145,11 +154,12 @@ export async function startDashboard (config: Config, log: Logger): Promise<Dash
     const who = access.who(req)
     const page = PAGES.find(p => p.path === path)
     const api = Object.hasOwn(API, path) ? API[path] : undefined
+    const json = api !== undefined || path === '/api/run'
     if (who === undefined) {
-      if (api !== undefined || !access.passwords) {
+      if (json || !access.passwords) {
         // Without passwords only the proxy signs people in: there is no form to send them to.
         const message = access.passwords ? errors.DASHBOARD_SIGN_IN.message : `${errors.DASHBOARD_SIGN_IN.message}, through the proxy that sets ${config.dashboard.proxyUserHeader}`
-        if (api !== undefined) send(res, 401, 'application/json', JSON.stringify({ error: { code: errors.DASHBOARD_SIGN_IN.code, message } }))
+        if (json) send(res, 401, 'application/json', JSON.stringify({ error: { code: errors.DASHBOARD_SIGN_IN.code, message } }))
         else html(res, 401, errorPage('Sign in', message))
       } else {
         res.writeHead(303, { ...SECURITY_HEADERS, Location: `/login?next=${encodeURIComponent(req.url ?? '/')}`, 'Cache-Control': 'no-store' }).end()
@@ -158,11 +168,30 @@ export async function startDashboard (config: Config, log: Logger): Promise<Dash
     }
     if (page !== undefined) {
       html(res, 200, shell(page, who.user, who.via === 'password'))
+    } else if (path === '/api/run') {
+      try {
+        const asked = reportQuery(url.searchParams)
+        if (!run) {
+          send(res, 200, 'application/json', JSON.stringify({ runs: runs.allowed, run: runs.state(asked) ?? null }))
+          return
+        }
+        // The one route that writes (a report row): only from the dashboard's own pages, never from another site.
+        const site = req.headers['sec-fetch-site']
+        if ((site !== undefined && site !== 'same-origin') || req.headers[RUN_HEADER] !== 'run') {
+          throw new SpoorError('DASHBOARD_CROSS_SITE', `a run is asked for from the dashboard's own pages only (Sec-Fetch-Site: same-origin, ${RUN_HEADER}: run)`)
+        }
+        send(res, 202, 'application/json', JSON.stringify({ runs: true, run: runs.start(asked, who.user) }))
+      } catch (err) {
+        sendError(res, err as Error)
+      }
     } else if (api !== undefined) {
       try {
         send(res, 200, 'application/json', JSON.stringify(await api(config, url.searchParams)))
       } catch (err) {
         if ((err as { code?: string }).code === undefined) log.error({ err, path }, 'dashboard: a read failed')
+        if (path === '/api/report' && (err as { code?: string }).code === errors.REPORT_NOT_FOUND.code) {
+          Object.assign(err as Error, { runs: runs.allowed, run: runs.state(reportQuery(url.searchParams)) })
+        }
         sendError(res, err as Error)
       }
     } else {

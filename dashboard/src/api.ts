@@ -2,34 +2,53 @@
 
 import { h, type Child } from './dom'
 
+/** A report the dashboard computes (dashboard.allow_runs), as daemon/dashboard/runs.ts describes it. */
+export interface RunState { key: string, user: string, started: number, finished?: number, error?: { code: string, message: string } }
+
+/** What an error answer carries: its code and message, and for a missing report how to compute it. */
+interface ErrorBody { code: string, message: string, command?: string, runs?: boolean, run?: RunState }
+
 export class ApiError extends Error {
-  constructor (readonly status: number, readonly code: string, message: string, readonly command?: string) {
-    super(message)
+  readonly code: string
+  readonly command?: string
+  /** A missing report: whether the dashboard can compute it, and its run if one was started. */
+  readonly runs: boolean
+  readonly run?: RunState
+
+  constructor (readonly status: number, e: ErrorBody) {
+    super(e.message)
+    this.code = e.code
+    this.command = e.command
+    this.runs = e.runs === true
+    this.run = e.run
   }
 }
 
-/** GETs /api/NAME with the parameters; an answer that is not 200 becomes an ApiError with its code and message. */
-export async function api<T> (name: string, params: Record<string, string | undefined> = {}): Promise<T> {
+/**
+ * GETs /api/NAME with the parameters (or POSTs, for a run); an answer that is not 2xx becomes an ApiError with its
+ * code and message.
+ */
+export async function api<T> (name: string, params: Record<string, string | undefined> = {}, method: 'GET' | 'POST' = 'GET'): Promise<T> {
   const q = new URLSearchParams()
   for (const [k, v] of Object.entries(params)) if (v !== undefined) q.set(k, v)
   let res: Response
   try {
-    res = await fetch(`/api/${name}?${q.toString()}`, { headers: { accept: 'application/json' } })
+    // The run header marks a request as the page's own (daemon/dashboard/server.ts).
+    res = await fetch(`/api/${name}?${q.toString()}`, { method, headers: { accept: 'application/json', ...(method === 'POST' ? { 'x-spoor-request': 'run' } : {}) } })
   } catch (err) {
-    throw new ApiError(0, 'NETWORK', `the dashboard did not answer (${(err as Error).message}); is spoor dashboard still running?`)
+    throw new ApiError(0, { code: 'NETWORK', message: `the dashboard did not answer (${(err as Error).message}); is spoor dashboard still running?` })
   }
   if (res.status === 401) {
     location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`)
   }
-  let body: { error?: { code: string, message: string, command?: string } } & T
+  let body: { error?: ErrorBody } & T
   try {
     body = await res.json()
   } catch {
-    throw new ApiError(res.status, 'BAD_ANSWER', `the dashboard answered ${res.status} without JSON`)
+    throw new ApiError(res.status, { code: 'BAD_ANSWER', message: `the dashboard answered ${res.status} without JSON` })
   }
   if (!res.ok || body.error !== undefined) {
-    const e = body.error ?? { code: 'UNKNOWN', message: `the dashboard answered ${res.status}` }
-    throw new ApiError(res.status, e.code, e.message, e.command)
+    throw new ApiError(res.status, body.error ?? { code: 'UNKNOWN', message: `the dashboard answered ${res.status}` })
   }
   return body
 }

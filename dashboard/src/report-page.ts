@@ -1,6 +1,6 @@
 // What the three report pages share: the stored windows, the window form, and reading the chosen report.
 
-import { api, errorBox, loading, stateBox } from './api'
+import { api, ApiError, errorBox, loading, stateBox, type RunState } from './api'
 import { h, render, type Child } from './dom'
 import { dateTime } from './format'
 
@@ -95,6 +95,54 @@ export async function reportPage<R extends { meta: ReportMeta }> (name: string, 
       `${dateTime(m.from)} – ${dateTime(m.to)} (your time zone), bots ${m.params.withBots === true ? 'counted' : 'left out'}; computed ${dateTime(Date.parse(m.computedAt.replace(/(\.\d{3})\d+/, '$1')))}.`)
     render(form, summary, ...draw(report, q))
   } catch (err) {
-    render(form, errorBox(err, label))
+    const box = errorBox(err, label)
+    render(form, box)
+    if (err instanceof ApiError && err.code === 'SPOOR_E_REPORT_NOT_FOUND' && err.runs) offerRun(box, { name, ...Object.fromEntries(q) }, err.run)
   }
+}
+
+/** How often a page asks how the report it is computing is doing. */
+const RUN_POLL_MS = 2000
+
+/**
+ * With dashboard.allow_runs on, a missing report's box gains a button that computes it (POST /api/run); the page then
+ * follows the run and shows the report when it is stored, or the job's error.
+ */
+function offerRun (box: HTMLElement, query: Record<string, string>, run: RunState | undefined): void {
+  const status = h('p', { class: 'run-status', role: 'status' })
+  const button = h('button', { type: 'button', class: 'run' }, 'Compute it now')
+  box.append(h('div', { class: 'run' }, button, status))
+  const show = (r: RunState | undefined): void => {
+    if (r === undefined) return
+    if (r.finished === undefined) {
+      button.disabled = true
+      status.textContent = `Computing since ${dateTime(r.started)}${r.user !== '' ? ` (started by ${r.user})` : ''}; the page shows the report when it is stored.`
+      setTimeout(() => { void follow() }, RUN_POLL_MS)
+    } else if (r.error !== undefined) {
+      button.disabled = false
+      button.textContent = 'Try again'
+      status.textContent = `The run failed: ${r.error.code}: ${r.error.message}`
+      status.setAttribute('data-code', r.error.code)
+    } else {
+      location.reload()
+    }
+  }
+  const follow = async (): Promise<void> => {
+    try {
+      show((await api<{ run: RunState | null }>('run', query)).run ?? undefined)
+    } catch (err) {
+      status.textContent = (err as Error).message
+    }
+  }
+  button.addEventListener('click', () => {
+    button.disabled = true
+    status.textContent = 'Starting…'
+    api<{ run: RunState }>('run', query, 'POST').then(r => show(r.run), (err: ApiError) => {
+      button.disabled = false
+      status.textContent = `${err.code}: ${err.message}`
+      status.setAttribute('data-code', err.code)
+    })
+  })
+  // A run of an earlier visit that ended well has stored the report, so only one in progress or failed is shown.
+  if (run !== undefined) show(run)
 }
