@@ -8,6 +8,7 @@ function kindText (def: KeyDef): string {
   const k = def.kind
   switch (k.type) {
     case 'int': return `integer, ${k.min} to ${k.max}`
+    case 'number': return `number, ${k.min} to ${k.max}`
     case 'bool': return 'boolean'
     case 'string': return k.pattern != null ? `string matching \`${String(k.pattern)}\`` : 'string'
     case 'enum': return k.values.map(v => `"${v}"`).join(' \\| ')

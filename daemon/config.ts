@@ -13,6 +13,7 @@ const { parse: parseToml, TomlError } = require('smol-toml') as typeof import('s
 
 type Kind =
   | { type: 'int', min: number, max: number }
+  | { type: 'number', min: number, max: number }
   | { type: 'bool' }
   | { type: 'string', pattern?: RegExp }
   | { type: 'enum', values: readonly string[] }
@@ -38,6 +39,8 @@ const GiB = 1024 * MiB
 const int = (min: number, max: number) => ({ type: 'int', min, max }) as const
 /** An integer key that takes the whole range the native module accepts for its option (native/src/options.rs). */
 const nativeInt = (option: Parameters<typeof optionRange>[0]) => int(optionRange(option).min, optionRange(option).max)
+/** A number key, whole or not, from min to max inclusive. */
+const num = (min: number, max: number) => ({ type: 'number', min, max }) as const
 const bool = { type: 'bool' } as const
 const str = { type: 'string' } as const
 const tableName = { type: 'string', pattern: /^([A-Za-z0-9_.-]+:)?[A-Za-z0-9_.-]+$/ } as const
@@ -154,6 +157,15 @@ const defs = [
   { key: 'recommend.signals_table', kind: tableName, default: 'spoor_signals', doc: 'HBase table of the stored signals (family s), keyed user first and by signal id, pre-split like the event tables; created by `spoor hbase init` (docs/hbase-schema.md).' },
   { key: 'recommend.ttl_seconds', kind: int(0, 2 ** 31 - 1), default: 0, unit: 's', doc: 'Time to live of signal cells, counted from each signal\'s ts, applied by `spoor hbase init`; 0 keeps signals forever.' },
   { key: 'recommend.weights', kind: { type: 'weights', names: /^[a-z][a-z0-9_-]{0,31}$/, min: 0, max: 1000 }, default: DEFAULT_WEIGHTS, doc: 'The kinds of signal accepted, each with the weight training gives it: a table such as [recommend.weights] with upvote = 2. It is merged over the default, so view, like, answer and best are always kinds (their weights can be changed); a signal of any other kind goes to the dead-letter queue as unknown-kind. Names: lower-case letters, digits, _ and -, at most 32; weights: numbers above 0 and at most 1000.' },
+  { key: 'recommend.models_dir', kind: str, default: '', doc: 'Directory of the model generations `spoor recommend train` writes and `spoor recommend serve` loads, one directory each, named by the time it was trained; empty means models/ under data_dir.' },
+  { key: 'recommend.keep_generations', kind: int(1, 1000), default: 3, unit: 'generations', doc: 'After a training run writes its generation, the oldest are deleted until this many remain: the newest, and older ones a server can fall back on. Erased users stay in the generations trained before the erasure until they are deleted.' },
+  { key: 'recommend.history_days', kind: int(0, 3650), default: 90, unit: 'days', doc: 'Training reads the tracked events of this many days before it starts, and counts each one that names an item (it) as a weak view by its user; 0 trains on signals alone.' },
+  { key: 'recommend.track_weight', kind: num(0, 1000), default: 0.5, doc: 'Weight of one tracked event that names an item, beside the weights of the signal kinds; 0 leaves tracking out of training.' },
+  { key: 'recommend.checkpoint_dir', kind: str, default: '', doc: 'Where ALS checkpoints its factors every 5 iterations, which keeps its lineage short: on a cluster, a directory every executor and the driver share (an HDFS path). Empty: a temporary directory on a local master, and no checkpoints on a cluster, where many iterations may then overflow the stack.' },
+  { key: 'recommend.rank', kind: int(1, 500), default: 10, doc: 'Number of latent factors per user and item in the ALS model.' },
+  { key: 'recommend.iterations', kind: int(1, 100), default: 10, doc: 'ALS iterations per training run.' },
+  { key: 'recommend.reg_param', kind: num(0, 100), default: 0.1, doc: 'ALS regularisation (lambda), scaled by each user\'s and item\'s number of preferences as Spark does.' },
+  { key: 'recommend.alpha', kind: num(0, 10000), default: 1, doc: 'Implicit-feedback confidence per unit of strength: a user\'s summed weight s for an item counts with confidence 1 + alpha × s.' },
   { key: 'dashboard.host', kind: str, default: '127.0.0.1', doc: 'Address `spoor dashboard` (and `spoor dev`) serves the dashboard on (docs/dashboard.md). On any address but a loopback one it refuses to start unless dashboard.users or dashboard.proxy_user_header is set.' },
   { key: 'dashboard.port', kind: int(0, 65535), default: 8810, doc: 'TCP port of the dashboard; 0 picks a free port and logs it.' },
   { key: 'dashboard.users', kind: { type: 'strings' }, default: [], doc: 'Who may sign in with a password: entries "NAME:$scrypt$ln=17,r=8,p=1$SALT$KEY", as `spoor dashboard hash-password NAME` prints them (scrypt, PHC string format). Empty, and no dashboard.proxy_user_header: no access control, which only a loopback dashboard.host allows.' },
@@ -173,6 +185,7 @@ type Camel<S extends string> = S extends `${infer Head}_${infer Tail}` ? `${Head
 /** The value type of a key of kind `K`. */
 type ValueOf<K> =
   K extends { type: 'int' } ? number
+    : K extends { type: 'number' } ? number
     : K extends { type: 'bool' } ? boolean
       : K extends { type: 'string' } ? string
         : K extends { type: 'enum', values: ReadonlyArray<infer V> } ? V
@@ -233,6 +246,10 @@ function checkValue (def: KeyDef, value: unknown): string | undefined {
   switch (k.type) {
     case 'int':
       if (typeof value !== 'number' || !Number.isInteger(value)) return 'must be an integer'
+      if (value < k.min || value > k.max) return `must be between ${k.min} and ${k.max}`
+      return undefined
+    case 'number':
+      if (typeof value !== 'number' || !Number.isFinite(value)) return 'must be a number'
       if (value < k.min || value > k.max) return `must be between ${k.min} and ${k.max}`
       return undefined
     case 'bool':

@@ -68,6 +68,8 @@ export const errors = {
   REPORTS_TABLE_MISSING: def('SPOOR_E_REPORTS_TABLE_MISSING', 0, 'the reports table does not exist'),
   JOBS_MISSING: def('SPOOR_E_JOBS_MISSING', 0, 'the Spark jobs are not built'),
   REPORT_FAILED: def('SPOOR_E_REPORT_FAILED', 0, 'the report job failed and stored nothing'),
+  TRAIN_FAILED: def('SPOOR_E_TRAIN_FAILED', 0, 'the training job failed and wrote no model generation'),
+  MODEL_INVALID: def('SPOOR_E_MODEL_INVALID', 0, 'a model generation cannot be read'),
 
   // Errors of recommendation signals (docs/recommendations.md).
   AMQP_UNAVAILABLE: def('SPOOR_E_AMQP_UNAVAILABLE', 0, 'RabbitMQ did not answer'),

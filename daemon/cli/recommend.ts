@@ -1,6 +1,7 @@
 // The `spoor recommend` commands: `consume` (the long-running consumer, systemd/spoor-recommend-consume.service) and
-// `publish` (JSON lines from stdin to RabbitMQ, with publisher confirms). Later slices add train, serve and eval here.
+// `publish` (JSON lines from stdin to RabbitMQ, with publisher confirms), and `train` (a model generation, on Spark).
 
+import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import type { Context } from './shared'
 import type { Config } from '../config'
@@ -13,10 +14,22 @@ import { SignalConsumer } from '../recommend/consumer'
 import { SignalPublisher } from '../recommend/publisher'
 import { signalLimits } from '../recommend/signal'
 import { topology } from '../recommend/topology'
+import { modelsDir, readGeneration, train } from '../recommend/train'
+import { checkMaster } from '../reports/reports'
 
-/** `spoor recommend consume|publish`. */
-export async function recommendCommand ({ config, sub }: Context): Promise<void> {
+/** `spoor recommend consume|publish|train`. */
+export async function recommendCommand ({ config, sub, opts }: Context): Promise<void> {
   switch (sub) {
+    case 'train': {
+      const master = opts.master ?? config.reports.master
+      checkMaster(master, config.reports.sparkSubmit)
+      const started = Date.now()
+      const name = await train(config, master, started)
+      const m = readGeneration(config, name).meta
+      console.error(`spoor: model generation ${name} trained in ${((Date.now() - started) / 1000).toFixed(1)} s: ${m.users} users, ${m.items} items, rank ${m.rank}, from ${m.signals} signals and ${m.trackedEvents} tracked events`)
+      console.log(join(modelsDir(config), name))
+      return
+    }
     case 'consume':
       await consume(config)
       return

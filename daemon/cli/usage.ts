@@ -15,6 +15,10 @@ commands:
                              SIGTERM (docs/recommendations.md)
   recommend publish          publish each line of stdin, a JSON signal {"user","item","kind","ts","id"}, to
                              recommend.exchange with publisher confirms; exits non-zero unless all are confirmed
+  recommend train [--master URL]
+                             train an ALS model (Spark, implicit feedback) on the stored signals and the tracked
+                             item views of recommend.history_days, and write it as a new generation in
+                             recommend.models_dir; prints its directory
   user UID [--limit N]       one user's events, newest first
   identity ID [--probabilistic]
                              the ids linked to ID (written t:value, e.g. l:alice or u:<uid>) and the

@@ -189,11 +189,31 @@ export interface RunOptions {
 const LOG_TAIL_LINES = 5
 
 /**
- * Runs the job in a child JVM; it writes the report's row itself, in one Put, only once every section is computed.
- * Resolves when the JVM exits 0; otherwise SPOOR_E_REPORT_FAILED with the job's own one-line reason.
+ * Runs the report's job in a child JVM; it writes the report's row itself, in one Put, only once every section is
+ * computed. Resolves when the JVM exits 0; otherwise SPOOR_E_REPORT_FAILED with the job's own one-line reason.
  */
 export async function runJob (config: Config, o: RunOptions): Promise<void> {
-  const def = reportDef(o.name)
+  await runSparkJob(config, { className: reportDef(o.name).className, name: o.name, args: jobArguments(config, o), master: o.master, logFile: o.logFile, failure: 'REPORT_FAILED' })
+}
+
+/** A job of jobs/ to run: its class, its name in Spark, its arguments, where, and the error code of its failure. */
+export interface SparkJob {
+  className: string
+  name: string
+  args: string[]
+  /** The Spark master URL: local[N], spark://HOST:PORT or yarn. */
+  master: string
+  /** The JVM's output goes here, kept after the run. */
+  logFile: string
+  failure: 'REPORT_FAILED' | 'TRAIN_FAILED'
+}
+
+/**
+ * Runs a job of jobs/ in a child JVM (or through reports.spark_submit for a cluster it cannot reach itself), as every
+ * report and the training run. Resolves when the JVM exits 0; otherwise the job's failure code with its own one-line
+ * reason (`spoor-job: …`), or the log's last lines.
+ */
+export async function runSparkJob (config: Config, o: SparkJob): Promise<void> {
   checkMaster(o.master, config.reports.sparkSubmit)
   const local = isLocalMaster(o.master)
   let command: string
@@ -201,14 +221,14 @@ export async function runJob (config: Config, o: RunOptions): Promise<void> {
   if (!local && config.reports.sparkSubmit !== '') {
     // The installation's spark-submit adds its own JDK flags and conf; the job takes its master from it.
     command = config.reports.sparkSubmit
-    args = ['--master', o.master, '--class', def.className, '--name', `spoor ${o.name}`, '--driver-memory', `${config.reports.heapMb}m`,
-      '--conf', 'spark.ui.enabled=false', jobsAppJar(), ...jobArguments(config, o)]
+    args = ['--master', o.master, '--class', o.className, '--name', `spoor ${o.name}`, '--driver-memory', `${config.reports.heapMb}m`,
+      '--conf', 'spark.ui.enabled=false', jobsAppJar(), ...o.args]
   } else {
     // On a cluster this JVM is the driver (client mode); the executors get the job's classes and the HBase client from
     // the application jar, which Spark serves them. spark.* system properties are read into the job's SparkConf.
     command = process.env.JAVA_HOME != null && process.env.JAVA_HOME !== '' ? join(process.env.JAVA_HOME, 'bin', 'java') : 'java'
     args = [`-Xmx${config.reports.heapMb}m`, ...SPARK_JDK17_FLAGS, ...(local ? [] : [`-Dspark.jars=${jobsAppJar()}`]), '-cp', jobsClasspath(),
-      def.className, ...jobArguments(config, o), '--master', o.master]
+      o.className, ...o.args, '--master', o.master]
   }
   mkdirSync(join(o.logFile, '..'), { recursive: true })
   const log = openSync(o.logFile, 'w')
@@ -220,7 +240,7 @@ export async function runJob (config: Config, o: RunOptions): Promise<void> {
     const env = local ? { SPARK_LOCAL_IP: '127.0.0.1', ...process.env } : process.env
     const child = spawn(command, args, { stdio: ['ignore', log, log], env })
     const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>
-    const failed = once(child, 'error').then(([err]) => { throw new SpoorError('REPORT_FAILED', `cannot start ${command}: ${(err as Error).message}`) })
+    const failed = once(child, 'error').then(([err]) => { throw new SpoorError(o.failure, `cannot start ${command}: ${(err as Error).message}`) })
     ;[code, signal] = await Promise.race([exited, failed])
   } finally {
     closeSync(log)
@@ -229,5 +249,5 @@ export async function runJob (config: Config, o: RunOptions): Promise<void> {
   const lines = readFileSync(o.logFile, 'utf8').trim().split('\n')
   const reason = lines.filter(l => l.startsWith('spoor-job: ')).pop()?.slice('spoor-job: '.length) ??
     (signal != null ? `the JVM was killed by ${signal}` : `the JVM exited with ${String(code)}: ${lines.slice(-LOG_TAIL_LINES).join(' / ')}`)
-  throw new SpoorError('REPORT_FAILED', `${reason} (log: ${o.logFile})`)
+  throw new SpoorError(o.failure, `${reason} (log: ${o.logFile})`)
 }

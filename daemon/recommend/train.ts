@@ -1,0 +1,101 @@
+// `spoor recommend train`: runs the training job (jobs/ Train.java) on Spark over the stored signals and the tracked
+// history, and reads back the model generations it writes.
+
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import type { Config } from '../config'
+import { SpoorError } from '../errors'
+import { runSparkJob } from '../reports/reports'
+
+const DAY_MS = 86400000
+
+/** The generation's files, as Train.java writes them; the server checks `format` before it loads one. */
+export interface GenerationMeta {
+  format: 1
+  generation: string
+  trainedAt: string
+  rank: number
+  iterations: number
+  regParam: number
+  alpha: number
+  weights: Record<string, number>
+  trackWeight: number
+  history: { from: number, to: number }
+  users: number
+  items: number
+  signals: number
+  trackedEvents: number
+  /** The newest signal's ts, ms; signals after it are not in the model. null when there was none. */
+  lastSignalTs: number | null
+  identityRead: string
+}
+
+/** A model generation as read back: its meta, its ids in factor order, and its factors, `rank` floats a row. */
+export interface Generation {
+  dir: string
+  meta: GenerationMeta
+  users: string[]
+  items: string[]
+  userFactors: Float32Array
+  itemFactors: Float32Array
+}
+
+/** recommend.models_dir, or models/ under data_dir; absolute, as the JVM takes it. */
+export function modelsDir (config: Config): string {
+  return resolve(config.recommend.modelsDir !== '' ? config.recommend.modelsDir : join(config.dataDir, 'models'))
+}
+
+/** The job's arguments: where the signals and events are, the weights, ALS's parameters and the history window. */
+export function trainArguments (config: Config, now: number): string[] {
+  const r = config.recommend
+  const h = config.hbase
+  // With no history, an empty window: the job then reads no event at all.
+  const from = r.trackWeight === 0 ? now : now - r.historyDays * DAY_MS
+  return [
+    '--from', String(from), '--to', String(now),
+    '--zk', h.zookeeperQuorum, '--time-table', h.timeTable, '--identity-table', h.identityTable, '--buckets', String(h.saltBuckets),
+    '--identity-ids-max', String(config.reports.identityIdsMax),
+    '--signals-table', r.signalsTable,
+    '--weights', Object.entries(r.weights).map(([k, w]) => `${k}=${w}`).join(','),
+    '--track-weight', String(r.trackWeight),
+    '--rank', String(r.rank), '--iterations', String(r.iterations), '--reg', String(r.regParam), '--alpha', String(r.alpha),
+    '--models-dir', modelsDir(config),
+    ...(r.checkpointDir !== '' ? ['--checkpoint-dir', r.checkpointDir] : [])
+  ]
+}
+
+/** Trains a new model generation on `master`; resolves with its directory's name. */
+export async function train (config: Config, master: string, now = Date.now()): Promise<string> {
+  const before = new Set(generations(config))
+  const logFile = join(config.dataDir, 'recommend', 'train.log')
+  await runSparkJob(config, { className: 'dev.spoor.jobs.Train', name: 'train', args: trainArguments(config, now), master, logFile, failure: 'TRAIN_FAILED' })
+  const made = generations(config).filter(g => !before.has(g))
+  if (made.length !== 1) throw new SpoorError('TRAIN_FAILED', `the job exited 0 but wrote ${made.length} generations to ${modelsDir(config)} (log: ${logFile})`)
+  const all = generations(config)
+  for (const old of all.slice(0, Math.max(0, all.length - config.recommend.keepGenerations))) rmSync(join(modelsDir(config), old), { recursive: true, force: true })
+  return made[0]
+}
+
+/** The names of the complete generations, oldest first (names sort by the time they were trained). */
+export function generations (config: Config): string[] {
+  const dir = modelsDir(config)
+  if (!existsSync(dir)) return []
+  return readdirSync(dir).filter(name => !name.startsWith('.') && existsSync(join(dir, name, 'meta.json'))).sort()
+}
+
+/** Reads a generation's files; a generation of another format, or one whose files disagree, is refused. */
+export function readGeneration (config: Config, name: string): Generation {
+  const dir = join(modelsDir(config), name)
+  const meta = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as GenerationMeta
+  if (meta.format !== 1) throw new SpoorError('MODEL_INVALID', `${dir} is format ${String(meta.format)}; this spoor reads format 1`)
+  const users = JSON.parse(readFileSync(join(dir, 'users.json'), 'utf8')) as string[]
+  const items = JSON.parse(readFileSync(join(dir, 'items.json'), 'utf8')) as string[]
+  const floats = (file: string, rows: number): Float32Array => {
+    const bytes = readFileSync(join(dir, file))
+    if (bytes.length !== rows * meta.rank * 4) throw new SpoorError('MODEL_INVALID', `${join(dir, file)} holds ${bytes.length} bytes, not ${rows} rows of ${meta.rank} floats`)
+    const out = new Float32Array(rows * meta.rank)
+    for (let i = 0; i < out.length; i++) out[i] = bytes.readFloatLE(i * 4)
+    return out
+  }
+  return { dir, meta, users, items, userFactors: floats('user-factors.f32', users.length), itemFactors: floats('item-factors.f32', items.length) }
+}
