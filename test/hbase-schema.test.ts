@@ -4,7 +4,8 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { FAMILY, LINK_FAMILY, QUALIFIERS, REPORT_FAMILY } from '../daemon/hbase/schema'
+import { FAMILY, LINK_FAMILY, QUALIFIERS, REPORT_FAMILY, SIGNAL_FAMILY } from '../daemon/hbase/schema'
+import { SIGNAL_QUALIFIERS } from '../daemon/hbase/signals'
 
 const root = join(__dirname, '..', '..')
 const jobs = join(root, 'jobs', 'src', 'main', 'java', 'dev', 'spoor', 'jobs')
@@ -27,11 +28,14 @@ t.test('the Java jobs spell the families as native/src/schema.rs does', async t 
   t.equal(bytesConstant(java('SpoorRows.java'), 'FAMILY'), FAMILY, 'SpoorRows.FAMILY')
   t.equal(bytesConstant(java('SpoorRows.java'), 'LINK_FAMILY'), LINK_FAMILY, 'SpoorRows.LINK_FAMILY')
   t.equal(bytesConstant(java('ReportsTable.java'), 'FAMILY'), REPORT_FAMILY, 'ReportsTable.FAMILY')
+  t.equal(bytesConstant(java('Train.java'), 'SIGNAL_FAMILY'), SIGNAL_FAMILY, 'Train.SIGNAL_FAMILY')
   // No other file spells a family: a new one would have to be added here.
   for (const file of readdirSync(jobs).filter(f => f.endsWith('.java'))) {
     const spelled = [...java(file).matchAll(/static final byte\[\] (\w*FAMILY) =/g)].map(m => `${file}:${m[1]}`)
-    t.ok(spelled.every(s => ['SpoorRows.java:FAMILY', 'SpoorRows.java:LINK_FAMILY', 'ReportsTable.java:FAMILY'].includes(s)), `${file}: ${spelled.join(', ') || 'none'}`)
+    t.ok(spelled.every(s => ['SpoorRows.java:FAMILY', 'SpoorRows.java:LINK_FAMILY', 'ReportsTable.java:FAMILY', 'Train.java:SIGNAL_FAMILY'].includes(s)), `${file}: ${spelled.join(', ') || 'none'}`)
   }
+  // The training job reads a signal's cells by the qualifiers the consumer writes.
+  t.same(['USER', 'ITEM', 'KIND'].map(name => bytesConstant(java('Train.java'), name)), [SIGNAL_QUALIFIERS.user, SIGNAL_QUALIFIERS.item, SIGNAL_QUALIFIERS.kind], 'Train.USER, ITEM, KIND')
 })
 
 t.test('every column a job reads is a qualifier the collector writes', async t => {

@@ -26,9 +26,11 @@ export interface StoredSignal extends Signal {
 export const SIGNAL_PREFIX_BYTES = 17
 
 const FAMILY = Buffer.from(SIGNAL_FAMILY)
-const USER = Buffer.from('u')
-const ITEM = Buffer.from('it')
-const KIND = Buffer.from('k')
+/** The qualifiers of a signal's cells; jobs/ Train.java spells them too (test/hbase-schema.test.ts checks). */
+export const SIGNAL_QUALIFIERS = { user: 'u', item: 'it', kind: 'k' } as const
+const USER = Buffer.from(SIGNAL_QUALIFIERS.user)
+const ITEM = Buffer.from(SIGNAL_QUALIFIERS.item)
+const KIND = Buffer.from(SIGNAL_QUALIFIERS.kind)
 
 /**
  * Above any timestamp a signal can carry, and below HBase's LATEST_TIMESTAMP (which means "now"): a row deleted

@@ -54,7 +54,7 @@ import org.slf4j.LoggerFactory;
 public final class Train {
   private static final Logger LOG = LoggerFactory.getLogger(Train.class);
 
-  /** As native/src/schema.rs defines the signals table's family and daemon/hbase/signals.ts its qualifiers. */
+  /** As native/src/schema.rs defines the signals table's family and daemon/hbase/signals.ts its qualifiers (test/hbase-schema.test.ts checks). */
   static final byte[] SIGNAL_FAMILY = Bytes.toBytes("s");
   static final byte[] USER = Bytes.toBytes("u");
   static final byte[] ITEM = Bytes.toBytes("it");
