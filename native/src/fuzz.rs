@@ -2,8 +2,8 @@
 //!
 //! `native/fuzz/` runs them under afl (`npm run fuzz`); the tests below replay the committed seed corpora and
 //! every crash regression through the same functions without afl, so a harness that no longer compiles, or a
-//! fixed crash that comes back, fails `cargo test`. Compiled only for tests and with the `fuzzing` feature, so
-//! the addon carries none of it. docs/reliability.md lists the targets and what their runs found.
+//! fixed crash that comes back, fails `cargo test`. Compiled only for tests and under cargo-afl's
+//! `--cfg fuzzing`, so the addon carries none of it. docs/reliability.md lists the targets and what their runs found.
 
 use std::net::IpAddr;
 

@@ -7,7 +7,7 @@ mod batch;
 mod encoder;
 mod enrich;
 mod event;
-#[cfg(any(test, feature = "fuzzing"))]
+#[cfg(any(test, fuzzing))]
 pub mod fuzz;
 mod geo;
 mod identity;
