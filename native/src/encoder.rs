@@ -47,7 +47,8 @@ impl Encoder {
         Ok(encoder)
     }
 
-    fn with_rng(limits: Limits, rng: StdRng) -> Self {
+    /// With a seeded rng, for the tests and the fuzz targets, whose minted ids must replay.
+    pub(crate) fn with_rng(limits: Limits, rng: StdRng) -> Self {
         Self {
             batch: Batch::new(limits.batch_max_bytes),
             arena: Vec::with_capacity(limits.max_query_bytes.min(64 << 10)),

@@ -7,6 +7,8 @@ mod batch;
 mod encoder;
 mod enrich;
 mod event;
+#[cfg(any(test, fuzzing))]
+pub mod fuzz;
 mod geo;
 mod identity;
 mod ip;

@@ -138,7 +138,7 @@ fn is_cookie_token(name: &str) -> bool {
             .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b))
 }
 
-#[cfg(test)]
+#[cfg(any(test, fuzzing))]
 pub fn test_options() -> EncoderOptions {
     EncoderOptions {
         salt_buckets: 16.0,
