@@ -54,6 +54,44 @@ export declare class PutRequests {
 }
 
 /**
+ * A recommendation model generation being served (`native/src/als.rs`, docs/recommendations.md#serving): built
+ * from the generation's files, it folds new preferences into users' vectors and answers top-N scans.
+ */
+export declare class Recommender {
+  /**
+   * `itemFactors` and `userFactors` hold `rank` little-endian float32 a row, in the order of `items` and `users`;
+   * `strengths` holds records of (user index u32, item index u32, strength f32), little-endian. Throws saying
+   * what disagrees.
+   */
+  constructor(params: ModelParams, items: Array<string>, itemFactors: Buffer, users: Array<string>, userFactors: Buffer, strengths: Buffer)
+  get items(): number
+  get users(): number
+  /** Whether the model knows the user (trained, or folded in since). */
+  hasUser(user: string): boolean
+  /** Whether the model knows the item. */
+  hasItem(item: string): boolean
+  /**
+   * Adds `strength` to the user's preference for `item` and folds the user in again at once. False when the item
+   * is not in the model, which then changes nothing.
+   */
+  add(user: string, item: string, strength: number): boolean
+  /** Forgets the user's vector and preferences; false when the model did not know them. */
+  remove(user: string): boolean
+  /** The user's `n` best items they have no preference for yet; null for a user the model does not know. */
+  recommend(user: string, n: number): Ranked | null
+  /**
+   * Recommendations for preferences the model has not trained: `items` with their `strengths` folded into a
+   * vector of their own (cold start), the `n` best other items. Items the model does not know are left out; null
+   * when none is known.
+   */
+  recommendFor(items: Array<string>, strengths: Array<number>, n: number): Ranked | null
+  /** The `n` items most like `item`; null for an item the model does not know. */
+  similar(item: string, n: number): Ranked | null
+  /** Which of the user's items led to `item`: the `n` most like it. Null for a user or item the model does not know. */
+  because(user: string, item: string, n: number): Ranked | null
+}
+
+/**
  * Session ids for the records of the serving threads' batches, by user and time; one for the whole collector, on the main
  * thread. The rule is documented in `native/src/session.rs` and `docs/sessions.md`.
  */
@@ -151,6 +189,14 @@ export interface HBaseSchema {
 /** The identity table's rowkey of an id written `t:value` (`docs/identity.md`): its salt byte, then the text. */
 export declare function identityRow(id: string, saltBuckets: number): Buffer
 
+/** ALS's parameters of a model generation, as its meta.json records them. */
+export interface ModelParams {
+  /** Latent factors per user and item; 1 to 500. */
+  rank: number
+  regParam: number
+  alpha: number
+}
+
 /** Result bit of `pixel()`/`events()`: a new uid was minted and its 32 hex chars are in `uidOut[0..32]`. */
 export declare const NEW_UID: number
 
@@ -174,6 +220,12 @@ export declare function optionRanges(): Array<OptionRange>
  * agent is no bot's on the events of `appPlatforms` (`enrich.app_platforms`, `native/src/agent.rs`).
  */
 export declare function putRequests(batch: Buffer, maxRequestBytes: number, saltBuckets: number, dropBots?: boolean | undefined | null, appPlatforms?: Array<string> | undefined | null): PutRequests | BatchRejected
+
+/** Items of an answer, best first, with their scores (a dot product for recommendations, a cosine otherwise). */
+export interface Ranked {
+  items: Array<string>
+  scores: Array<number>
+}
 
 /**
  * Sends `state` (newline-separated `KEY=value` lines, e.g. `READY=1`) to `$NOTIFY_SOCKET` as sd_notify(3) does:

@@ -837,6 +837,7 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.Encoder = nativeBinding.Encoder
 module.exports.PutRequests = nativeBinding.PutRequests
+module.exports.Recommender = nativeBinding.Recommender
 module.exports.Sessions = nativeBinding.Sessions
 module.exports.BATCH_FULL = nativeBinding.BATCH_FULL
 module.exports.EncodeError = nativeBinding.EncodeError

@@ -2,6 +2,7 @@
 #![deny(clippy::all)]
 
 mod agent;
+mod als;
 mod args;
 mod batch;
 mod encoder;
@@ -471,4 +472,164 @@ pub fn option_ranges() -> Vec<OptionRange> {
             max: r.max as f64,
         })
         .collect()
+}
+
+/// ALS's parameters of a model generation, as its meta.json records them.
+#[napi(object)]
+pub struct ModelParams {
+    /// Latent factors per user and item; 1 to 500.
+    pub rank: u32,
+    pub reg_param: f64,
+    pub alpha: f64,
+}
+
+/// Items of an answer, best first, with their scores (a dot product for recommendations, a cosine otherwise).
+#[napi(object)]
+pub struct Ranked {
+    pub items: Vec<String>,
+    pub scores: Vec<f64>,
+}
+
+/// A recommendation model generation being served (`native/src/als.rs`, docs/recommendations.md#serving): built
+/// from the generation's files, it folds new preferences into users' vectors and answers top-N scans.
+#[napi]
+pub struct Recommender {
+    inner: als::Model,
+}
+
+fn ranked(m: &als::Model, scored: Vec<als::Scored>) -> Ranked {
+    Ranked {
+        items: scored
+            .iter()
+            .map(|s| m.item_name(s.item).to_string())
+            .collect(),
+        scores: scored.iter().map(|s| s.score as f64).collect(),
+    }
+}
+
+#[napi]
+impl Recommender {
+    /// `itemFactors` and `userFactors` hold `rank` little-endian float32 a row, in the order of `items` and `users`;
+    /// `strengths` holds records of (user index u32, item index u32, strength f32), little-endian. Throws saying
+    /// what disagrees.
+    #[napi(constructor)]
+    pub fn new(
+        params: ModelParams,
+        items: Vec<String>,
+        item_factors: BufferSlice,
+        users: Vec<String>,
+        user_factors: BufferSlice,
+        strengths: BufferSlice,
+    ) -> Result<Self> {
+        if !(1..=500).contains(&params.rank) {
+            return Err(args::invalid(format!(
+                "rank {} is not 1 to 500",
+                params.rank
+            )));
+        }
+        let p = als::Params {
+            rank: params.rank as usize,
+            reg_param: params.reg_param,
+            alpha: params.alpha,
+        };
+        als::Model::new(p, items, &item_factors, users, &user_factors, &strengths)
+            .map(|inner| Self { inner })
+            .map_err(|e| args::invalid(e.to_string()))
+    }
+
+    #[napi(getter)]
+    pub fn items(&self) -> u32 {
+        self.inner.item_count() as u32
+    }
+
+    #[napi(getter)]
+    pub fn users(&self) -> u32 {
+        self.inner.user_count() as u32
+    }
+
+    /// Whether the model knows the user (trained, or folded in since).
+    #[napi]
+    pub fn has_user(&self, user: String) -> bool {
+        self.inner.user(&user).is_some()
+    }
+
+    /// Whether the model knows the item.
+    #[napi]
+    pub fn has_item(&self, item: String) -> bool {
+        self.inner.item(&item).is_some()
+    }
+
+    /// Adds `strength` to the user's preference for `item` and folds the user in again at once. False when the item
+    /// is not in the model, which then changes nothing.
+    #[napi]
+    pub fn add(&mut self, user: String, item: String, strength: f64) -> bool {
+        self.inner.add(&user, &item, strength as f32)
+    }
+
+    /// Forgets the user's vector and preferences; false when the model did not know them.
+    #[napi]
+    pub fn remove(&mut self, user: String) -> bool {
+        self.inner.remove(&user)
+    }
+
+    /// The user's `n` best items they have no preference for yet; null for a user the model does not know.
+    #[napi]
+    pub fn recommend(&self, user: String, n: u32) -> Option<Ranked> {
+        let u = self.inner.user(&user)?;
+        let top = self
+            .inner
+            .top(self.inner.vector(u), n as usize, self.inner.prefs(u));
+        Some(ranked(&self.inner, top))
+    }
+
+    /// Recommendations for preferences the model has not trained: `items` with their `strengths` folded into a
+    /// vector of their own (cold start), the `n` best other items. Items the model does not know are left out; null
+    /// when none is known.
+    #[napi]
+    pub fn recommend_for(
+        &self,
+        items: Vec<String>,
+        strengths: Vec<f64>,
+        n: u32,
+    ) -> Result<Option<Ranked>> {
+        if items.len() != strengths.len() {
+            return Err(args::invalid(format!(
+                "{} items but {} strengths",
+                items.len(),
+                strengths.len()
+            )));
+        }
+        let mut prefs: als::Prefs = items
+            .iter()
+            .zip(&strengths)
+            .filter_map(|(i, &s)| self.inner.item(i).map(|i| (i, s as f32)))
+            .collect();
+        if prefs.is_empty() {
+            return Ok(None);
+        }
+        als::merge_sorted(&mut prefs);
+        let v = self.inner.fold_in(&prefs);
+        Ok(Some(ranked(
+            &self.inner,
+            self.inner.top(&v, n as usize, &prefs),
+        )))
+    }
+
+    /// The `n` items most like `item`; null for an item the model does not know.
+    #[napi]
+    pub fn similar(&self, item: String, n: u32) -> Option<Ranked> {
+        let i = self.inner.item(&item)?;
+        Some(ranked(&self.inner, self.inner.similar(i, n as usize)))
+    }
+
+    /// Which of the user's items led to `item`: the `n` most like it. Null for a user or item the model does not know.
+    #[napi]
+    pub fn because(&self, user: String, item: String, n: u32) -> Option<Ranked> {
+        let u = self.inner.user(&user)?;
+        let i = self.inner.item(&item)?;
+        Some(ranked(
+            &self.inner,
+            self.inner.because(self.inner.prefs(u), i, n as usize),
+        ))
+    }
 }
