@@ -3,30 +3,19 @@
 // user's best unseen items are from their own group of items, a visitor known only from tracking gets a vector of
 // their own, and a second run replaces the first beyond recommend.keep_generations.
 
-import { execFile } from 'node:child_process'
 import { readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { loadConfig } from '../daemon/config'
 import { generations, readGeneration, type Generation } from '../daemon/recommend/train'
-import { startConsumer } from './fixtures/consumer'
-import { CLI, flushed, startDaemon, tempDir, toml } from './fixtures/daemon'
+import { publish, startConsumer } from './fixtures/consumer'
+import { flushed, startDaemon, tempDir, toml } from './fixtures/daemon'
 import { freshTables, ZK_PORT } from './fixtures/hbase'
 import { freshRecommend } from './fixtures/rabbitmq'
 import { random, REPORTS, spoor } from './fixtures/reports'
 
 const GROUPS = { a: ['a0', 'a1', 'a2', 'a3', 'a4', 'a5', 'a6', 'a7'], b: ['b0', 'b1', 'b2', 'b3', 'b4', 'b5', 'b6', 'b7'] }
 const KINDS = ['view', 'like', 'answer', 'best']
-
-/** Runs `spoor recommend publish` with `input` on stdin. */
-async function publish (configPath: string, input: string): Promise<{ code: number, stderr: string }> {
-  return await new Promise(resolve => {
-    const child = execFile(process.execPath, [CLI, 'recommend', 'publish', '--config', configPath], (err, _stdout, stderr) => {
-      resolve({ code: err == null ? 0 : (err as { code?: number }).code ?? 1, stderr })
-    })
-    child.stdin!.end(input)
-  })
-}
 
 /** The user's score for each item: the dot product of their factors. */
 function scores (g: Generation, user: string): Map<string, number> {
@@ -92,12 +81,17 @@ t.test('recommend train: ALS over signals and tracked views, written as a genera
   const [name] = generations(config)
   t.equal(trained.stdout.trim(), join(dir, 'models', name), 'it prints the generation\'s directory')
   const g = readGeneration(config, name)
-  t.match(g.meta, { format: 1, generation: name, rank: 3, iterations: 15, regParam: 0.1, alpha: 5, trackWeight: 0.5, users: 26, items: 16, signals: 96, trackedEvents: 9 })
+  t.match(g.meta, { format: 2, generation: name, rank: 3, iterations: 15, regParam: 0.1, alpha: 5, trackWeight: 0.5, users: 26, items: 16, signals: 96, trackedEvents: 9 })
   t.equal(g.meta.lastSignalTs, Math.max(...signals.map(s => s.ts)), 'the newest signal it saw')
   t.same(g.items, [...GROUPS.a, ...GROUPS.b], 'every item once, sorted')
   t.same(g.users.filter(u => u.startsWith('l:user-')).length, 24, 'every signalling user, as their login')
   t.ok(g.users.includes('l:carol'), 'the visitor who logged in is trained as their login, with their anonymous views')
   t.ok(g.users.includes('u:dev-anon'), 'an anonymous visitor is trained under their uid')
+  // The preferences trained: one record per user and item, 96 signals on distinct items and 9 viewed items.
+  t.equal(g.strengths.length, (96 + 9) * 12, 'strengths.bin: a record for each user and item')
+  const everyone = g.popular.find(l => l.channel === null && l.country === null)
+  t.equal(everyone?.items.length, 16, 'popular.json: every item in the list of everyone')
+  t.same(g.popular.filter(l => l.channel !== null || l.country !== null), [], 'and no list by channel or country: no event had one')
 
   for (const [user, { group, items }] of seen) {
     const top = best(g, user, items, 3)

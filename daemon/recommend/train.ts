@@ -9,9 +9,12 @@ import { runSparkJob } from '../reports/reports'
 
 const DAY_MS = 86400000
 
+/** The format of the generations this spoor reads, as Train.java's FORMAT writes it. */
+export const GENERATION_FORMAT = 2
+
 /** The generation's files, as Train.java writes them; the server checks `format` before it loads one. */
 export interface GenerationMeta {
-  format: 1
+  format: typeof GENERATION_FORMAT
   generation: string
   trainedAt: string
   rank: number
@@ -28,6 +31,19 @@ export interface GenerationMeta {
   /** The newest signal's ts, ms; signals after it are not in the model. null when there was none. */
   lastSignalTs: number | null
   identityRead: string
+  /** Most items in each list of popular.json. */
+  popularTop: number
+}
+
+/**
+ * One list of popular.json: the items most people viewed, most first, among the tracked events of a channel and
+ * country, of a channel, of a country (the other key null), or, both null, among everything trained on.
+ */
+export interface PopularList {
+  channel: string | null
+  country: string | null
+  items: string[]
+  people: number[]
 }
 
 /** A model generation as read back: its meta, its ids in factor order, and its factors, `rank` floats a row. */
@@ -38,6 +54,9 @@ export interface Generation {
   items: string[]
   userFactors: Float32Array
   itemFactors: Float32Array
+  /** The preferences trained: records of (user index u32, item index u32, strength f32), little-endian. */
+  strengths: Buffer
+  popular: PopularList[]
 }
 
 /** recommend.models_dir, or models/ under data_dir; absolute, as the JVM takes it. */
@@ -87,7 +106,7 @@ export function generations (config: Config): string[] {
 export function readGeneration (config: Config, name: string): Generation {
   const dir = join(modelsDir(config), name)
   const meta = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as GenerationMeta
-  if (meta.format !== 1) throw new SpoorError('MODEL_INVALID', `${dir} is format ${String(meta.format)}; this spoor reads format 1`)
+  if (meta.format !== GENERATION_FORMAT) throw new SpoorError('MODEL_INVALID', `${dir} is format ${String(meta.format)}; this spoor reads format ${GENERATION_FORMAT} (train again)`)
   const users = JSON.parse(readFileSync(join(dir, 'users.json'), 'utf8')) as string[]
   const items = JSON.parse(readFileSync(join(dir, 'items.json'), 'utf8')) as string[]
   const floats = (file: string, rows: number): Float32Array => {
@@ -97,5 +116,7 @@ export function readGeneration (config: Config, name: string): Generation {
     for (let i = 0; i < out.length; i++) out[i] = bytes.readFloatLE(i * 4)
     return out
   }
-  return { dir, meta, users, items, userFactors: floats('user-factors.f32', users.length), itemFactors: floats('item-factors.f32', items.length) }
+  const strengths = readFileSync(join(dir, 'strengths.bin'))
+  const popular = JSON.parse(readFileSync(join(dir, 'popular.json'), 'utf8')) as PopularList[]
+  return { dir, meta, users, items, userFactors: floats('user-factors.f32', users.length), itemFactors: floats('item-factors.f32', items.length), strengths, popular }
 }

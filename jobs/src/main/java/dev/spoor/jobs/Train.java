@@ -1,10 +1,14 @@
 // The recommendations' training job: ALS with implicit feedback over the stored signals and the tracked item views, written as a model generation.
 package dev.spoor.jobs;
 
+import static org.apache.spark.sql.functions.coalesce;
 import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.concat;
+import static org.apache.spark.sql.functions.countDistinct;
+import static org.apache.spark.sql.functions.desc;
 import static org.apache.spark.sql.functions.lit;
 import static org.apache.spark.sql.functions.max;
+import static org.apache.spark.sql.functions.row_number;
 import static org.apache.spark.sql.functions.sum;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -38,6 +42,7 @@ import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.expressions.Window;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
 import org.slf4j.Logger;
@@ -68,7 +73,10 @@ public final class Train {
       .add("person", DataTypes.StringType, false).add("item", DataTypes.StringType, false).add("w", DataTypes.DoubleType, false);
 
   /** The version of the generation's files, which the server checks before it loads one. */
-  static final int FORMAT = 1;
+  static final int FORMAT = 2;
+
+  /** Items kept in each list of popular items. */
+  static final int POPULAR_TOP = 100;
 
   private Train() {}
 
@@ -112,14 +120,19 @@ public final class Train {
           .select(concat(lit(Identity.LOGIN), col("user")).as("person"), col("item"), col("w"));
 
       Dataset<Row> fromEvents = spark.createDataFrame(List.of(), STRENGTHS);
+      List<Map<String, Object>> popular = new ArrayList<>();
       long eventCount = 0;
       String identityRead = "none";
       if (withHistory) {
-        Dataset<Row> tracked = Jobs.cached(Jobs.unique(Jobs.rows(spark, history, o, List.of("id", "uid", "it", "bot")), false, "uid", "it")
+        Dataset<Row> tracked = Jobs.cached(Jobs.unique(Jobs.rows(spark, history, o, List.of("id", "uid", "it", "ch", "co", "bot")), false, "uid", "it", "ch", "co")
             .filter(col("it").isNotNull().and(col("it").notEqual(""))));
         Jobs.People people = Jobs.people(spark, history.hbase(), o, tracked);
-        fromEvents = Jobs.withPeople(tracked, people.canonical())
-            .select(col("person"), col("it").as("item"), lit(trackWeight).as("w"));
+        Dataset<Row> viewed = Jobs.cached(Jobs.withPeople(tracked, people.canonical())
+            .select(col("person"), col("it").as("item"), coalesce(col("ch"), lit("")).as("channel"), coalesce(col("co"), lit("")).as("country")));
+        fromEvents = viewed.select(col("person"), col("item"), lit(trackWeight).as("w"));
+        popular.addAll(popular(viewed.filter(col("channel").notEqual("").and(col("country").notEqual(""))), "channel", "country"));
+        popular.addAll(popular(viewed.filter(col("channel").notEqual("")), "channel"));
+        popular.addAll(popular(viewed.filter(col("country").notEqual("")), "country"));
         eventCount = tracked.count();
         identityRead = people.identityRead();
       }
@@ -133,6 +146,8 @@ public final class Train {
       Dataset<Row> userIds = indexed(spark, users, "person", "u");
       Dataset<Row> itemIds = indexed(spark, items, "item", "i");
       Dataset<Row> ratings = strengths.join(userIds, "person").join(itemIds, "item").select("u", "i", "strength");
+
+      popular.addAll(popular(strengths, new String[0]));
 
       ALSModel model = new ALS()
           .setImplicitPrefs(true).setRank(rank).setMaxIter(iterations).setRegParam(reg).setAlpha(alpha).setSeed(seed)
@@ -158,12 +173,54 @@ public final class Train {
       meta.put("trackedEvents", eventCount);
       meta.put("lastSignalTs", last.isNullAt(0) ? null : last.getLong(0));
       meta.put("identityRead", identityRead);
-      Path written = write(models, meta, users, factors(model.userFactors(), users.size(), rank), items, factors(model.itemFactors(), items.size(), rank));
+      meta.put("popularTop", POPULAR_TOP);
+      Path written = write(models, meta, users, factors(model.userFactors(), users.size(), rank), items, factors(model.itemFactors(), items.size(), rank),
+          strengths(ratings), popular);
       LOG.info("model generation {}: {} users, {} items, rank {}", written, users.size(), items.size(), rank);
     } finally {
       spark.stop();
       if (localCheckpoints != null) deleteTree(localCheckpoints);
     }
+  }
+
+  /**
+   * The POPULAR_TOP items with the most people, per value of the {@code keys} columns (none: one list over all), as
+   * {@code {"channel": …, "country": …, "items": […], "people": […]}}, a key not grouped by being null. People are
+   * counted once per item however often they viewed it.
+   */
+  static List<Map<String, Object>> popular(Dataset<Row> personItems, String... keys) {
+    List<org.apache.spark.sql.Column> by = new ArrayList<>();
+    for (String k : keys) by.add(col(k));
+    List<org.apache.spark.sql.Column> groups = new ArrayList<>(by);
+    groups.add(col("item"));
+    Dataset<Row> counted = personItems.groupBy(groups.toArray(org.apache.spark.sql.Column[]::new)).agg(countDistinct("person").as("people"));
+    org.apache.spark.sql.expressions.WindowSpec order = (by.isEmpty() ? Window.partitionBy() : Window.partitionBy(by.toArray(org.apache.spark.sql.Column[]::new)))
+        .orderBy(desc("people"), col("item"));
+    List<Row> rows = counted.withColumn("n", row_number().over(order)).filter(col("n").leq(POPULAR_TOP)).orderBy(col("n")).collectAsList();
+    Map<List<String>, Map<String, Object>> lists = new LinkedHashMap<>();
+    for (Row r : rows) {
+      List<String> key = new ArrayList<>();
+      for (String k : keys) key.add(r.getAs(k));
+      Map<String, Object> list = lists.computeIfAbsent(key, x -> {
+        Map<String, Object> l = new LinkedHashMap<>();
+        l.put("channel", List.of(keys).contains("channel") ? r.getAs("channel") : null);
+        l.put("country", List.of(keys).contains("country") ? r.getAs("country") : null);
+        l.put("items", new ArrayList<String>());
+        l.put("people", new ArrayList<Long>());
+        return l;
+      });
+      ((List<String>) list.get("items")).add(r.getAs("item"));
+      ((List<Long>) list.get("people")).add(r.getAs("people"));
+    }
+    return new ArrayList<>(lists.values());
+  }
+
+  /** The trained preferences as records of (user index, item index, strength): int, int, float, little-endian. */
+  static byte[] strengths(Dataset<Row> ratings) {
+    List<Row> rows = ratings.orderBy("u", "i").collectAsList();
+    ByteBuffer buf = ByteBuffer.allocate(rows.size() * 12).order(ByteOrder.LITTLE_ENDIAN);
+    for (Row r : rows) buf.putInt(r.getInt(0)).putInt(r.getInt(1)).putFloat((float) r.getDouble(2));
+    return buf.array();
   }
 
   /** Iterations between two checkpoints of ALS's factors. */
@@ -228,9 +285,11 @@ public final class Train {
   /**
    * Writes the generation into a hidden directory and renames it into place, so a server never sees half of one:
    * {@code meta.json}, {@code users.json} and {@code items.json} (the ids in factor order), {@code user-factors.f32}
-   * and {@code item-factors.f32} (little-endian float32, one row of {@code rank} per id).
+   * and {@code item-factors.f32} (little-endian float32, one row of {@code rank} per id), {@code strengths.bin} (the
+   * preferences trained, {@link #strengths}) and {@code popular.json} (the lists of popular items, {@link #popular}).
    */
-  static Path write(Path models, Map<String, Object> meta, List<String> users, float[] userFactors, List<String> items, float[] itemFactors) throws IOException {
+  static Path write(Path models, Map<String, Object> meta, List<String> users, float[] userFactors, List<String> items, float[] itemFactors,
+      byte[] strengths, List<Map<String, Object>> popular) throws IOException {
     Files.createDirectories(models);
     String name = DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmssSSS'Z'").withZone(ZoneOffset.UTC).format(Instant.now());
     meta.put("generation", name);
@@ -240,6 +299,8 @@ public final class Train {
     json.writeValue(tmp.resolve("items.json").toFile(), items);
     floats(tmp.resolve("user-factors.f32"), userFactors);
     floats(tmp.resolve("item-factors.f32"), itemFactors);
+    Files.write(tmp.resolve("strengths.bin"), strengths);
+    json.writeValue(tmp.resolve("popular.json").toFile(), popular);
     json.writerWithDefaultPrettyPrinter().writeValue(tmp.resolve("meta.json").toFile(), meta);
     Path target = models.resolve(name);
     Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
