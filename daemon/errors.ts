@@ -76,7 +76,15 @@ export const errors = {
   SIGNALS_TABLE_MISSING: def('SPOOR_E_SIGNALS_TABLE_MISSING', 0, 'the signals table does not exist'),
   SIGNAL_REJECTED: def('SPOOR_E_SIGNAL_REJECTED', 0, 'a signal is invalid; it was moved to the dead-letter queue with its reason'),
   SIGNAL_STORE_RETRY: def('SPOOR_E_SIGNAL_STORE_RETRY', 0, 'storing a batch of signals in HBase failed; the batch stays unacknowledged in RabbitMQ and is written again'),
-  PUBLISH_FAILED: def('SPOOR_E_PUBLISH_FAILED', 0, 'RabbitMQ did not confirm every signal')
+  PUBLISH_FAILED: def('SPOOR_E_PUBLISH_FAILED', 0, 'RabbitMQ did not confirm every signal'),
+
+  // Answers of spoor recommend serve (docs/recommendations.md#serving).
+  RECOMMEND_NOT_READY: def('SPOOR_E_RECOMMEND_NOT_READY', 503, 'no model generation is served yet'),
+  RECOMMEND_BAD_ID: def('SPOOR_E_RECOMMEND_BAD_ID', 400, 'a user, item, channel or country is empty, longer than recommend.max_id_bytes, not valid percent-encoded UTF-8, or holds a control character'),
+  RECOMMEND_BAD_N: def('SPOOR_E_RECOMMEND_BAD_N', 400, 'n is not an integer from 1 to recommend.max_results'),
+  RECOMMEND_UNKNOWN_USER: def('SPOOR_E_RECOMMEND_UNKNOWN_USER', 404, 'the served model has no vector for the user'),
+  RECOMMEND_UNKNOWN_ITEM: def('SPOOR_E_RECOMMEND_UNKNOWN_ITEM', 404, 'the served model does not know the item'),
+  RECOMMEND_FAILED: def('SPOOR_E_RECOMMEND_FAILED', 500, 'the recommendation could not be computed')
 } as const
 
 export type ErrorName = keyof typeof errors

@@ -10,7 +10,7 @@ import { SignalPublisher } from '../daemon/recommend/publisher'
 import { REJECTIONS } from '../daemon/recommend/signal'
 import { topology } from '../daemon/recommend/topology'
 import { loadConfig } from '../daemon/config'
-import { startConsumer } from './fixtures/consumer'
+import { publish, startConsumer } from './fixtures/consumer'
 import { CLI, freePort, tempDir, toml, until } from './fixtures/daemon'
 import { client, SALT_BUCKETS, suiteHBase } from './fixtures/hbase'
 import { drain, freshRecommend, queueCounts } from './fixtures/rabbitmq'
@@ -18,16 +18,6 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 const run = promisify(execFile)
-
-/** Runs `spoor recommend publish` with `input` on stdin. */
-async function publishCli (configPath: string, input: string): Promise<{ code: number, stdout: string, stderr: string }> {
-  return await new Promise(resolve => {
-    const child = execFile(process.execPath, [CLI, 'recommend', 'publish', '--config', configPath], (err, stdout, stderr) => {
-      resolve({ code: err == null ? 0 : (err as { code?: number }).code ?? 1, stdout, stderr })
-    })
-    child.stdin!.end(input)
-  })
-}
 
 async function stored (table: string): Promise<Signal[]> {
   const c = await client()
@@ -55,7 +45,7 @@ t.test('signals published with `spoor recommend publish` are stored once each, d
   const lines = signals.map((s, i) => JSON.stringify(i % 3 === 0 ? { ...s, ts: new Date(s.ts).toISOString() } : s))
   // The same signal again: a retry of the application, or RabbitMQ delivering it twice.
   const duplicates = lines.slice(0, 40)
-  const published = await publishCli(consumer.configPath, [...lines, ...duplicates].join('\n') + '\n\n')
+  const published = await publish(consumer.configPath, [...lines, ...duplicates].join('\n') + '\n\n')
   t.equal(published.code, 0, published.stderr)
   t.match(published.stderr, `spoor: ${lines.length + duplicates.length} signals published to ${recommend.exchange as string} and confirmed by RabbitMQ`)
 

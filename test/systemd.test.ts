@@ -63,26 +63,28 @@ t.test('systemd-analyze security rates the unit', async t => {
   t.same(exposed.filter(f => !(f in ACCEPTED)), [], 'every failed check is one the unit accepts on purpose')
 })
 
-t.test('spoor-recommend-consume.service: verify finds nothing to say, it runs the consumer, and it is as tight as the collector\'s', async t => {
-  const file = join(__dirname, '..', '..', 'systemd', 'spoor-recommend-consume.service')
-  const text = readFileSync(file, 'utf8')
-  t.ok(text.includes(`\n${EXEC_START}recommend consume --config /etc/spoor/spoor.toml\n`), 'the unit runs `spoor recommend consume` with the installed cli.js')
-  t.match(text, /\nType=notify\n/)
-  t.match(text, /\nRestart=on-failure\n/)
-  const dir = mkdtempSync(join(tmpdir(), 'spoor-unit-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  const unit = join(dir, 'spoor-recommend-consume.service')
-  writeFileSync(unit, text.replace(EXEC_START, `ExecStart=${process.execPath} ${join(__dirname, '..', 'daemon', 'cli.js')} `))
-  const r = analyze(['verify', unit])
-  t.equal(r.stderr + r.stdout, '')
-  t.equal(r.status, 0)
+for (const [name, command] of [['spoor-recommend-consume.service', 'recommend consume'], ['spoor-recommend.service', 'recommend serve']]) {
+  t.test(`${name}: verify finds nothing to say, it runs \`spoor ${command}\`, and it is as tight as the collector's`, async t => {
+    const file = join(__dirname, '..', '..', 'systemd', name)
+    const text = readFileSync(file, 'utf8')
+    t.ok(text.includes(`\n${EXEC_START}${command} --config /etc/spoor/spoor.toml\n`), `the unit runs \`spoor ${command}\` with the installed cli.js`)
+    t.match(text, /\nType=notify\n/)
+    t.match(text, /\nRestart=on-failure\n/)
+    const dir = mkdtempSync(join(tmpdir(), 'spoor-unit-'))
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+    const unit = join(dir, name)
+    writeFileSync(unit, text.replace(EXEC_START, `ExecStart=${process.execPath} ${join(__dirname, '..', 'daemon', 'cli.js')} `))
+    const r = analyze(['verify', unit])
+    t.equal(r.stderr + r.stdout, '')
+    t.equal(r.status, 0)
 
-  const overall = /Overall exposure level for spoor-recommend-consume\.service: (\d+\.\d) (\w+)/.exec(analyze(['security', '--offline=true', file]).stdout)
-  t.ok(Number(overall?.[1]) <= MAX_EXPOSURE, `exposure ${overall?.[1]} ${overall?.[2]} is at most ${MAX_EXPOSURE}`)
-  const checks = JSON.parse(analyze(['security', '--offline=true', '--json=short', file]).stdout) as Check[]
-  const exposed = checks.filter(c => !c.set && c.exposure != null && Number(c.exposure) > 0).map(c => c.json_field)
-  t.same(exposed.filter(f => !(f in ACCEPTED)), [], 'every failed check is one the collector\'s unit accepts too')
-})
+    const overall = new RegExp(`Overall exposure level for ${name.replace(/\./g, '\\.')}: (\\d+\\.\\d) (\\w+)`).exec(analyze(['security', '--offline=true', file]).stdout)
+    t.ok(Number(overall?.[1]) <= MAX_EXPOSURE, `exposure ${overall?.[1]} ${overall?.[2]} is at most ${MAX_EXPOSURE}`)
+    const checks = JSON.parse(analyze(['security', '--offline=true', '--json=short', file]).stdout) as Check[]
+    const exposed = checks.filter(c => !c.set && c.exposure != null && Number(c.exposure) > 0).map(c => c.json_field)
+    t.same(exposed.filter(f => !(f in ACCEPTED)), [], 'every failed check is one the collector\'s unit accepts too')
+  })
+}
 
 const REPORT_DIR = join(__dirname, '..', '..', 'systemd')
 const REPORT_EXEC = 'ExecStart=/usr/bin/node /opt/spoor/dist/daemon/cli.js report run '

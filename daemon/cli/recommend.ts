@@ -1,5 +1,6 @@
 // The `spoor recommend` commands: `consume` (the long-running consumer, systemd/spoor-recommend-consume.service) and
-// `publish` (JSON lines from stdin to RabbitMQ, with publisher confirms), and `train` (a model generation, on Spark).
+// `publish` (JSON lines from stdin to RabbitMQ, with publisher confirms), `train` (a model generation, on Spark) and
+// `serve` (the recommendations' HTTP server, systemd/spoor-recommend.service).
 
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -12,12 +13,13 @@ import { sdNotify } from '../native'
 import { createNotifier } from '../ops/sd-notify'
 import { SignalConsumer } from '../recommend/consumer'
 import { SignalPublisher } from '../recommend/publisher'
+import { startRecommendServer } from '../recommend/serve'
 import { signalLimits } from '../recommend/signal'
 import { topology } from '../recommend/topology'
 import { modelsDir, readGeneration, train } from '../recommend/train'
 import { checkMaster } from '../reports/reports'
 
-/** `spoor recommend consume|publish|train`. */
+/** `spoor recommend consume|publish|train|serve`. */
 export async function recommendCommand ({ config, sub, opts }: Context): Promise<void> {
   switch (sub) {
     case 'train': {
@@ -35,6 +37,9 @@ export async function recommendCommand ({ config, sub, opts }: Context): Promise
       return
     case 'publish':
       await publish(config)
+      return
+    case 'serve':
+      await serve(config)
       return
     default:
       throw new SpoorError('USAGE', `unknown recommend command "${sub ?? ''}"; see spoor --help`)
@@ -109,6 +114,25 @@ async function consume (config: Config): Promise<void> {
   clearInterval(timer)
   stopWatchdog()
   log.info({ ...s }, 'stopped')
+}
+
+async function serve (config: Config): Promise<void> {
+  const log = createLogger(config.log.level)
+  const notifier = createNotifier(sdNotify)
+  const server = await startRecommendServer(config, log)
+  console.error(`spoor: recommendations on http://${config.recommend.serveHost}:${server.port}/, ${server.generation() === undefined ? 'waiting for a model generation' : `generation ${server.generation()!}`}`)
+  notifier.ready()
+  const stopWatchdog = notifier.startWatchdog(err => log.error({ err }, 'sd_notify watchdog ping failed'))
+  const timer = setInterval(() => notifier.status(server.generation() === undefined ? 'waiting for a model generation' : `serving generation ${server.generation()!}`), 10000).unref()
+  await new Promise<void>(resolve => {
+    process.once('SIGTERM', resolve)
+    process.once('SIGINT', resolve)
+  })
+  notifier.stopping()
+  clearInterval(timer)
+  stopWatchdog()
+  await server.close()
+  log.info('stopped')
 }
 
 /** Messages in flight at once; each line waits for its confirm, so this bounds memory, not correctness. */

@@ -19,6 +19,9 @@ commands:
                              train an ALS model (Spark, implicit feedback) on the stored signals and the tracked
                              item views of recommend.history_days, and write it as a new generation in
                              recommend.models_dir; prints its directory
+  recommend serve            answer GET /recommend/USER, /similar/ITEM and /because/USER/ITEM on
+                             recommend.serve_host:serve_port from the newest generation, folding each new signal
+                             in as it arrives; runs until SIGTERM (docs/recommendations.md#serving)
   user UID [--limit N]       one user's events, newest first
   identity ID [--probabilistic]
                              the ids linked to ID (written t:value, e.g. l:alice or u:<uid>) and the

@@ -155,6 +155,17 @@ export async function allSignals (client: HBaseClient, table: string): Promise<S
   return signals
 }
 
+/**
+ * Every signal dated after `afterTs` (ms), the whole table read with a time range on the cells, which carry the
+ * signal's own ts: what a model generation trained up to `afterTs` has not seen.
+ */
+export async function signalsSince (client: HBaseClient, table: string, afterTs: number): Promise<StoredSignal[]> {
+  const signals: StoredSignal[] = []
+  const timeRange = { minStamp: new Int64(afterTs + 1), maxStamp: new Int64(Buffer.from('7fffffffffffffff', 'hex')) }
+  await scanAll(client, table, { timeRange }, r => signals.push(toSignal(r)))
+  return signals
+}
+
 /** The rowkeys of one user's signals, read without their cells; none when the table does not exist. */
 export async function userSignalKeys (client: HBaseClient, table: string, user: string, saltBuckets: number): Promise<Buffer[]> {
   checkSaltBuckets(saltBuckets, 'saltBuckets')
