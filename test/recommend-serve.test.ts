@@ -191,6 +191,23 @@ t.test('a new generation is swapped in while answers go on, with the signals aft
   t.ok(items(after.body).every(i => i.startsWith('b')), 'erin\'s signals were folded into the new generation')
 })
 
+t.test('an erased person\'s vector leaves the model served, and a generation trained before does not bring it back', async t => {
+  t.equal((await get('/recommend/erin?n=3')).body.path, 'model')
+  const erased = await spoor(['erase', '--user', 'l:erin', '--config', join(dir, 'spoor.toml')])
+  t.equal(erased.code, 0, erased.stderr)
+  t.match(erased.stdout, /\n +3 +signal rows /, 'her three signals are erased')
+  t.match(erased.stdout, /\nrecommendation models: listed in \S+erasures\.jsonl; servers drop the vectors within 200 ms\n/)
+  await server.logged('erin to be dropped', l => l.msg === 'erased people dropped from the model served' && l.dropped?.includes('l:erin'))
+  t.equal((await get('/recommend/erin?n=3')).body.path, 'popular', 'erin is a stranger again')
+  t.equal((await get('/because/erin/b3')).body.error?.code, 'SPOOR_E_RECOMMEND_UNKNOWN_USER')
+
+  const served = (await get('/ready')).body.generation!
+  const name = served.replace(/\d{3}Z$/, m => String(Number(m.slice(0, 3)) + 1).padStart(3, '0') + 'Z')
+  cpSync(join(dir, 'models', served), join(dir, 'models', name), { recursive: true })
+  await server.logged('the generation trained before the erasure', l => l.msg === 'model generation served' && l.generation === name)
+  t.equal((await get('/recommend/erin?n=3')).body.path, 'popular', 'she is not in it either')
+})
+
 t.test('bad requests get their codes, and the server goes on', async t => {
   const cases: Array<[string, number, string]> = [
     ['/recommend/user-0?n=0', 400, 'SPOOR_E_RECOMMEND_BAD_N'],

@@ -3,6 +3,8 @@
 import type { Config } from '../config'
 import { SpoorError } from '../errors'
 import { eraseUser, erasureId, type Erasure } from '../hbase/erase'
+import { noteErasure } from '../recommend/erasures'
+import { modelsDir } from '../recommend/train'
 import { ID_TYPES, parseId, resolveUser, type Resolution } from '../hbase/identity'
 import { scanPrefix, scanTimeRange, type Row } from '../hbase/reader'
 import { userRowPrefix } from '../native'
@@ -42,7 +44,10 @@ export async function eraseCommand ({ opts, config }: Context): Promise<void> {
   }
   const h = config.hbase
   const options = { userTable: h.userTable, timeTable: h.timeTable, identityTable: h.identityTable, signalsTable: config.recommend.signalsTable, saltBuckets: h.saltBuckets, dryRun: opts['dry-run'] as boolean }
-  printErasure(opts, await withClient(config, async c => await eraseUser(c, options, id)), config)
+  const erasure = await withClient(config, async c => await eraseUser(c, options, id))
+  // The recommendation servers drop the person's vectors once they read the list (recommend.reload_ms).
+  const noted = erasure.dryRun ? undefined : noteErasure(modelsDir(config), [erasure.id, ...erasure.ids], Date.now())
+  printErasure(opts, { ...erasure, modelsNoted: noted ?? null }, config)
 }
 
 function printRows (opts: Options, rows: Row[]): void {
@@ -70,7 +75,7 @@ function printResolution (opts: Options, r: Resolution): void {
   for (const l of r.logins) console.log(`  ${l.id.padEnd(40)} last seen ${new Date(l.lastSeen).toISOString()}${l.platform !== '' ? ` on ${l.platform}` : ''}`)
 }
 
-function printErasure (opts: Options, e: Erasure, config: Config): void {
+function printErasure (opts: Options, e: Erasure & { modelsNoted: string | null }, config: Config): void {
   const tables = config.hbase
   if (opts.json as boolean) {
     console.log(JSON.stringify(e))
@@ -86,4 +91,5 @@ function printErasure (opts: Options, e: Erasure, config: Config): void {
   console.log(`ids erased (${e.ids.length}):`)
   for (const id of e.ids) console.log(`  ${id.padEnd(40)} ${ID_TYPES[id[0]]}`)
   if (e.shared.length > 0) console.log(`shared with ${e.otherLogins.join(', ')}, erased with all their events: ${e.shared.join(', ')}`)
+  if (e.modelsNoted !== null) console.log(`recommendation models: listed in ${e.modelsNoted}; servers drop the vectors within ${config.recommend.reloadMs} ms`)
 }

@@ -14,6 +14,7 @@ import { RateLimit, type Logger } from '../log'
 import { Recommender, uidText, type Ranked } from '../native'
 import { describe } from './amqp'
 import { trackedItems } from './cold-start'
+import { ERASURES_FILE, ErasureList } from './erasures'
 import { SignalFeed } from './feed'
 import { signalLimits, type Signal } from './signal'
 import { generations, modelsDir, readGeneration, type Generation, type PopularList } from './train'
@@ -27,6 +28,8 @@ export type RecommendPath = 'model' | 'tracking' | 'popular'
 /** A generation being served: the native model, and what the routes need beside it. */
 interface Serving {
   name: string
+  /** When it was trained, ms: erasures after it are taken out of it. */
+  trainedAt: number
   lastSignalTs: number | null
   trackWeight: number
   model: Recommender
@@ -59,7 +62,7 @@ class Metrics {
   readonly seconds = new Histogram({ name: 'spoor_recommend_request_seconds', help: 'Time to answer a request, by route', labelNames: ['route'] as const, buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5], registers: [this.registry] })
   readonly answers = new Counter({ name: 'spoor_recommend_answers_total', help: 'Answers of /recommend, by the path that found them: model, tracking or popular', labelNames: ['path'] as const, registers: [this.registry] })
   readonly folded = new Counter({ name: 'spoor_recommend_signals_folded_total', help: 'Signals folded into a user vector as they arrived', registers: [this.registry] })
-  readonly ignored = new Counter({ name: 'spoor_recommend_signals_ignored_total', help: 'Signals not folded in: invalid (the store consumer dead-letters them), an item the model does not know, or one already folded', labelNames: ['reason'] as const, registers: [this.registry] })
+  readonly ignored = new Counter({ name: 'spoor_recommend_signals_ignored_total', help: 'Signals not folded in: invalid (the store consumer dead-letters them), an item the model does not know, one already folded, or one of a person erased since', labelNames: ['reason'] as const, registers: [this.registry] })
   readonly swaps = new Counter({ name: 'spoor_recommend_generation_swaps_total', help: 'Model generations swapped in, the first included', registers: [this.registry] })
   readonly generation = new Gauge({ name: 'spoor_recommend_generation_info', help: 'The generation served (1 for its name)', labelNames: ['generation'] as const, registers: [this.registry] })
   readonly users = new Gauge({ name: 'spoor_recommend_model_users', help: 'Users of the served model, folded ones included', registers: [this.registry] })
@@ -86,6 +89,7 @@ export async function startRecommendServer (config: Config, log: Logger): Promis
   let serving: Serving | undefined
   let hbase: Promise<HBaseClient> | undefined
   const failed = new Set<string>()
+  const erasures = new ErasureList(join(modelsDir(config), ERASURES_FILE))
   const reloadLog = new RateLimit(60000)
 
   /** One connection to HBase, shared by every request, opened again once it has failed. */
@@ -100,11 +104,19 @@ export async function startRecommendServer (config: Config, log: Logger): Promis
     return await hbase
   }
 
-  /** Folds a checked signal into `s`; a signal already folded, or of an unknown item, changes nothing. */
+  /**
+   * Folds a checked signal into `s`; a signal already folded, of an unknown item, or of a person erased after the
+   * signal's time, changes nothing.
+   */
   function fold (s: Serving, signal: Signal): void {
     const key = signalKey(signal)
     if (s.folded.has(key)) {
       metrics.ignored.inc({ reason: 'again' })
+      return
+    }
+    const erasedAt = erasures.erased.get(modelUser(signal.user))
+    if (erasedAt !== undefined && signal.ts <= erasedAt) {
+      metrics.ignored.inc({ reason: 'erased' })
       return
     }
     if (!s.model.add(modelUser(signal.user), signal.item, r.weights[signal.kind] ?? 0)) {
@@ -121,7 +133,7 @@ export async function startRecommendServer (config: Config, log: Logger): Promis
       const g: Generation = readGeneration(config, name)
       const m = g.meta
       const model = new Recommender({ rank: m.rank, regParam: m.regParam, alpha: m.alpha }, g.items, bytes(g.itemFactors), g.users, bytes(g.userFactors), g.strengths)
-      return { name, lastSignalTs: m.lastSignalTs, trackWeight: m.trackWeight, model, popular: g.popular, folded: new Map() }
+      return { name, trainedAt: Date.parse(m.trainedAt), lastSignalTs: m.lastSignalTs, trackWeight: m.trackWeight, model, popular: g.popular, folded: new Map() }
     } catch (err) {
       if (err instanceof SpoorError) throw err
       throw new SpoorError('MODEL_INVALID', `${join(modelsDir(config), name)}: ${(err as Error).message}`)
@@ -140,7 +152,19 @@ export async function startRecommendServer (config: Config, log: Logger): Promis
     return await reloading
   }
 
+  /** Drops the vectors of the people erased since the last look from the generation served. */
+  function applyErasures (): void {
+    for (const note of erasures.poll()) {
+      const s = serving
+      if (s === undefined) continue
+      const dropped = note.ids.filter(id => s.model.remove(id))
+      for (const [key, signal] of s.folded) if (note.ids.includes(modelUser(signal.user))) s.folded.delete(key)
+      log.info({ ids: note.ids, dropped, generation: s.name }, 'erased people dropped from the model served')
+    }
+  }
+
   async function look (): Promise<boolean> {
+    applyErasures()
     const newest = generations(config).filter(g => !failed.has(g)).at(-1)
     if (newest === undefined || newest === serving?.name) return false
     let next: Serving
@@ -151,6 +175,8 @@ export async function startRecommendServer (config: Config, log: Logger): Promis
       log.error({ generation: newest, err: (err as Error).message }, 'model generation cannot be served; the one before stays')
       return false
     }
+    // People erased after it was trained are still in it.
+    for (const [id, at] of erasures.erased) if (at >= next.trainedAt) next.model.remove(id)
     const after = next.lastSignalTs ?? 0
     try {
       for (const signal of await signalsSince(await client(), r.signalsTable, after)) if (Object.hasOwn(r.weights, signal.kind)) fold(next, signal)
