@@ -1,4 +1,4 @@
-// The traffic report on a Spark standalone cluster: the same job, submitted by `spoor report run --master` (its own driver, or spark-submit), stores the same answer as a local run.
+// The traffic report on a Spark standalone cluster: the same job, submitted by `spoor report run --master` (its own driver, or spark-submit), stores the same answer as a local run; and the recommendations' training runs there too.
 
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
@@ -6,8 +6,11 @@ import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
+import { loadConfig } from '../daemon/config'
+import { generations, readGeneration } from '../daemon/recommend/train'
 import { CLI, flushed, startDaemon, tempDir, toml } from './fixtures/daemon'
 import { freshTables, ZK_PORT } from './fixtures/hbase'
+import { freshRecommend } from './fixtures/rabbitmq'
 import { reportsTable } from './fixtures/reports'
 import { startSparkCluster } from './fixtures/spark-cluster'
 
@@ -45,6 +48,8 @@ function events (n: number): Array<{ ua: string, body: Record<string, string> }>
         url: `https://site.example/p/${i % 6}${i % 5 === 0 ? '?utm_source=x' : ''}`,
         ...(i % 3 === 0 ? { ref: ['https://www.google.com/', 'https://news.example/a'][i % 2] } : {}),
         a: i % 4 === 0 ? 'click' : 'page',
+        // Item views, which the training on the cluster below learns from.
+        ...(i % 3 === 1 ? { it: `item-${i % 4}` } : {}),
         ...ids
       }
     }
@@ -102,11 +107,28 @@ t.test('the traffic report computed on a standalone cluster equals the local run
   t.same(submitSections, localSections, 'spark-submit stores the same report as the local run')
   t.not(submitMeta.computedAt, remoteMeta.computedAt)
 
-  // The job ran on the worker, not in the driver: the master took the application and the worker ran an executor for it.
+  // Training on the cluster: ALS over the tracked item views, checkpointing into a directory the driver and the
+  // executor share (recommend.checkpoint_dir), written as a generation the server can load.
+  const { recommend } = await freshRecommend('cluster_train')
+  const trainConfig = join(dir, 'train.toml')
+  writeFileSync(trainConfig, toml({ hbase: { ...hbase, reports_table: reports }, recommend: { ...recommend, rank: 2, iterations: 6, checkpoint_dir: join(dir, 'checkpoints') }, reports: { heap_mb: 768 } }, { data_dir: join(dir, 'train-data') }))
+  const trained = await spoor(['recommend', 'train', '--config', trainConfig, '--master', cluster.master], { SPARK_LOCAL_IP: '127.0.0.1' })
+  t.equal(trained.code, 0, trained.stderr)
+  t.comment(`recommend train on the standalone cluster: ${trained.ms} ms`)
+  const trainedConfig = loadConfig(trainConfig)
+  const g = readGeneration(trainedConfig, generations(trainedConfig)[0])
+  t.same(g.items, ['item-0', 'item-1', 'item-2', 'item-3'], 'every item viewed')
+  const viewers = new Set(sent.filter(e => e.body.it !== undefined && e.body.uid !== 'crawler').map(e => e.body.uid))
+  t.ok(g.users.length >= 2 && g.users.length <= viewers.size, `a vector per person who viewed an item (${g.users.length} of ${viewers.size} uids, logins joined)`)
+  t.equal(g.userFactors.length, g.users.length * 2)
+  t.ok(readdirSync(join(dir, 'checkpoints')).length > 0, 'ALS checkpointed into recommend.checkpoint_dir')
+
+  // The jobs ran on the worker, not in the driver: the master took each application and the worker ran an executor for it.
   t.match(readFileSync(cluster.masterLog, 'utf8'), /Registering app spoor traffic/)
+  t.match(readFileSync(cluster.masterLog, 'utf8'), /Registering app spoor train/)
   t.match(readFileSync(cluster.workerLog, 'utf8'), /Asked to launch executor app-/)
   const apps = readdirSync(join(dir, 'work')).filter(d => d.startsWith('app-'))
-  t.equal(apps.length, 2, 'two applications ran on the worker: the CLI\'s driver\'s and spark-submit\'s')
+  t.equal(apps.length, 3, 'three applications ran on the worker: the CLI\'s report driver\'s, spark-submit\'s and the training\'s')
   for (const app of apps) t.match(readFileSync(join(dir, 'work', app, '0', 'stderr'), 'utf8'), /spoor-jobs-app\.jar/, 'the executor fetched the application jar')
 
   await cluster.stop()
