@@ -11,7 +11,7 @@ import t, { type Test } from 'tap'
 import { scanPrefix } from '../daemon/hbase/reader'
 import { userRowPrefix } from '../daemon/native'
 import type { BufferSync } from '../daemon/pipeline/buffer'
-import { flushed, startDaemon, tempDir } from './fixtures/daemon'
+import { flushed, startDaemon, tempDir, type Daemon } from './fixtures/daemon'
 import { client, countRows, freshTables, SALT_BUCKETS, THRIFT_PORT } from './fixtures/hbase'
 import { PowerCutFs } from './fixtures/power-cut-fs'
 import { TcpGate } from './fixtures/tcp-gate'
@@ -69,7 +69,12 @@ interface Outcome {
 /** POSTs from concurrent loops, a power cut once a random number of events is answered 204, a restart on what survived. */
 async function powerCut (t: Test, sync: BufferSync): Promise<Outcome> {
   const fs = await PowerCutFs.mount(tempDir('power-cut-disk'), tempDir('power-cut-mount'), SYNC_MS)
-  t.teardown(async () => { await fs.unmount() })
+  // The collector on the mount goes first: the layer exits once nothing has a file open on it.
+  let first: Daemon | undefined
+  t.teardown(async () => {
+    await first?.kill()
+    await fs.unmount()
+  })
   const hbase = await freshTables(`power_cut_${sync}`)
   // HBase is cut off until the restart, so that the buffer holds the only copy of every event: one flushed to HBase
   // before the cut would hide the loss of its commit.
@@ -83,7 +88,8 @@ async function powerCut (t: Test, sync: BufferSync): Promise<Outcome> {
   }
   const uid = `power-${sync}`
   const target = 500 + Math.floor(Math.random() * 2000)
-  const first = await startDaemon(config, fs.mountpoint)
+  first = await startDaemon(config, fs.mountpoint)
+  const url = first.url
 
   const acked = new Set<string>()
   let refused = 0
@@ -94,7 +100,7 @@ async function powerCut (t: Test, sync: BufferSync): Promise<Outcome> {
     for (let n = 0; ; n++) {
       const events = Array.from({ length: PER_POST }, (_, j) => ({ uid, a: 'x', d: `${id}-${n}-${j}` }))
       try {
-        const res = await fetch(`${first.url}/e`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(events) })
+        const res = await fetch(`${url}/e`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(events) })
         // Every 204 here was sent before the cut: the collector is killed at the cut.
         if (res.status === 204) {
           for (const e of events) acked.add(e.d)
