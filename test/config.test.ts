@@ -36,6 +36,7 @@ t.test('no file gives the defaults', async t => {
   t.equal(c.server.port, 8800)
   t.equal(c.hbase.saltBuckets, 16)
   t.equal(c.batch.intervalMs, 5)
+  t.equal(c.buffer.sync, 'always', 'a POST is answered once its commit is on disk')
 })
 
 t.test('every key has a default that passes its own checks', async t => {
@@ -69,6 +70,7 @@ t.test('errors name the file, line and key', async t => {
   fails(t, '[batch]\ninterval_ms = 1.5\n', 'the configuration is invalid: FILE:2: batch.interval_ms: must be an integer')
   fails(t, '[server]\ndemo = "yes"\n', 'the configuration is invalid: FILE:2: server.demo: must be true or false')
   fails(t, '[log]\nlevel = "loud"\n', 'the configuration is invalid: FILE:2: log.level: must be one of "fatal", "error", "warn", "info", "debug", "trace", "silent"')
+  fails(t, '[buffer]\nsync = "sometimes"\n', 'the configuration is invalid: FILE:2: buffer.sync: must be one of "always", "never"')
   fails(t, '[server]\ncors_origins = "*"\n', 'the configuration is invalid: FILE:2: server.cors_origins: must be an array of strings')
   fails(t, '[cookie]\nname = "a b"\n', 'the configuration is invalid: FILE:2: cookie.name: must match /^[A-Za-z0-9_-]{1,64}$/')
   fails(t, '[server]\ntrusted_proxies = ["10.0.0.0/8", "10.0.0.300"]\n', 'the configuration is invalid: FILE:2: server.trusted_proxies: trusted proxy "10.0.0.300": "10.0.0.300" is not an IPv4 or IPv6 address')

@@ -10,7 +10,15 @@
 // - Whatever is in the buffer at start-up was not acknowledged and is flushed again. Replays are
 //   harmless: every event carries its own rowkeys and cell timestamp, so a replay rewrites the same
 //   cells.
-// - `append` resolves only after the LMDB commit that holds the batch; POST /e answers 204 after it.
+// - `append` resolves only after the LMDB commit that holds the batch; POST /e answers 204 after it. With sync
+//   "always" (the default) the commit is also on disk by then. lmdb-js commits with `overlappingSync`, which makes
+//   a transaction visible before its fdatasync; lmdb-js 3.5 resolves a write's promise only after the commit call
+//   returns, which is after that sync, but documents it as resolving at the commit, with `flushed` for the sync, so
+//   `append` also waits for its own commit's `flushed` (`separateFlushed`; the environment's `flushed` would wait for
+//   a later commit's sync too). With sync "never" (lmdb-js
+//   `noSync`) nothing is synced, and a 204 survives a crash of the collector (the page cache keeps the commit) but not
+//   a power cut (test/power-cut.test.ts). Acknowledgements and dead letters never wait for `flushed`: one lost to a
+//   power cut leaves its batch in the buffer, to be flushed again.
 // - The format version is in the path (`<dataDir>/buffer/v1`); a new batch format gets a new path.
 // - An environment left empty (no batch, no dead letter) after a backlog is deleted and opened afresh (`reset`),
 //   which gives back the disk and the memory its map held; sequence numbers go on from where they were, and
@@ -29,6 +37,14 @@ export interface DeadLetter {
 }
 
 interface DeadLetterValue { reason: string, at: number, batch: Buffer }
+
+/** Whether a commit is on disk when an append resolves (`buffer.sync`). */
+export type BufferSync = 'always' | 'never'
+
+export interface BufferOptions {
+  /** Default "always". */
+  sync?: BufferSync
+}
 
 /**
  * The error of a failed LMDB commit, with its cause. lmdb-js rejects each write of a failed commit with "Commit
@@ -83,6 +99,7 @@ export class EventBuffer {
   private batches!: Database<Buffer, Buffer>
   private dead!: Database<DeadLetterValue, Buffer>
   private readonly path: string
+  private readonly sync: BufferSync
   /** Set while an empty environment is being replaced; appends wait for it, reads see an empty buffer. */
   private resetting: Promise<void> | undefined
   private nextSeq: bigint
@@ -91,8 +108,9 @@ export class EventBuffer {
   /** When each unflushed batch was appended; batches from an earlier run count from this start. */
   private readonly appendedAt = new Map<bigint, number>()
 
-  constructor (dataDir: string) {
+  constructor (dataDir: string, options: BufferOptions = {}) {
     this.path = join(dataDir, 'buffer', 'v1')
+    this.sync = options.sync ?? 'always'
     mkdirSync(this.path, { recursive: true })
     survivesFailedCommits()
     this.openEnvironment()
@@ -106,7 +124,7 @@ export class EventBuffer {
   }
 
   private openEnvironment (): void {
-    this.root = open({ path: this.path, maxDbs: 4 })
+    this.root = open({ path: this.path, maxDbs: 4, noSync: this.sync === 'never', separateFlushed: true })
     this.batches = this.root.openDB<Buffer, Buffer>({ name: 'batches', keyEncoding: 'binary', encoding: 'binary' })
     this.dead = this.root.openDB<DeadLetterValue, Buffer>({ name: 'dead', keyEncoding: 'binary', encoding: 'msgpack' })
   }
@@ -157,7 +175,10 @@ export class EventBuffer {
     return 0
   }
 
-  /** Appends a batch; resolves with its sequence number once LMDB has committed it. */
+  /**
+   * Appends a batch; resolves with its sequence number once LMDB has committed it and, with sync "always", synced it
+   * to disk.
+   */
   async append (batch: Buffer): Promise<bigint> {
     if (this.resetting !== undefined) await this.resetting
     const seq = this.nextSeq++
@@ -165,7 +186,11 @@ export class EventBuffer {
     this.count++
     this.appendedAt.set(seq, Date.now())
     try {
-      await committing(async () => await this.batches.put(keyOf(seq), batch))
+      await committing(async () => {
+        const written: Promise<boolean> & { flushed?: PromiseLike<unknown> } = this.batches.put(keyOf(seq), batch)
+        await written
+        if (this.sync === 'always') await written.flushed
+      })
     } catch (err) {
       this.bytes -= batch.length
       this.count--

@@ -91,7 +91,7 @@ export async function freePort (host = '127.0.0.1'): Promise<number> {
 export async function startCollector (config: Config, log: Logger, hooks: CollectorHooks = {}): Promise<Collector> {
   const threads = config.server.threads === 0 ? availableParallelism() : config.server.threads
   const state = SharedState.create(threads)
-  const buffer = new EventBuffer(config.dataDir)
+  const buffer = new EventBuffer(config.dataDir, { sync: config.buffer.sync })
   const flusher = new Flusher(buffer, config, state, log, hooks.onFlush)
   state.set('bufferBytes', buffer.size)
   state.set('bufferBatches', buffer.batchCount)
