@@ -85,8 +85,8 @@ const headerArgs = (w: Workload): string[] => Object.entries(w.headers).flatMap(
  * The argv of one wrk run: keep-alive, no pipelining, one thread. bench/wrk.lua sends the POST body named by
  * SPOOR_BENCH_BODY and prints the figures as one JSON line.
  */
-export function wrkArgs (port: number | string, w: Workload, seconds: number, cpus: string): string[] {
-  return ['taskset', '-c', cpus, 'wrk', '-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '-s', 'bench/wrk.lua', ...headerArgs(w), `http://127.0.0.1:${port}${w.path}`]
+export function wrkArgs (port: number | string, w: Workload, seconds: number, cpus: string, connections = CONNECTIONS): string[] {
+  return ['taskset', '-c', cpus, 'wrk', '-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-s', 'bench/wrk.lua', ...headerArgs(w), `http://127.0.0.1:${port}${w.path}`]
 }
 
 /** Pacing for autocannon: a fixed overall rate over fewer connections, for the lag measurement. */
@@ -100,8 +100,8 @@ export function autocannonArgs (port: number | string, w: Workload, seconds: num
   return ['taskset', '-c', cpus, 'node_modules/.bin/autocannon', '-c', connections, '-d', String(seconds), ...rate, '-j', ...post, ...headerArgs(w), `http://127.0.0.1:${port}${w.path}`]
 }
 
-export async function runWrk (port: number, w: Workload, seconds: number, cpus: string, body?: string): Promise<LoadResult> {
-  const argv = wrkArgs(port, w, seconds, cpus)
+export async function runWrk (port: number, w: Workload, seconds: number, cpus: string, body?: string, connections = CONNECTIONS): Promise<LoadResult> {
+  const argv = wrkArgs(port, w, seconds, cpus, connections)
   const output = await exec(argv, body === undefined ? undefined : { SPOOR_BENCH_BODY: body })
   const line = output.split('\n').find(l => l.startsWith('WRK_JSON '))
   if (line === undefined) throw new Error(`wrk printed no WRK_JSON line:\n${output}`)
@@ -115,7 +115,7 @@ export async function runWrk (port: number, w: Workload, seconds: number, cpus: 
   const e = r.errors
   return {
     generator: 'wrk',
-    command: (body === undefined ? '' : `SPOOR_BENCH_BODY=${w.name}.json `) + shellLine(wrkArgs('$PORT', w, seconds, cpus)),
+    command: (body === undefined ? '' : `SPOOR_BENCH_BODY=${w.name}.json `) + shellLine(wrkArgs('$PORT', w, seconds, cpus, connections)),
     requests: r.requests,
     durationUs: r.durationUs,
     requestsPerSecond,

@@ -92,4 +92,5 @@ t.test('HBase outage under load', async t => {
   const totalAfter = rss(daemon.pid, 'VmRSS')
   t.comment(`RSS ${(totalBefore / MiB).toFixed(0)} MiB before the outage, ${(totalAfter / MiB).toFixed(0)} MiB after the drain (file pages ${(fileBefore / MiB).toFixed(0)} → ${(fileAfter / MiB).toFixed(0)} MiB)`)
   t.ok(fileAfter < fileBefore + 8 * MiB, 'the mapped file pages are back to where they were')
+  t.ok(totalAfter < totalBefore * 1.2, 'the whole RSS is back within 20% of where it was before the outage')
 })
