@@ -70,6 +70,7 @@ export const errors = {
   REPORT_FAILED: def('SPOOR_E_REPORT_FAILED', 0, 'the report job failed and stored nothing'),
   TRAIN_FAILED: def('SPOOR_E_TRAIN_FAILED', 0, 'the training job failed and wrote no model generation'),
   MODEL_INVALID: def('SPOOR_E_MODEL_INVALID', 0, 'a model generation cannot be read'),
+  EVAL_FAILED: def('SPOOR_E_EVAL_FAILED', 0, 'the comparison with the implicit library failed'),
 
   // Errors of recommendation signals (docs/recommendations.md).
   AMQP_UNAVAILABLE: def('SPOOR_E_AMQP_UNAVAILABLE', 0, 'RabbitMQ did not answer'),

@@ -10,3 +10,11 @@ export function repoDir (relative: string): string {
     if (dirname(dir) === dir) return join(__dirname, '..', relative)
   }
 }
+
+/** A file of the repository's source tree (such as a script beside the TypeScript), found upwards from this file. */
+export function repoFile (relative: string): string {
+  for (let dir = __dirname; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, relative))) return join(dir, relative)
+    if (dirname(dir) === dir) return join(__dirname, '..', relative)
+  }
+}

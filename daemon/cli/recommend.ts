@@ -13,13 +13,14 @@ import { sdNotify } from '../native'
 import { createNotifier } from '../ops/sd-notify'
 import { SignalConsumer } from '../recommend/consumer'
 import { SignalPublisher } from '../recommend/publisher'
+import { evaluate, printEval } from '../recommend/eval'
 import { startRecommendServer } from '../recommend/serve'
 import { signalLimits } from '../recommend/signal'
 import { topology } from '../recommend/topology'
 import { modelsDir, readGeneration, train } from '../recommend/train'
 import { checkMaster } from '../reports/reports'
 
-/** `spoor recommend consume|publish|train|serve`. */
+/** `spoor recommend consume|publish|train|serve|eval`. */
 export async function recommendCommand ({ config, sub, opts }: Context): Promise<void> {
   switch (sub) {
     case 'train': {
@@ -41,6 +42,14 @@ export async function recommendCommand ({ config, sub, opts }: Context): Promise
     case 'serve':
       await serve(config)
       return
+    case 'eval': {
+      if (typeof opts.data !== 'string') throw new SpoorError('USAGE', 'recommend eval needs --data FILE, a ratings file such as MovieLens 100K\'s ml-100k.inter')
+      const master = opts.master ?? config.reports.master
+      checkMaster(master, config.reports.sparkSubmit)
+      const result = await evaluate(config, { data: opts.data, master, python: opts.python })
+      console.log(opts.json === true ? JSON.stringify(result) : printEval(result))
+      return
+    }
     default:
       throw new SpoorError('USAGE', `unknown recommend command "${sub ?? ''}"; see spoor --help`)
   }

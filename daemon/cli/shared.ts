@@ -34,6 +34,8 @@ export function parseCommandLine () {
       'dry-run': { type: 'boolean', default: false },
       'hbase-dir': { type: 'string', default: '.spoor/hbase' },
       'rabbitmq-dir': { type: 'string', default: '.spoor/rabbitmq' },
+      data: { type: 'string' },
+      python: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false }
     }
   })

@@ -22,6 +22,10 @@ commands:
   recommend serve            answer GET /recommend/USER, /similar/ITEM and /because/USER/ITEM on
                              recommend.serve_host:serve_port from the newest generation, folding each new signal
                              in as it arrives; runs until SIGTERM (docs/recommendations.md#serving)
+  recommend eval --data FILE [--python PY] [--master URL] [--json]
+                             train on a ratings file (MovieLens 100K's ml-100k.inter) split by time, and print
+                             precision, MAP and nDCG at 10 for users trained in and folded in; with --python, a
+                             Python with the implicit library, its ALS beside spoor's
   user UID [--limit N]       one user's events, newest first
   identity ID [--probabilistic]
                              the ids linked to ID (written t:value, e.g. l:alice or u:<uid>) and the

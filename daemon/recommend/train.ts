@@ -83,11 +83,14 @@ export function trainArguments (config: Config, now: number): string[] {
   ]
 }
 
-/** Trains a new model generation on `master`; resolves with its directory's name. */
-export async function train (config: Config, master: string, now = Date.now()): Promise<string> {
+/**
+ * Trains a new model generation on `master`; resolves with its directory's name. `extra` arguments go to the job as
+ * they are (`--ratings FILE` trains on given preferences instead of the stored ones: `spoor recommend eval`).
+ */
+export async function train (config: Config, master: string, now = Date.now(), extra: string[] = []): Promise<string> {
   const before = new Set(generations(config))
   const logFile = join(config.dataDir, 'recommend', 'train.log')
-  await runSparkJob(config, { className: 'dev.spoor.jobs.Train', name: 'train', args: trainArguments(config, now), master, logFile, failure: 'TRAIN_FAILED' })
+  await runSparkJob(config, { className: 'dev.spoor.jobs.Train', name: 'train', args: [...trainArguments(config, now), ...extra], master, logFile, failure: 'TRAIN_FAILED' })
   const made = generations(config).filter(g => !before.has(g))
   if (made.length !== 1) throw new SpoorError('TRAIN_FAILED', `the job exited 0 but wrote ${made.length} generations to ${modelsDir(config)} (log: ${logFile})`)
   const all = generations(config)

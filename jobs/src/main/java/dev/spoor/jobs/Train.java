@@ -111,13 +111,20 @@ public final class Train {
     if (!checkpoints.isEmpty()) spark.sparkContext().setCheckpointDir(checkpoints);
     else LOG.warn("no --checkpoint-dir on a cluster: ALS does not checkpoint, and many iterations may overflow the stack");
     try {
-      Dataset<Row> signals = Jobs.cached(signals(spark, history.hbase(), ReportsTable.required(o, "signals-table"))
-          .filter(col("kind").isin(weights.keySet().toArray())));
+      // --ratings FILE (spoor recommend eval): preferences given whole, as CSV lines person,item,strength, instead of
+      // the stored signals and the tracked history.
+      String ratingsFile = o.get("ratings");
+      Dataset<Row> signals = ratingsFile != null
+          ? spark.createDataFrame(List.of(), SIGNALS)
+          : Jobs.cached(signals(spark, history.hbase(), ReportsTable.required(o, "signals-table"))
+              .filter(col("kind").isin(weights.keySet().toArray())));
       List<Row> weightRows = new ArrayList<>();
       for (Map.Entry<String, Double> w : weights.entrySet()) weightRows.add(RowFactory.create(w.getKey(), w.getValue()));
       Dataset<Row> kindWeights = spark.createDataFrame(weightRows, new StructType().add("kind", DataTypes.StringType, false).add("w", DataTypes.DoubleType, false));
-      Dataset<Row> fromSignals = signals.join(kindWeights, "kind")
-          .select(concat(lit(Identity.LOGIN), col("user")).as("person"), col("item"), col("w"));
+      Dataset<Row> fromSignals = ratingsFile != null
+          ? spark.read().schema(STRENGTHS).csv(ratingsFile)
+          : signals.join(kindWeights, "kind").select(concat(lit(Identity.LOGIN), col("user")).as("person"), col("item"), col("w"));
+      if (ratingsFile != null) withHistory = false;
 
       Dataset<Row> fromEvents = spark.createDataFrame(List.of(), STRENGTHS);
       List<Map<String, Object>> popular = new ArrayList<>();
