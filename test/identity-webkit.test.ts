@@ -1,7 +1,8 @@
-// Identity in Debian's WebKitGTK (its MiniBrowser under WebKitWebDriver, on a virtual display), with its defaults and with ITP on: the engine matrix of docs/identity.md.
+// Identity in Debian's WebKitGTK (a browser on a profile on disk, under WebKitWebDriver, on a virtual display), with its defaults and with ITP on: the engine matrix of docs/identity.md.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
+import { join } from 'node:path'
 import type { Readable } from 'node:stream'
 import { Builder, By, type WebDriver } from 'selenium-webdriver'
 import t from 'tap'
@@ -9,8 +10,8 @@ import { freePort } from './fixtures/daemon'
 import { HOSTS, engineAsDocumented, startStage, type Engine, type Stage } from './fixtures/identity'
 import { accepting } from './fixtures/sites'
 
-/** The browser WebKitWebDriver drives: Debian's webkit2gtk-driver depends on the package that ships it. */
-const MINIBROWSER = process.env.SPOOR_MINIBROWSER ?? '/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser'
+/** The browser WebKitWebDriver drives: WebKitGTK with a profile on disk (MiniBrowser keeps a session in memory). */
+const BROWSER = join(__dirname, '..', '..', 'test', 'fixtures', 'webkit-browser.py')
 
 let stage: Stage
 let xvfb: ChildProcess
@@ -50,20 +51,18 @@ t.teardown(async () => {
 })
 
 /**
- * WebKitGTK with `args` added to MiniBrowser's. It reaches the sites through the fixture's proxy, set with
- * MiniBrowser's --proxy (it has no way to map names to 127.0.0.1; given as the W3C proxy capability's sslProxy,
- * the proxy is spoken to in TLS, which it does not speak), and trusts their certificate for each name, as it would
- * a real one. MiniBrowser keeps a
- * WebDriver session's data in memory only, whatever the profile: a restart starts it empty.
+ * WebKitGTK with `args` added to the browser's. It reaches the sites through the fixture's proxy, given as the
+ * browser's --proxy (WebKitGTK has no way to map names to 127.0.0.1; given as the W3C proxy capability's sslProxy
+ * instead, every page failed its TLS handshake), and trusts their certificate for each name, as it would a real one.
  */
 function webkit (column: string, args: string[]): Engine {
   const certificates = ['collector.test', ...HOSTS].map(host => ({ host, certificateFile: stage.sites.certificate }))
   return {
     column,
-    start: async () => {
+    start: async profile => {
       const session: WebDriver = await new Builder().usingServer(driverUrl).withCapabilities({
-        browserName: 'MiniBrowser',
-        'webkitgtk:browserOptions': { binary: MINIBROWSER, args: ['--automation', `--proxy=http://${stage.sites.proxy}`, ...args], certificates }
+        browserName: 'spoor-webkit',
+        'webkitgtk:browserOptions': { binary: BROWSER, args: ['--automation', `--profile=${profile}`, `--proxy=http://${stage.sites.proxy}`, ...args], certificates }
       }).build()
       let first = true
       return {
@@ -88,9 +87,9 @@ function webkit (column: string, args: string[]): Engine {
 }
 
 t.test('WebKitGTK links each method as docs/identity.md\'s engine table says, with its defaults and with ITP on', async t => {
-  const version = spawnSync(MINIBROWSER, ['--version'], { encoding: 'utf8', env: { ...process.env, DISPLAY: display } }).stdout.trim()
-  t.comment(`measured in ${version}`)
-  const column = version.replace(/^(WebKitGTK \d+\.\d+)\..*$/, '$1')
+  const version = spawnSync('/usr/bin/python3', ['-c', "import gi; gi.require_version('WebKit2', '4.1'); from gi.repository import WebKit2 as w; print('%d.%d.%d' % (w.get_major_version(), w.get_minor_version(), w.get_micro_version()))"], { encoding: 'utf8' }).stdout.trim()
+  t.comment(`measured in WebKitGTK ${version}`)
+  const column = `WebKitGTK ${version.split('.').slice(0, 2).join('.')}`
   for (const engine of [webkit(column, []), webkit(`${column}, ITP on`, ['--enable-itp'])]) {
     await engineAsDocumented(t, stage, engine, engine.column.endsWith('ITP on') ? 'webkit-itp' : 'webkit')
   }
