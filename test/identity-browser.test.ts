@@ -1,75 +1,32 @@
-// Identity in a real Chromium, two sites behind real nginx TLS, spoor and HBase: what each method links, stitching, sessions, retries, opt-out.
+// Identity in a real Chromium, two sites behind real nginx TLS, spoor and HBase: what each method links (and the engine table's Chromium column), stitching, sessions, retries, opt-out.
 
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core'
 import t, { type Test } from 'tap'
-import { HBaseClient } from '../daemon/hbase/client'
-import { scanTimeRange } from '../daemon/hbase/reader'
-import { resolveUser } from '../daemon/hbase/identity'
-import { flushed, startDaemon, tempDir, until, type Daemon } from './fixtures/daemon'
-import { freshTables, SALT_BUCKETS, THRIFT_PORT } from './fixtures/hbase'
-import { startSites, type Sites } from './fixtures/sites'
+import { flushed, startDaemon, tempDir, until } from './fixtures/daemon'
+import { engineAsDocumented, one, pageTab, same, startStage, trackedPage, type Engine, type Stage, type Stored } from './fixtures/identity'
 
 const CHROMIUM = process.env.SPOOR_CHROMIUM ?? '/usr/bin/chromium'
-const HOSTS = ['a.test', 'b.test', 'elsewhere.test']
 
-type Stored = Record<string, string>
-
-let hbase: Record<string, unknown>
-let sections: Record<string, Record<string, unknown>>
-let daemon: Daemon
-let sites: Sites
+let stage: Stage
 let browser: Browser
-const started = Date.now()
 const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync',
   '--host-resolver-rules=MAP *.test 127.0.0.1']
 
 t.before(async () => {
-  hbase = await freshTables('browser')
-  sections = {
-    hbase,
-    server: { trusted_proxies: ['127.0.0.1'] },
-    // A third-party cookie must be SameSite=None and Secure; nginx terminates TLS in front of spoor.
-    cookie: { same_site: 'None', secure: true },
-    identity: { fingerprint: true, link_domains: ['b.test'] },
-    session: { own_hosts: HOSTS }
-  }
-  daemon = await startDaemon(sections)
-  sites = await startSites(daemon.port, HOSTS)
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: [...ARGS, `--ignore-certificate-errors-spki-list=${sites.spki}`] })
+  stage = await startStage('browser')
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: [...ARGS, `--ignore-certificate-errors-spki-list=${stage.sites.spki}`] })
 })
 
 t.teardown(async () => {
   await browser?.close()
-  await sites?.stop()
-  await daemon?.stop()
+  await stage?.stop()
 })
-
-/** A page of `site` that loads the tracker from `collector` with every identity method on, then runs `calls`. */
-function trackedPage (collector: string, site: string, calls: string, body = ''): string {
-  const options = { collector, site, flushMs: 100, heartbeatSeconds: 1, storage: true, etag: true, fingerprint: true }
-  return `<!doctype html><meta charset="utf-8"><title>${site}</title>
-<script>window.spoor=window.spoor||function(){(spoor.q=spoor.q||[]).push(arguments)};
-spoor('init',${JSON.stringify(options)});${calls}</script>
-<script async src="${collector}/t.js"></script>
-<body>${body}</body>`
-}
 
 /** Resolves once the page has POSTed an event with action `a` to the collector and it was stored. */
 async function sent (page: Page, a: string): Promise<void> {
   await page.waitForResponse(r => r.url().endsWith('/e') && r.status() === 204 && (r.request().postData() ?? '').includes(`"a":"${a}"`), { timeout: 30000 })
-}
-
-async function stored (sitesOf: string[]): Promise<Stored[]> {
-  const rows = await HBaseClient.using({ host: '127.0.0.1', port: THRIFT_PORT }, async c =>
-    await scanTimeRange(c, hbase.time_table as string, SALT_BUCKETS, started, Date.now() + 1000, 100000))
-  return rows.map(r => r.cells).filter(e => sitesOf.includes(e.p))
-}
-
-async function canonical (uid: string): Promise<string> {
-  return await HBaseClient.using({ host: '127.0.0.1', port: THRIFT_PORT }, async c =>
-    (await resolveUser(c, { identityTable: hbase.identity_table as string, saltBuckets: SALT_BUCKETS }, `u:${uid}`)).canonical)
 }
 
 /**
@@ -86,25 +43,13 @@ async function context (t: Test, mode: Mode = 'defaults'): Promise<BrowserContex
     const profile = tempDir('profile')
     mkdirSync(join(profile, 'Default'))
     writeFileSync(join(profile, 'Default', 'Preferences'), JSON.stringify({ profile: { cookie_controls_mode: 0, block_third_party_cookies: false } }))
-    c = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: [...ARGS, `--ignore-certificate-errors-spki-list=${sites.spki}`] })
+    c = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: [...ARGS, `--ignore-certificate-errors-spki-list=${stage.sites.spki}`] })
   }
   t.teardown(async () => await c.close())
   return c
 }
 
 type Mode = 'defaults' | 'allow-3p'
-
-/** One id per event, or undefined when the events carry none or disagree. */
-function one (events: Stored[], key: string): string | undefined {
-  const values = new Set(events.map(e => e[key]))
-  return values.size === 1 ? [...values][0] : undefined
-}
-
-/** Whether the method's id was the same on both sets of events (and present). */
-function same (a: Stored[], b: Stored[], key: string): boolean {
-  const x = one(a, key)
-  return x !== undefined && x === one(b, key)
-}
 
 interface Journey {
   /** Events of site A's two pages, and of site B's page (reached through a decorated link from A). */
@@ -118,30 +63,30 @@ interface Journey {
  */
 async function journey (t: Test, name: string, mode: Mode, collectorOf: (host: string) => string): Promise<Journey> {
   const [siteA, siteB] = [`${name}-a`, `${name}-b`]
-  const b = sites.origin('b.test')
-  sites.page('a.test', `${name}-1.html`, trackedPage(collectorOf('a.test'), siteA,
+  const b = stage.sites.origin('b.test')
+  stage.sites.page('a.test', `${name}-1.html`, trackedPage(collectorOf('a.test'), siteA,
     "spoor('page');spoor('track','like',{item:'q42',channel:'databases'});"))
-  sites.page('a.test', `${name}-2.html`, trackedPage(collectorOf('a.test'), siteA, "spoor('page');spoor('identify','zoe-" + name + "');",
+  stage.sites.page('a.test', `${name}-2.html`, trackedPage(collectorOf('a.test'), siteA, "spoor('page');spoor('identify','zoe-" + name + "');",
     `<a id="to-b" href="${b}/${name}-1.html">to site B</a>`))
-  sites.page('b.test', `${name}-1.html`, trackedPage(collectorOf('b.test'), siteB, "spoor('page');spoor('identify','zoe-" + name + "');",
-    `<a id="out" href="${sites.origin('elsewhere.test')}/">elsewhere</a>`))
-  sites.page('elsewhere.test', 'index.html', '<!doctype html><title>elsewhere</title>')
+  stage.sites.page('b.test', `${name}-1.html`, trackedPage(collectorOf('b.test'), siteB, "spoor('page');spoor('identify','zoe-" + name + "');",
+    `<a id="out" href="${stage.sites.origin('elsewhere.test')}/">elsewhere</a>`))
+  stage.sites.page('elsewhere.test', 'index.html', '<!doctype html><title>elsewhere</title>')
 
   const page = await (await context(t, mode)).newPage()
   const pinged = sent(page, 'ping')
-  await page.goto(`${sites.origin('a.test')}/${name}-1.html`)
+  await page.goto(`${stage.sites.origin('a.test')}/${name}-1.html`)
   await pinged
   const aSecond = sent(page, 'identify')
-  await page.goto(`${sites.origin('a.test')}/${name}-2.html`)
+  await page.goto(`${stage.sites.origin('a.test')}/${name}-2.html`)
   await aSecond
   const bIdentified = sent(page, 'identify')
   await Promise.all([page.waitForURL(`${b}/${name}-1.html`), page.click('#to-b')])
   await bIdentified
   // The click leaves the page: it goes out by beacon, which gets no answer to await here, so HBase is asked.
-  await Promise.all([page.waitForURL(`${sites.origin('elsewhere.test')}/`), page.click('#out')])
-  await until(`${name}: the outbound click in HBase`, async () => (await stored([siteB])).some(e => e.a === 'click'))
-  await flushed(daemon)
-  const events = await stored([siteA, siteB])
+  await Promise.all([page.waitForURL(`${stage.sites.origin('elsewhere.test')}/`), page.click('#out')])
+  await until(`${name}: the outbound click in HBase`, async () => (await stage.stored([siteB])).some(e => e.a === 'click'))
+  await flushed(stage.daemon)
+  const events = await stage.stored([siteA, siteB])
   return { a: events.filter(e => e.p === siteA), b: events.filter(e => e.p === siteB) }
 }
 
@@ -150,7 +95,7 @@ function j3b (j: Journey): Stored[] {
   return j.b.filter(e => e.lid !== undefined)
 }
 
-/** What each method linked: within site A (its two pages) and across the two sites. */
+/** What each method linked: within site A (its two pages) and across the two stage.sites. */
 function matrix (first: Journey, third: Journey): Record<string, boolean[]> {
   const aPages = (j: Journey, n: number): Stored[] => j.a.filter(e => e.url?.endsWith(`-${n}.html`))
   const within = (j: Journey, key: string): boolean => same(aPages(j, 1), aPages(j, 2), key)
@@ -186,8 +131,8 @@ function documented (): Record<string, boolean[]> {
 }
 
 t.test('each method links one visitor as docs/identity.md says, and events resolve to the canonical user', async t => {
-  const firstParty = (host: string): string => `${sites.origin(host)}/spoor`
-  const thirdParty = (): string => sites.origin('collector.test')
+  const firstParty = (host: string): string => `${stage.sites.origin(host)}/spoor`
+  const thirdParty = (): string => stage.sites.origin('collector.test')
   const allowing = matrix(await journey(t, 'first-3p', 'allow-3p', firstParty), await journey(t, 'third-3p', 'allow-3p', thirdParty))
   const first = await journey(t, 'first', 'defaults', firstParty)
   const third = await journey(t, 'third', 'defaults', thirdParty)
@@ -205,15 +150,15 @@ t.test('each method links one visitor as docs/identity.md says, and events resol
     t.equal(new Set(all.map(e => e.id)).size, all.length, 'every event stored once')
     t.match(j.a.find(e => e.a === 'like'), { it: 'q42', ch: 'databases' })
     t.match(j.a.find(e => e.a === 'ping')?.d, /^\{"tp":\d+\}$/)
-    t.match(j.b.find(e => e.a === 'click')?.d, `"href":"${sites.origin('elsewhere.test')}/"`)
-    for (const uid of new Set(all.map(e => e.uid))) t.equal(await canonical(uid), `l:zoe-${j === first ? 'first' : 'third'}`, `uid ${uid} resolves to the login`)
+    t.match(j.b.find(e => e.a === 'click')?.d, `"href":"${stage.sites.origin('elsewhere.test')}/"`)
+    for (const uid of new Set(all.map(e => e.uid))) t.equal(await stage.canonical(uid), `l:zoe-${j === first ? 'first' : 'third'}`, `uid ${uid} resolves to the login`)
   }
   // An app, over plain HTTP with its own device id, logs in as the same person as the web journey.
-  const app = await fetch(`${daemon.url}/e`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify([{ uid: 'phone-first', p: 'android', a: 'open', lid: 'zoe-first', eid: 'app-1' }]) })
+  const app = await fetch(`${stage.daemon.url}/e`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify([{ uid: 'phone-first', p: 'android', a: 'open', lid: 'zoe-first', eid: 'app-1' }]) })
   t.equal(app.status, 204)
-  await flushed(daemon)
-  t.equal(await canonical('phone-first'), 'l:zoe-first', 'the app and the browser resolve to one user')
-  t.equal(await canonical(one(first.a.filter(e => e.url?.endsWith('-1.html')), 'uid')!), 'l:zoe-first', 'from the browser\'s first page, before the login')
+  await flushed(stage.daemon)
+  t.equal(await stage.canonical('phone-first'), 'l:zoe-first', 'the app and the browser resolve to one user')
+  t.equal(await stage.canonical(one(first.a.filter(e => e.url?.endsWith('-1.html')), 'uid')!), 'l:zoe-first', 'from the browser\'s first page, before the login')
 
   // Sessions are the collector's, per uid: with a first-party cookie each site's visit is one session.
   t.match(one(first.a, 'sid'), /^[0-9a-f]{16}$/, 'site A\'s events share one session')
@@ -223,43 +168,59 @@ t.test('each method links one visitor as docs/identity.md says, and events resol
 
 t.test('events tracked while the collector is down are delivered once it is back', async t => {
   const page = await (await context(t)).newPage()
-  const collector = `${sites.origin('a.test')}/spoor`
-  sites.page('a.test', 'retry.html', trackedPage(collector, 'retry', "spoor('page');"))
+  const collector = `${stage.sites.origin('a.test')}/spoor`
+  stage.sites.page('a.test', 'retry.html', trackedPage(collector, 'retry', "spoor('page');"))
   const first = sent(page, 'page')
-  await page.goto(`${sites.origin('a.test')}/retry.html`)
+  await page.goto(`${stage.sites.origin('a.test')}/retry.html`)
   await first
 
-  const { port, dataDir } = daemon
-  await daemon.stop()
+  const { port, dataDir } = stage.daemon
+  await stage.daemon.stop()
   // nginx answers 502 for the stopped collector: a 5xx the tracker keeps the events for.
   const refused = page.waitForResponse(r => r.url() === `${collector}/e` && r.status() === 502)
   await page.evaluate("spoor('track','while-down',{n:1});spoor('track','while-down',{n:2})")
   await refused
   t.equal(await page.evaluate("JSON.parse(localStorage.getItem('spoor_q')).filter(e => e.a === 'while-down').length"), 2, 'both wait in the queue')
 
-  daemon = await startDaemon({ ...sections, server: { ...sections.server, port } }, dataDir)
+  stage.daemon = await startDaemon({ ...stage.sections, server: { ...stage.sections.server, port } }, dataDir)
   await sent(page, 'while-down')
-  await flushed(daemon)
-  const got = (await stored(['retry'])).filter(e => e.a === 'while-down')
+  await flushed(stage.daemon)
+  const got = (await stage.stored(['retry'])).filter(e => e.a === 'while-down')
   t.same(got.map(e => e.d).sort(), ['{"n":1}', '{"n":2}'], 'each delivered once')
   t.equal(await page.evaluate("JSON.parse(localStorage.getItem('spoor_q') || '[]').length"), 0, 'and the queue is empty')
 })
 
 t.test('an opted-out browser sends nothing', async t => {
-  const collector = `${sites.origin('a.test')}/spoor`
-  sites.page('a.test', 'optout.html', trackedPage(collector, 'optout', "spoor('optOut');spoor('page');spoor('track','secret');"))
-  sites.page('a.test', 'marker.html', trackedPage(collector, 'optout', "spoor('track','marker');"))
+  const collector = `${stage.sites.origin('a.test')}/spoor`
+  stage.sites.page('a.test', 'optout.html', trackedPage(collector, 'optout', "spoor('optOut');spoor('page');spoor('track','secret');"))
+  stage.sites.page('a.test', 'marker.html', trackedPage(collector, 'optout', "spoor('track','marker');"))
   const page = await (await context(t)).newPage()
   const posts: string[] = []
   page.on('request', r => { if (r.url().startsWith(collector) && r.method() === 'POST') posts.push(r.postData() ?? '') })
-  await page.goto(`${sites.origin('a.test')}/optout.html`)
+  await page.goto(`${stage.sites.origin('a.test')}/optout.html`)
   await page.waitForFunction('window.spoor && window.spoor.l === 1')
   // Another browser's event, sent after, shows when the opted-out one would have arrived too.
   const other = await (await context(t)).newPage()
   const marker = sent(other, 'marker')
-  await other.goto(`${sites.origin('a.test')}/marker.html`)
+  await other.goto(`${stage.sites.origin('a.test')}/marker.html`)
   await marker
-  await flushed(daemon)
+  await flushed(stage.daemon)
   t.same(posts, [], 'no POST left the opted-out page')
-  t.same((await stored(['optout'])).map(e => e.a), ['marker'], 'only the other browser\'s event is stored')
+  t.same((await stage.stored(['optout'])).map(e => e.a), ['marker'], 'only the other browser\'s event is stored')
+})
+
+t.test('Chromium links each method as docs/identity.md\'s engine table says', async t => {
+  t.comment(`measured in Chromium ${browser.version()}`)
+  const engine: Engine = {
+    column: `Chromium ${browser.version().split('.')[0]}`,
+    // A browser of its own on the profile, with Chromium's defaults, as a visitor starts it.
+    start: async profile => {
+      const c = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: [...ARGS, `--ignore-certificate-errors-spki-list=${stage.sites.spki}`] })
+      return {
+        newTab: async () => pageTab(await c.newPage()),
+        close: async () => await c.close()
+      }
+    }
+  }
+  await engineAsDocumented(t, stage, engine, 'chromium')
 })
