@@ -4,7 +4,7 @@
 // their training-period preferences; precision, MAP and nDCG at 10 over the held-out items, items already seen left out.
 
 import { execFile } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Config } from '../config'
@@ -136,6 +136,7 @@ export interface EvalOptions {
 /** Trains spoor's model on Spark and `implicit`'s in Python on the same split, and measures both. */
 export async function evaluate (config: Config, o: EvalOptions): Promise<EvalResult> {
   const n = o.n ?? 10
+  if (!existsSync(o.data)) throw new SpoorError('USAGE', `recommend eval --data ${o.data}: no such file`)
   const prefs = readRatings(readFileSync(o.data, 'utf8'))
   if (prefs.length === 0) throw new SpoorError('USAGE', `${o.data} holds no rating of ${POSITIVE_RATING} or more`)
   const s = split(prefs)
