@@ -7,11 +7,12 @@
 //   factors, rank 10, 20 preferences per user), starts `spoor recommend serve` pinned to core 0, and loads it with wrk
 //   pinned to core 1 (4 connections, one user each request, n = 10). Then it publishes N signals, each for a user the
 //   model has never seen, and polls that user's /recommend every millisecond until the answer comes from the model.
+//   Each size is loaded twice: once as served, once while a copy of its generation is built and swapped in.
 //   Prints a Markdown table and writes it, with the JSON, to DIR (default bench/results/) as <date>-<host>-recommend.
 
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -118,6 +119,11 @@ async function startServer (configPath: string): Promise<Server> {
 interface SizeResult {
   size: Size
   loadMs: number
+  /** The generation's files read and its native model built, off the event loop. */
+  buildMs: number
+  /** A run during which a new generation was built and swapped in. */
+  swap: LoadResult
+  swapBuildMs: number
   wrk: LoadResult
   cpuUsPerRequest: number
   rssMiB: number
@@ -162,7 +168,7 @@ async function main (): Promise<void> {
     for (const size of SIZES) {
       const dataDir = join(work, size.name.replace(/\W+/g, '-'))
       const models = join(dataDir, 'models')
-      writeGeneration(models, size, Date.now())
+      const name = writeGeneration(models, size, Date.now())
       const configPath = join(dataDir, 'spoor.toml')
       writeFileSync(configPath, [
         `data_dir = ${JSON.stringify(dataDir)}`,
@@ -183,7 +189,16 @@ async function main (): Promise<void> {
         const ticks = processTicks(server.pid)
         const wrk = await runWrk(server.port, { name: 'recommend', method: 'GET', path, headers: {}, eventsPerRequest: 1 }, seconds, '1', undefined, 4)
         const cpuUsPerRequest = (processTicks(server.pid) - ticks) / CLK_TCK * 1e6 / wrk.requests
-        sizes.push({ size, loadMs, wrk, cpuUsPerRequest, rssMiB: rssOf(server.pid) / 1048576 })
+        const buildMs = server.logs.find(l => l.msg === 'model generation served')?.buildMs as number
+        // The same load while a copy of the generation, under a newer name, is built and swapped in.
+        const copy = name.replace(/\d{3}Z$/, m => String(Number(m.slice(0, 3)) + 1).padStart(3, '0') + 'Z')
+        const swapping = runWrk(server.port, { name: 'recommend', method: 'GET', path, headers: {}, eventsPerRequest: 1 }, seconds, '1', undefined, 4)
+        await new Promise(resolve => setTimeout(resolve, 1000))
+        cpSync(join(models, name), join(models, copy), { recursive: true })
+        const swap = await swapping
+        const swapped = server.logs.find(l => l.msg === 'model generation served' && l.generation === copy)
+        if (swapped === undefined) throw new Error(`the copy ${copy} was not swapped in during the run`)
+        sizes.push({ size, loadMs, buildMs, swap, swapBuildMs: swapped.buildMs as number, wrk, cpuUsPerRequest, rssMiB: rssOf(server.pid) / 1048576 })
 
         if (size === SIZES[0]) publishToAnswer = await probe(server.port, recommend.amqp_url, recommend.exchange, probes)
       } finally {
@@ -250,9 +265,9 @@ function markdown (r: Result): string {
     '',
     `\`${r.command}\`: a synthetic generation of each size (rank ${RANK}, ${PREFS_PER_USER} preferences per user), the server on core 0, wrk on core 1 with 4 connections asking \`/recommend/user-7?n=10\`.`,
     '',
-    '| generation | load (start to serving) | req/s | p50 ms | p99 ms | p99.9 ms | CPU µs per request | RSS MiB |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...r.sizes.map(s => `| ${s.size.name}: ${s.size.items.toLocaleString('en')} items, ${s.size.users.toLocaleString('en')} users | ${(s.loadMs / 1000).toFixed(1)} s | ${s.wrk.requestsPerSecond.toLocaleString('en')} | ${ms(s.wrk.latencyUs.p50)} | ${ms(s.wrk.latencyUs.p99)} | ${ms(s.wrk.latencyUs['p99.9'])} | ${s.cpuUsPerRequest.toFixed(0)} | ${s.rssMiB.toFixed(0)} |`),
+    '| generation | start to serving | build (off the event loop) | req/s | p50 ms | p99 ms | p99.9 ms | max ms | CPU µs per request | RSS MiB | during a swap: p99 / max ms |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...r.sizes.map(s => `| ${s.size.name}: ${s.size.items.toLocaleString('en')} items, ${s.size.users.toLocaleString('en')} users | ${(s.loadMs / 1000).toFixed(1)} s | ${s.buildMs.toFixed(1)} ms | ${s.wrk.requestsPerSecond.toLocaleString('en')} | ${ms(s.wrk.latencyUs.p50)} | ${ms(s.wrk.latencyUs.p99)} | ${ms(s.wrk.latencyUs['p99.9'])} | ${ms(s.wrk.latencyUs.max)} | ${s.cpuUsPerRequest.toFixed(0)} | ${s.rssMiB.toFixed(0)} | ${ms(s.swap.latencyUs.p99)} / ${ms(s.swap.latencyUs.max)} (build ${s.swapBuildMs.toFixed(0)} ms) |`),
     '',
     `Publish → answer over ${r.probes} signals (${SIZES[0].name}; each a new user's first signal, published with confirms, then /recommend polled every ms): p50 ${r.publishToAnswerMs.p50.toFixed(1)} ms, p90 ${r.publishToAnswerMs.p90.toFixed(1)} ms, p99 ${r.publishToAnswerMs.p99.toFixed(1)} ms, max ${r.publishToAnswerMs.max.toFixed(1)} ms.`,
     ''

@@ -10,7 +10,7 @@ import { errors, type ErrorDef } from './errors'
 const binding: typeof Binding = require(join(__dirname, '..', '..', 'native'))
 
 /** Flags of a non-negative Encoder.pixel/events result: NEW_UID, BATCH_FULL. */
-export const { Encoder, PutRequests, putRequests, Sessions, userRowPrefix, timeRowKey, identityRow, userAgent, uidText, sdNotify, hbaseSchema, Recommender, NEW_UID, BATCH_FULL } = binding
+export const { Encoder, PutRequests, putRequests, Sessions, userRowPrefix, timeRowKey, identityRow, userAgent, uidText, sdNotify, hbaseSchema, Recommender, loadRecommender, NEW_UID, BATCH_FULL } = binding
 export type Encoder = Binding.Encoder
 export type PutRequests = Binding.PutRequests
 export type BatchRejected = Binding.BatchRejected

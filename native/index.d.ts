@@ -189,6 +189,13 @@ export interface HBaseSchema {
 /** The identity table's rowkey of an id written `t:value` (`docs/identity.md`): its salt byte, then the text. */
 export declare function identityRow(id: string, saltBuckets: number): Buffer
 
+/**
+ * A Recommender built from a generation's files as they are on disk (`items.json` and `users.json` as JSON arrays
+ * of strings), on a thread of libuv's pool: the event loop only copies the bytes, so a server swapping generations
+ * goes on answering meanwhile. Rejects saying what disagrees.
+ */
+export declare function loadRecommender(params: ModelParams, itemsJson: Buffer, itemFactors: Buffer, usersJson: Buffer, userFactors: Buffer, strengths: Buffer): Promise<Recommender>
+
 /** ALS's parameters of a model generation, as its meta.json records them. */
 export interface ModelParams {
   /** Latent factors per user and item; 1 to 500. */

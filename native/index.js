@@ -843,6 +843,7 @@ module.exports.BATCH_FULL = nativeBinding.BATCH_FULL
 module.exports.EncodeError = nativeBinding.EncodeError
 module.exports.hbaseSchema = nativeBinding.hbaseSchema
 module.exports.identityRow = nativeBinding.identityRow
+module.exports.loadRecommender = nativeBinding.loadRecommender
 module.exports.NEW_UID = nativeBinding.NEW_UID
 module.exports.optionRanges = nativeBinding.optionRanges
 module.exports.putRequests = nativeBinding.putRequests

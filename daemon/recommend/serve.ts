@@ -6,18 +6,19 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import * as uws from 'uWebSockets.js'
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js'
 import type { Config } from '../config'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { errors, SpoorError, type ErrorDef } from '../errors'
 import { HBaseClient } from '../hbase/client'
 import { signalsSince } from '../hbase/signals'
 import { RateLimit, type Logger } from '../log'
-import { Recommender, uidText, type Ranked } from '../native'
+import { loadRecommender, uidText, type Ranked, type Recommender } from '../native'
 import { describe } from './amqp'
 import { trackedItems } from './cold-start'
 import { ERASURES_FILE, ErasureList } from './erasures'
 import { SignalFeed } from './feed'
 import { signalLimits, type Signal } from './signal'
-import { generations, modelsDir, readGeneration, type Generation, type PopularList } from './train'
+import { checkMeta, generations, modelsDir, type PopularList } from './train'
 
 /** n when a request does not say. */
 export const DEFAULT_N = 10
@@ -127,16 +128,21 @@ export async function startRecommendServer (config: Config, log: Logger): Promis
     metrics.folded.inc()
   }
 
-  /** Builds generation `name`'s model; one whose files are damaged or disagree throws SPOOR_E_MODEL_INVALID. */
-  function build (name: string): Serving {
+  /**
+   * Builds generation `name`'s model: the files read asynchronously, the model built on a thread of libuv's pool, so
+   * that answers go on meanwhile. One whose files are damaged or disagree throws SPOOR_E_MODEL_INVALID.
+   */
+  async function build (name: string): Promise<Serving> {
+    const dir = join(modelsDir(config), name)
     try {
-      const g: Generation = readGeneration(config, name)
-      const m = g.meta
-      const model = new Recommender({ rank: m.rank, regParam: m.regParam, alpha: m.alpha }, g.items, bytes(g.itemFactors), g.users, bytes(g.userFactors), g.strengths)
-      return { name, trainedAt: Date.parse(m.trainedAt), lastSignalTs: m.lastSignalTs, trackWeight: m.trackWeight, model, popular: g.popular, folded: new Map() }
+      const [meta, popular, items, itemFactors, users, userFactors, strengths] = await Promise.all(
+        ['meta.json', 'popular.json', 'items.json', 'item-factors.f32', 'users.json', 'user-factors.f32', 'strengths.bin'].map(async f => await readFile(join(dir, f))))
+      const m = checkMeta(dir, meta.toString('utf8'))
+      const model = await loadRecommender({ rank: m.rank, regParam: m.regParam, alpha: m.alpha }, items, itemFactors, users, userFactors, strengths)
+      return { name, trainedAt: Date.parse(m.trainedAt), lastSignalTs: m.lastSignalTs, trackWeight: m.trackWeight, model, popular: JSON.parse(popular.toString('utf8')) as PopularList[], folded: new Map() }
     } catch (err) {
       if (err instanceof SpoorError) throw err
-      throw new SpoorError('MODEL_INVALID', `${join(modelsDir(config), name)}: ${(err as Error).message}`)
+      throw new SpoorError('MODEL_INVALID', `${dir}: ${(err as Error).message}`)
     }
   }
 
@@ -168,8 +174,11 @@ export async function startRecommendServer (config: Config, log: Logger): Promis
     const newest = generations(config).filter(g => !failed.has(g)).at(-1)
     if (newest === undefined || newest === serving?.name) return false
     let next: Serving
+    const building = process.hrtime.bigint()
+    let buildMs: number
     try {
-      next = build(newest)
+      next = await build(newest)
+      buildMs = Number(process.hrtime.bigint() - building) / 1e6
     } catch (err) {
       failed.add(newest)
       log.error({ generation: newest, err: (err as Error).message }, 'model generation cannot be served; the one before stays')
@@ -192,7 +201,8 @@ export async function startRecommendServer (config: Config, log: Logger): Promis
     metrics.generation.reset()
     metrics.generation.set({ generation: newest }, 1)
     metrics.items.set(next.model.items)
-    log.info({ generation: newest, users: next.model.users, items: next.model.items, refolded: next.folded.size, lastSignalTs: next.lastSignalTs }, 'model generation served')
+    // buildMs: the files read and the native model built, off the event loop.
+    log.info({ generation: newest, users: next.model.users, items: next.model.items, refolded: next.folded.size, lastSignalTs: next.lastSignalTs, buildMs: Math.round(buildMs * 10) / 10 }, 'model generation served')
     return true
   }
 
@@ -402,10 +412,6 @@ function keyParam (asked: Asked, name: string, limits: IdLimits): string | null 
 const BECAUSE_N = 3
 
 const STATUS: Record<number, string> = { 200: '200 OK', 400: '400 Bad Request', 404: '404 Not Found', 500: '500 Internal Server Error', 503: '503 Service Unavailable' }
-
-function bytes (f: Float32Array): Buffer {
-  return Buffer.from(f.buffer, f.byteOffset, f.byteLength)
-}
 
 function listed (r: Ranked): Array<{ item: string, score: number }> {
   return r.items.map((item, i) => ({ item, score: Math.round(r.scores[i] * 1e6) / 1e6 }))

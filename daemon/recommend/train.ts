@@ -105,19 +105,24 @@ export function generations (config: Config): string[] {
   return readdirSync(dir).filter(name => !name.startsWith('.') && existsSync(join(dir, name, 'meta.json'))).sort()
 }
 
+/** A generation's meta.json, refused with SPOOR_E_MODEL_INVALID when it is of another format. */
+export function checkMeta (dir: string, text: string): GenerationMeta {
+  const meta = JSON.parse(text) as GenerationMeta
+  if (meta.format !== GENERATION_FORMAT) throw new SpoorError('MODEL_INVALID', `${dir} is format ${String(meta.format)}; this spoor reads format ${GENERATION_FORMAT} (train again)`)
+  return meta
+}
+
 /** Reads a generation's files; a generation of another format, or one whose files disagree, is refused. */
 export function readGeneration (config: Config, name: string): Generation {
   const dir = join(modelsDir(config), name)
-  const meta = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as GenerationMeta
-  if (meta.format !== GENERATION_FORMAT) throw new SpoorError('MODEL_INVALID', `${dir} is format ${String(meta.format)}; this spoor reads format ${GENERATION_FORMAT} (train again)`)
+  const meta = checkMeta(dir, readFileSync(join(dir, 'meta.json'), 'utf8'))
   const users = JSON.parse(readFileSync(join(dir, 'users.json'), 'utf8')) as string[]
   const items = JSON.parse(readFileSync(join(dir, 'items.json'), 'utf8')) as string[]
   const floats = (file: string, rows: number): Float32Array => {
     const bytes = readFileSync(join(dir, file))
     if (bytes.length !== rows * meta.rank * 4) throw new SpoorError('MODEL_INVALID', `${join(dir, file)} holds ${bytes.length} bytes, not ${rows} rows of ${meta.rank} floats`)
-    const out = new Float32Array(rows * meta.rank)
-    for (let i = 0; i < out.length; i++) out[i] = bytes.readFloatLE(i * 4)
-    return out
+    // Little-endian on disk, as on every platform spoor runs on; one copy, which also aligns the floats.
+    return new Float32Array(new Uint8Array(bytes).buffer)
   }
   const strengths = readFileSync(join(dir, 'strengths.bin'))
   const popular = JSON.parse(readFileSync(join(dir, 'popular.json'), 'utf8')) as PopularList[]

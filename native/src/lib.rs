@@ -507,6 +507,79 @@ fn ranked(m: &als::Model, scored: Vec<als::Scored>) -> Ranked {
     }
 }
 
+/// Builds a Recommender on a thread of libuv's pool, off the event loop: `loadRecommender`.
+pub struct LoadRecommender {
+    params: als::Params,
+    items_json: Vec<u8>,
+    item_factors: Vec<u8>,
+    users_json: Vec<u8>,
+    user_factors: Vec<u8>,
+    strengths: Vec<u8>,
+}
+
+impl napi::Task for LoadRecommender {
+    type Output = als::Model;
+    type JsValue = Recommender;
+
+    fn compute(&mut self) -> Result<Self::Output> {
+        let ids = |json: &[u8], what: &str| {
+            serde_json::from_slice::<Vec<String>>(json)
+                .map_err(|e| args::invalid(format!("{what} is not a JSON array of strings: {e}")))
+        };
+        let items = ids(&self.items_json, "items.json")?;
+        let users = ids(&self.users_json, "users.json")?;
+        als::Model::new(
+            self.params,
+            items,
+            &self.item_factors,
+            users,
+            &self.user_factors,
+            &self.strengths,
+        )
+        .map_err(|e| args::invalid(e.to_string()))
+    }
+
+    fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<Self::JsValue> {
+        Ok(Recommender { inner: output })
+    }
+}
+
+fn model_params(params: &ModelParams) -> Result<als::Params> {
+    if !(1..=500).contains(&params.rank) {
+        return Err(args::invalid(format!(
+            "rank {} is not 1 to 500",
+            params.rank
+        )));
+    }
+    Ok(als::Params {
+        rank: params.rank as usize,
+        reg_param: params.reg_param,
+        alpha: params.alpha,
+    })
+}
+
+/// A Recommender built from a generation's files as they are on disk (`items.json` and `users.json` as JSON arrays
+/// of strings), on a thread of libuv's pool: the event loop only copies the bytes, so a server swapping generations
+/// goes on answering meanwhile. Rejects saying what disagrees.
+#[napi(ts_return_type = "Promise<Recommender>")]
+pub fn load_recommender(
+    params: ModelParams,
+    items_json: BufferSlice,
+    item_factors: BufferSlice,
+    users_json: BufferSlice,
+    user_factors: BufferSlice,
+    strengths: BufferSlice,
+) -> Result<napi::bindgen_prelude::AsyncTask<LoadRecommender>> {
+    Ok(napi::bindgen_prelude::AsyncTask::new(LoadRecommender {
+        params: model_params(&params)?,
+        items_json: items_json.to_vec(),
+        item_factors: item_factors.to_vec(),
+        users_json: users_json.to_vec(),
+        user_factors: user_factors.to_vec(),
+        strengths: strengths.to_vec(),
+    }))
+}
+
 #[napi]
 impl Recommender {
     /// `itemFactors` and `userFactors` hold `rank` little-endian float32 a row, in the order of `items` and `users`;
@@ -521,17 +594,7 @@ impl Recommender {
         user_factors: BufferSlice,
         strengths: BufferSlice,
     ) -> Result<Self> {
-        if !(1..=500).contains(&params.rank) {
-            return Err(args::invalid(format!(
-                "rank {} is not 1 to 500",
-                params.rank
-            )));
-        }
-        let p = als::Params {
-            rank: params.rank as usize,
-            reg_param: params.reg_param,
-            alpha: params.alpha,
-        };
+        let p = model_params(&params)?;
         als::Model::new(p, items, &item_factors, users, &user_factors, &strengths)
             .map(|inner| Self { inner })
             .map_err(|e| args::invalid(e.to_string()))
