@@ -66,7 +66,9 @@ t.test('recommend train: ALS over signals and tracked views, written as a genera
   const views = [
     ...['b0', 'b1', 'b2', 'b3', 'b4'].map((it, i) => ({ uid: 'dev-carol', it, a: 'view', ...(i === 0 ? { lid: 'carol' } : {}) })),
     ...['a0', 'a1', 'a2', 'a3'].map(it => ({ uid: 'dev-anon', it, a: 'view' })),
-    { uid: 'dev-anon', a: 'page' }
+    { uid: 'dev-anon', a: 'page' },
+    // Recorded anonymously (the uid of 32 zeros): no one's view, left out of training.
+    ...['b5', 'b6'].map(it => ({ uid: '0'.repeat(32), it, a: 'view' }))
   ]
   const res = await fetch(`${daemon.url}/e`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(views) })
   t.equal(res.status, 204)
@@ -87,6 +89,7 @@ t.test('recommend train: ALS over signals and tracked views, written as a genera
   t.same(g.users.filter(u => u.startsWith('l:user-')).length, 24, 'every signalling user, as their login')
   t.ok(g.users.includes('l:carol'), 'the visitor who logged in is trained as their login, with their anonymous views')
   t.ok(g.users.includes('u:dev-anon'), 'an anonymous visitor is trained under their uid')
+  t.notOk(g.users.includes(`u:${'0'.repeat(32)}`), 'events recorded anonymously belong to no one')
   // The preferences trained: one record per user and item, 96 signals on distinct items and 9 viewed items.
   t.equal(g.strengths.length, (96 + 9) * 12, 'strengths.bin: a record for each user and item')
   const everyone = g.popular.find(l => l.channel === null && l.country === null)

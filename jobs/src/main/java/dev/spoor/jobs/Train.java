@@ -75,6 +75,9 @@ public final class Train {
   /** The version of the generation's files, which the server checks before it loads one. */
   static final int FORMAT = 2;
 
+  /** The uid of the events recorded anonymously, which training leaves out. */
+  static final String ANONYMOUS_UID = "00000000000000000000000000000000";
+
   /** Items kept in each list of popular items. */
   static final int POPULAR_TOP = 100;
 
@@ -132,7 +135,9 @@ public final class Train {
       String identityRead = "none";
       if (withHistory) {
         Dataset<Row> tracked = Jobs.cached(Jobs.unique(Jobs.rows(spark, history, o, List.of("id", "uid", "it", "ch", "co", "bot")), false, "uid", "it", "ch", "co")
-            .filter(col("it").isNotNull().and(col("it").notEqual(""))));
+            .filter(col("it").isNotNull().and(col("it").notEqual("")))
+            // Events recorded anonymously (DNT, GPC, a refused cookie: docs/privacy.md) belong to nobody.
+            .filter(col("uid").notEqual(ANONYMOUS_UID)));
         Jobs.People people = Jobs.people(spark, history.hbase(), o, tracked);
         Dataset<Row> viewed = Jobs.cached(Jobs.withPeople(tracked, people.canonical())
             .select(col("person"), col("it").as("item"), coalesce(col("ch"), lit("")).as("channel"), coalesce(col("co"), lit("")).as("country")));
