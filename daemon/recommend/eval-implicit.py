@@ -29,7 +29,8 @@ def main():
     user_items = sp.csr_matrix((values, (rows, cols)), shape=(len(users), len(items)), dtype=np.float32)
     model = AlternatingLeastSquares(
         factors=task["rank"], regularization=task["regParam"], alpha=1.0, iterations=task["iterations"],
-        use_cg=False, use_native=True, num_threads=1, random_state=1)
+        use_cg=False, use_native=True, num_threads=0, random_state=1)
+    # Its solver on every core, as Spark's local[*]; BLAS on one thread beside it, as implicit advises.
     with threadpool_limits(limits=1):
         started = time.perf_counter()
         model.fit(user_items, show_progress=False)

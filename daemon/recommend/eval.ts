@@ -218,6 +218,6 @@ export function printEval (e: EvalResult): string {
     ...(e.implicit !== undefined ? [`implicit ${e.implicit.version}, trained in   ${m(e.implicit.trained)}   ${e.implicit.fitSeconds.toFixed(1).padStart(6)} s      ${e.implicit.recommendMicros.toFixed(0)} µs`] : []),
     `folded-in users reach ${(e.spoor.foldIn.precision / e.spoor.trained.precision * 100).toFixed(0)}% of the trained-in users' P@${p.n}` +
       (e.implicit !== undefined ? `; spoor's P@${p.n} is ${(e.spoor.trained.precision / e.implicit.trained.precision).toFixed(3)}× implicit's, nDCG@${p.n} ${(e.spoor.trained.ndcg / e.implicit.trained.ndcg).toFixed(3)}×` : ''),
-    'train: spoor\'s is the whole `spoor recommend train` run (a JVM, Spark local, the job); implicit\'s is its fit() alone, one thread'
+    'train: spoor\'s is the whole `spoor recommend train` run (a JVM, Spark local, the job); implicit\'s is its fit() alone, on every core'
   ].join('\n')
 }
