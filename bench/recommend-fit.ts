@@ -13,25 +13,14 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { loadConfig } from '../daemon/config'
 import { evaluate, type EvalResult } from '../daemon/recommend/eval'
+import { generator } from '../daemon/reports/demo-data'
 import { ROOT } from './load'
 
 const GROUPS = 20
 
-/** A deterministic generator of numbers in [0, 1). */
-function random (seed: number): () => number {
-  let s = seed >>> 0
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0
-    let t = s
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 /** `size` ratings of 5 as `user item rating timestamp` lines: each user mostly within their taste group's items. */
 function ratings (size: number): string {
-  const rand = random(size)
+  const rand = generator(size)
   const users = Math.max(50, Math.floor(size / 50))
   const items = Math.max(100, Math.floor(size / 200))
   const perGroup = Math.floor(items / GROUPS)

@@ -22,6 +22,7 @@ import { ensureSignalsTable } from '../daemon/hbase/schema'
 import { SignalPublisher } from '../daemon/recommend/publisher'
 import { GENERATION_FORMAT } from '../daemon/recommend/train'
 import type { Percentiles } from './handler'
+import { generator } from '../daemon/reports/demo-data'
 import { ROOT, runWrk, type LoadResult } from './load'
 import { processTicks, CLK_TCK } from './proc'
 import { rssOf } from './servers'
@@ -36,21 +37,9 @@ const SIZES: Size[] = [
   { name: '100k items', items: 100000, users: 10000 }
 ]
 
-/** A deterministic generator of numbers in [0, 1). */
-function random (seed: number): () => number {
-  let s = seed >>> 0
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0
-    let t = s
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 /** A generation directory as Train.java writes one, with random factors and preferences. */
 function writeGeneration (modelsDir: string, size: Size, lastSignalTs: number): string {
-  const rand = random(size.items)
+  const rand = generator(size.items)
   const name = new Date().toISOString().replace(/[-:]/g, '').replace('.', '')
   const dir = join(modelsDir, name)
   mkdirSync(dir, { recursive: true })

@@ -68,8 +68,8 @@ export function demoDataDir (config: Config): string {
   return join(config.dataDir, 'demo-data')
 }
 
-/** A small seeded generator (mulberry32): a float in [0, 1). */
-function generator (seed: number): () => number {
+/** A small seeded generator (mulberry32): a float in [0, 1). The benchmarks' synthetic data uses it too. */
+export function generator (seed: number): () => number {
   let a = seed | 0
   return () => {
     a = (a + 0x6d2b79f5) | 0

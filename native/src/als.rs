@@ -282,53 +282,32 @@ impl Model {
 
     /// The `n` items most like `item` by the cosine of their factors, best first, the item itself left out.
     pub fn similar(&self, item: u32, n: usize) -> Vec<Scored> {
-        let rank = self.params.rank;
-        let v = &self.y[item as usize * rank..(item as usize + 1) * rank];
-        let norm = self.norms[item as usize];
-        let mut heap = BinaryHeap::with_capacity(n + 1);
-        if n == 0 {
-            return Vec::new();
-        }
-        for (i, row) in self.y.chunks_exact(rank).enumerate() {
-            if i as u32 == item {
-                continue;
-            }
-            offer(
-                &mut heap,
-                n,
-                Scored {
-                    item: i as u32,
-                    score: cosine(dot(v, row), norm, self.norms[i]),
-                },
-            );
-        }
-        sorted(heap)
+        self.most_like(item, 0..self.items.len() as u32, n)
     }
 
     /// Of the items in `prefs`, the `n` most like `item` by cosine, best first: why `item` was recommended.
     pub fn because(&self, prefs: &[(u32, f32)], item: u32, n: usize) -> Vec<Scored> {
-        let rank = self.params.rank;
-        let v = &self.y[item as usize * rank..(item as usize + 1) * rank];
-        let norm = self.norms[item as usize];
-        let mut heap = BinaryHeap::with_capacity(n + 1);
+        self.most_like(item, prefs.iter().map(|p| p.0), n)
+    }
+
+    /// Of `candidates`, the `n` most like `item` by the cosine of their factors, best first, `item` left out.
+    fn most_like(&self, item: u32, candidates: impl Iterator<Item = u32>, n: usize) -> Vec<Scored> {
         if n == 0 {
             return Vec::new();
         }
-        for &(j, _) in prefs {
-            if j == item {
-                continue;
-            }
-            let row = &self.y[j as usize * rank..(j as usize + 1) * rank];
-            offer(
-                &mut heap,
-                n,
-                Scored {
-                    item: j,
-                    score: cosine(dot(v, row), norm, self.norms[j as usize]),
-                },
-            );
+        let v = self.row(item);
+        let norm = self.norms[item as usize];
+        let mut heap = BinaryHeap::with_capacity(n + 1);
+        for j in candidates.filter(|&j| j != item) {
+            let score = cosine(dot(v, self.row(j)), norm, self.norms[j as usize]);
+            offer(&mut heap, n, Scored { item: j, score });
         }
         sorted(heap)
+    }
+
+    fn row(&self, i: u32) -> &[f32] {
+        let rank = self.params.rank;
+        &self.y[i as usize * rank..(i as usize + 1) * rank]
     }
 }
 
