@@ -24,19 +24,12 @@ export class SignalFeed {
   private running: Promise<void> | undefined
   private readonly sleeper = new Sleeper()
   private readonly connectLog = new RateLimit(10000)
-  private waiting: Array<() => void> = []
   connected = false
 
   constructor (private readonly config: Config, private readonly limits: SignalLimits, private readonly log: Logger, private readonly hooks: FeedHooks) {}
 
   start (): void {
     this.running ??= this.run()
-  }
-
-  /** Resolves once signals arrive (at once if they do). */
-  async consuming (): Promise<void> {
-    if (this.connected) return
-    await new Promise<void>(resolve => this.waiting.push(resolve))
   }
 
   async stop (): Promise<void> {
@@ -71,7 +64,6 @@ export class SignalFeed {
         this.connectLog.reset()
         this.log.info({ url: redactUrl(r.amqpUrl), exchange: t.exchange, queue }, 'signal feed consuming')
         await this.hooks.connected().catch((err: unknown) => this.log.warn({ err: describe(err) }, 'the signals published while the feed was away could not be read from HBase; they are folded in with the next generation'))
-        for (const resolve of this.waiting.splice(0)) resolve()
         const cause = await closed
         this.connected = false
         if (!this.stopping) this.log.warn({ err: cause?.message }, 'the signal feed lost RabbitMQ; reconnecting')

@@ -21,10 +21,7 @@ import { signalLimits, type Signal } from './signal'
 import { checkMeta, generations, modelsDir, type PopularList } from './train'
 
 /** n when a request does not say. */
-export const DEFAULT_N = 10
-
-/** Which way an answer to /recommend was found. */
-export type RecommendPath = 'model' | 'tracking' | 'popular'
+const DEFAULT_N = 10
 
 /** A generation being served: the native model, and what the routes need beside it. */
 interface Serving {
@@ -75,10 +72,6 @@ export interface RecommendServer {
   port: number
   /** The generation served, if any. */
   generation: () => string | undefined
-  /** Resolves once the signal feed consumes (at once if it does). */
-  feeding: () => Promise<void>
-  /** Looks for a newer generation now; resolves once it is served, or with false when there is none. */
-  reload: () => Promise<boolean>
   close: () => Promise<void>
 }
 
@@ -340,8 +333,6 @@ export async function startRecommendServer (config: Config, log: Logger): Promis
   return {
     port,
     generation: () => serving?.name,
-    feeding: async () => await feed.consuming(),
-    reload,
     close: async () => {
       clearInterval(timer)
       uws.us_listen_socket_close(token)
