@@ -55,7 +55,7 @@ const defs = [
 
   { key: 'server.host', kind: str, default: '127.0.0.1', doc: 'Address the collector listens on; use 0.0.0.0 behind a load balancer.' },
   { key: 'server.port', kind: int(0, 65535), default: 8800, doc: 'TCP port the collector listens on; 0 picks a free port and logs it.' },
-  { key: 'server.threads', kind: int(0, 64), default: 0, doc: 'Serving threads, each a uWebSockets.js app on the same port (SO_REUSEPORT); 0 means one per core.' },
+  { key: 'server.threads', kind: int(0, 64), default: 0, doc: 'Serving threads, each a uWebSockets.js app on the same port (SO_REUSEPORT); 0 means one per core. With 1 the server runs in the main thread, with one V8 heap fewer and no hand-over between threads.' },
   { key: 'server.trusted_proxies', kind: { type: 'strings' }, default: [], reload: true, doc: 'Addresses or CIDR ranges of load balancers whose X-Forwarded-For and Forwarded headers are believed; the client IP is the rightmost address in them that is not trusted. Empty: the socket address is the client.' },
   { key: 'server.demo', kind: bool, default: false, doc: 'Serve the demo page at / and the read-back endpoint GET /api/events, which read HBase; for development only.' },
   { key: 'server.cors_origins', kind: { type: 'strings' }, default: ['*'], reload: true, doc: 'Origins allowed to POST /e from a browser with credentials; "*" allows any origin by echoing it.' },

@@ -1,4 +1,5 @@
-// The collector's main thread: starts the serving threads, commits their batches to the buffer, runs the flush, reloads and drains.
+// The collector's main thread: starts the servers (serving threads, or with server.threads = 1 a server in this
+// thread), commits their batches to the buffer, runs the flush, reloads and drains.
 
 import { createServer, type AddressInfo } from 'node:net'
 import { availableParallelism } from 'node:os'
@@ -11,7 +12,7 @@ import { errors } from '../errors'
 import { Flusher, type FlushObserver } from './flush'
 import type { Logger } from '../log'
 import { Sessions, sessionOptions } from '../native'
-import type { ThreadData, ToMain, ToThread } from '../http/serving-thread'
+import { serve, type ThreadData, type ToMain, type ToThread } from '../http/serving'
 import { SharedState } from './shared-state'
 
 export interface Collector {
@@ -40,13 +41,31 @@ export interface CollectorHooks {
   onBatch?: (events: number, bytes: number) => void
 }
 
-class ServingThread {
+/**
+ * The serving thread's young generation, in MiB. What a request allocates dies before the next one, so a small one is
+ * as cheap to collect as V8's default (which grows to 48 MiB under load) and keeps the RSS down: measured side by side
+ * with bench/ab.sh, docs/benchmarks.md#memory.
+ */
+const SERVING_YOUNG_GENERATION_MB = 4
+
+type OnBatch = (server: Serving, id: number, batch: Buffer) => void
+
+/** A server as the main thread sees it: in a worker thread of its own, or in the main thread. */
+interface Serving {
+  readonly stopped: Promise<void>
+  listening: () => Promise<number>
+  post: (message: ToThread) => void
+  /** Ends a serving thread once it has stopped; nothing to end for a server in the main thread. */
+  end: () => Promise<void>
+}
+
+class ServingThread implements Serving {
   readonly worker: Worker
   readonly stopped: Promise<void>
   private stop: () => void = () => {}
 
-  constructor (data: ThreadData, onBatch: (thread: ServingThread, id: number, batch: Buffer) => void, log: Logger) {
-    this.worker = new Worker(join(__dirname, '..', 'http', 'serving-thread.js'), { workerData: data })
+  constructor (data: ThreadData, onBatch: OnBatch, log: Logger) {
+    this.worker = new Worker(join(__dirname, '..', 'http', 'serving-thread.js'), { workerData: data, resourceLimits: { maxYoungGenerationSizeMb: SERVING_YOUNG_GENERATION_MB } })
     this.stopped = new Promise(resolve => { this.stop = resolve })
     this.worker.on('message', (m: ToMain) => {
       if (m.type === 'batch') onBatch(this, m.id, Buffer.from(m.batch.buffer, m.batch.byteOffset, m.batch.byteLength))
@@ -74,6 +93,46 @@ class ServingThread {
   post (message: ToThread): void {
     this.worker.postMessage(message)
   }
+
+  async end (): Promise<void> {
+    await this.worker.terminate()
+  }
+}
+
+/**
+ * The one server of `server.threads = 1`, in the main thread: no second V8 heap, and no hand-over between threads.
+ * The messages are the serving thread's, delivered as calls in a later microtask, so that neither side runs inside
+ * the other's call, as with a worker's port.
+ */
+class MainThreadServer implements Serving {
+  readonly stopped: Promise<void>
+  private readonly port: Promise<number>
+  private handler: (message: ToThread) => void = () => {}
+
+  constructor (data: ThreadData, onBatch: OnBatch) {
+    let stop: () => void = () => {}
+    let listening: (port: number) => void = () => {}
+    this.stopped = new Promise(resolve => { stop = resolve })
+    this.port = new Promise(resolve => { listening = resolve })
+    serve(data, {
+      send: m => queueMicrotask(() => {
+        if (m.type === 'batch') onBatch(this, m.id, Buffer.from(m.batch.buffer, m.batch.byteOffset, m.batch.byteLength))
+        else if (m.type === 'stopped') stop()
+        else listening(m.port)
+      }),
+      onMessage: handler => { this.handler = handler }
+    })
+  }
+
+  async listening (): Promise<number> {
+    return await this.port
+  }
+
+  post (message: ToThread): void {
+    queueMicrotask(() => this.handler(message))
+  }
+
+  async end (): Promise<void> {}
 }
 
 /** A TCP port on `host` that nothing listens on right now. */
@@ -123,7 +182,7 @@ export async function startCollector (config: Config, log: Logger, hooks: Collec
     writableAgain.unref()
   }
 
-  function commit (thread: ServingThread, id: number, handedOver: Buffer): void {
+  function commit (thread: Serving, id: number, handedOver: Buffer): void {
     const batch = withSessions(handedOver)
     const events = batch.readUInt32BE(4)
     buffer.append(batch).then(
@@ -155,8 +214,8 @@ export async function startCollector (config: Config, log: Logger, hooks: Collec
   // so for server.port 0, a free port is found first.
   let current = config
   const port = config.server.port === 0 ? await freePort(config.server.host) : config.server.port
-  const serving = Array.from({ length: threads }, (_, index) =>
-    new ServingThread({ config: { ...config, server: { ...config.server, port } }, index, threads, sab: state.sab }, commit, log))
+  const data = (index: number): ThreadData => ({ config: { ...config, server: { ...config.server, port } }, index, threads, sab: state.sab })
+  const serving: Serving[] = threads === 1 ? [new MainThreadServer(data(0), commit)] : Array.from({ length: threads }, (_, index) => new ServingThread(data(index), commit, log))
   await Promise.all(serving.map(async t => await t.listening()))
   log.info({ host: config.server.host, port, threads }, 'listening')
   flusher.kick()
@@ -189,7 +248,7 @@ export async function startCollector (config: Config, log: Logger, hooks: Collec
     async abort () {
       for (const t of serving) t.post({ type: 'abort' })
       await Promise.race([Promise.all(serving.map(async t => await t.stopped)), sleep(1000)])
-      await Promise.all(serving.map(async t => await t.worker.terminate()))
+      await Promise.all(serving.map(async t => await t.end()))
     },
     async close () {
       state.draining = true
@@ -200,7 +259,7 @@ export async function startCollector (config: Config, log: Logger, hooks: Collec
       for (const t of serving) t.post({ type: 'stop' })
       await Promise.all(serving.map(async t => await t.stopped))
       await flusher.stop(current.shutdown.timeoutSeconds * 1000)
-      await Promise.all(serving.map(async t => await t.worker.terminate()))
+      await Promise.all(serving.map(async t => await t.end()))
       await buffer.close()
       log.info({ left: buffer.batchCount }, 'stopped')
     }
