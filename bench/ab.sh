@@ -5,6 +5,8 @@
 # DIR_A and DIR_B are built checkouts (npm run build). Each round runs A then B: `spoor serve` with one serving thread
 # pinned to core 0, HBase at HB_PORT (default 1: the flush is off and the buffer only grows, high-water mark 8 GiB),
 # `wrk -t1 -c64` pinned to core 1, 2 s of warm-up then 5 s measured; CPU from /proc/PID/stat (utime + stime).
+# NODE_FLAGS_A and NODE_FLAGS_B, when set, are node's own options for that side (the same build with different V8
+# flags, for example): `NODE_FLAGS_B=--max-semi-space-size=2 bench/ab.sh main main 3 pixel`.
 set -euo pipefail
 A=$1; B=$2; N=${3:-3}; KIND=${4:-pixel}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -32,7 +34,9 @@ for _ in $(seq 1 "$N"); do
     data=$(mktemp -d)
     printf 'data_dir = "%s"\n[server]\nport = %s\nthreads = 1\n[hbase]\nport = %s\n[shutdown]\ndrain_seconds = 0\n[buffer]\nhigh_water_bytes = 8589934592\nmax_bytes = 17179869184\n[admin]\nenabled = false\n[log]\nlevel = "error"\n' \
       "$data" "$port" "${HB_PORT:-1}" > "$data/spoor.toml"
-    (cd "$d" && exec taskset -c 0 node dist/daemon/cli.js serve --config "$data/spoor.toml" > "$data/log" 2>&1) &
+    flags=$([ $v = A ] && echo "${NODE_FLAGS_A:-}" || echo "${NODE_FLAGS_B:-}")
+    # shellcheck disable=SC2086 # the flags are words
+    (cd "$d" && exec taskset -c 0 node $flags dist/daemon/cli.js serve --config "$data/spoor.toml" > "$data/log" 2>&1) &
     pid=$!
     for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/healthz" && break; sleep 0.1; done
     load 2s > /dev/null

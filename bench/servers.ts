@@ -148,8 +148,8 @@ async function accepting (port: number, s: Started, timeoutMs = 10000): Promise<
   }
 }
 
-export async function startBare (cpus: string): Promise<Running> {
-  return await startLogging(cpus, [process.execPath, 'dist/bench/bare-uws.js'])
+export async function startBare (cpus: string, nodeFlags: string[] = []): Promise<Running> {
+  return await startLogging(cpus, [process.execPath, ...nodeFlags, 'dist/bench/bare-uws.js'])
 }
 
 export async function startNodePino (cpus: string): Promise<Running> {
@@ -226,6 +226,8 @@ export interface SpoorOptions {
   threads: number
   /** false: HBase on a closed port, so that flushes are refused at once and back off, costing next to nothing. */
   flush: boolean
+  /** node's own options, before the script: `--perf-basic-prof` for bench/profile.ts. */
+  nodeFlags?: string[]
 }
 
 /**
@@ -307,7 +309,7 @@ export async function startSpoor (cpus: string, hbase: HBaseTarget, o: SpoorOpti
   const configPath = join(dataDir, 'spoor.toml')
   const config = spoorConfig(dataDir, hbase, o)
   writeFileSync(configPath, config)
-  const server = await startLogging(cpus, [process.execPath, 'dist/daemon/cli.js', 'serve', '--config', configPath], () => rmSync(dataDir, { recursive: true, force: true }))
+  const server = await startLogging(cpus, [process.execPath, ...(o.nodeFlags ?? []), 'dist/daemon/cli.js', 'serve', '--config', configPath], () => rmSync(dataDir, { recursive: true, force: true }))
   const health = async (): Promise<Health> => await (await fetch(`http://127.0.0.1:${server.port}/healthz`)).json() as Health
   return {
     ...server,
