@@ -34,6 +34,7 @@ import { freePort } from '../daemon/pipeline/collector'
 import { HBaseClient } from '../daemon/hbase/client'
 import { ensureSchema, FAMILY } from '../daemon/hbase/schema'
 import { JDK17_FLAGS, mavenClasspath } from '../daemon/dev/jvm'
+import type { TColumnValue } from '../daemon/hbase/thrift-gen/hbase_types'
 import { measureProbeLag, spoorProbeTarget, type LagResult, type ProbeTarget } from './lag'
 import { PIXEL, ROOT, runAutocannon, shellLine, type LoadResult, type Workload } from './load'
 import { CLK_TCK, machine, waitQuiet, type Quiet } from './proc'
@@ -106,6 +107,12 @@ export interface SteadyResult {
   /** CPU seconds of each process, by name. */
   cpuByProcess: Record<string, number>
   lag: LagResult
+  /**
+   * The seed only: every event's lag, from nginx's `$msec` in its log line to the timestamp the region server gave
+   * its cells (the sink sets none), in ms. Exact and for every event rather than for the probes; it leaves out the
+   * few ms between a put and its row being readable, which the probes include.
+   */
+  rowLagMs?: { events: number, p50: number, p90: number, p99: number, max: number }
   quiet: Quiet
 }
 
@@ -192,6 +199,36 @@ async function readIds (port: number, table: string, family: string, qualifier: 
     }
     return { rows, ids }
   })
+}
+
+function percentile (sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * p / 100) - 1)]
+}
+
+/** The seed's rows: for each measured event, its cell's timestamp less nginx's `$msec` (column t). */
+async function seedRowLag (port: number, table: string): Promise<SteadyResult['rowLagMs']> {
+  const lags: number[] = []
+  await withClient(port, async client => {
+    const columns = ['t', 'q'].map(q => ({ family: Buffer.from(FLUME_FAMILY), qualifier: Buffer.from(q) }))
+    const scanner = await client.openScanner(table, { columns, caching: 2000 })
+    try {
+      for (;;) {
+        const chunk = await client.getScannerRows(scanner, 2000)
+        if (chunk.length === 0) break
+        for (const r of chunk) {
+          const cell = (q: string): TColumnValue | undefined => r.columnValues.find(c => c.qualifier.toString() === q)
+          const t = cell('t')
+          const q = cell('q')
+          if (t === undefined || q === undefined || measured(itOf(q.value.toString('utf8'))) === undefined || t.timestamp === undefined) continue
+          lags.push(t.timestamp.toNumber() - Math.round(Number(t.value.toString('utf8')) * 1000))
+        }
+      }
+    } finally {
+      await client.closeScanner(scanner)
+    }
+  })
+  lags.sort((a, b) => a - b)
+  return { events: lags.length, p50: percentile(lags, 50), p90: percentile(lags, 90), p99: percentile(lags, 99), max: lags[lags.length - 1] }
 }
 
 /** The `it` of a request line such as `/p.gif?uid=…&it=ID&…`. */
@@ -287,6 +324,8 @@ interface Pipeline {
   delivered: () => Promise<number>
   /** Distinct measured events and rows in its table. */
   stored: () => Promise<{ rows: number, ids: Set<string> }>
+  /** Every stored event's lag where the table shows it (the seed's); undefined where it does not (spoor's cells carry the event's time). */
+  rowLag?: () => Promise<SteadyResult['rowLagMs']>
   /** Which collectors can be killed, and how each is killed and started again. */
   kills: Array<{ name: string, kill: () => Promise<number> }>
   /** After the load: lets it deliver all it still holds; the seed stops nginx so that it writes its buffer. */
@@ -347,6 +386,7 @@ async function seedPipeline (o: FlumeOptions, classpath: string, stamp: string):
     probe,
     delivered: async () => earlierDrained + await agent.drained(),
     stored: async () => await readIds(o.thriftPort, table, FLUME_FAMILY, 'q', q => measured(itOf(q))),
+    rowLag: async () => await seedRowLag(o.thriftPort, table),
     kills: [
       {
         name: 'nginx',
@@ -477,6 +517,7 @@ async function steadyRun (o: FlumeOptions, p: Pipeline): Promise<SteadyResult> {
   const seconds = (performance.now() - started) / 1000
   const ticks = p.processes().map((x, i) => ({ name: x.name, ticks: x.ticks() - ticksBefore[i] }))
   const { rows, ids } = await p.stored()
+  const rowLagMs = await p.rowLag?.()
   const delivered = ids.size
   const cpuSeconds = ticks.reduce((n, x) => n + x.ticks, 0) / CLK_TCK
   return {
@@ -489,6 +530,7 @@ async function steadyRun (o: FlumeOptions, p: Pipeline): Promise<SteadyResult> {
     cpuUsPerEvent: round(cpuSeconds * 1e6 / delivered),
     cpuByProcess: Object.fromEntries(ticks.map(x => [x.name, round(x.ticks / CLK_TCK, 2)])),
     lag,
+    ...(rowLagMs === undefined ? {} : { rowLagMs }),
     quiet
   }
 }
@@ -600,6 +642,7 @@ export function flumeMarkdown (r: FlumeResult): string {
     '| --- | --- | --- | --- | --- | --- |',
     row('seed: nginx + Flume', r.seed),
     row('spoor', r.spoor),
+    ...(r.seed.steady.rowLagMs === undefined ? [] : ['', `The seed's lag over all ${r.seed.steady.rowLagMs.events.toLocaleString('en')} events, from nginx's \`$msec\` to the region server's cell timestamp: p50 ${r.seed.steady.rowLagMs.p50} ms, p90 ${r.seed.steady.rowLagMs.p90} ms, p99 ${r.seed.steady.rowLagMs.p99} ms, max ${r.seed.steady.rowLagMs.max} ms. spoor's cells carry the event's own time, so only its probes measure it.`]),
     '',
     '| goal | measured | |',
     '| --- | --- | --- |',
