@@ -2,9 +2,10 @@
 // channel, HBase 2 sink) → HBase, against spoor, at the same offered load into the same HBase.
 //
 // Usage: node dist/bench/flume.js --hbase-port P --zk-port Z [--rate N] [--seconds S] [--kill-seconds S] [--no-kills]
-//                                 [--salt-buckets N] [--quiet-wait S] [--quick] [--out DIR]
-//   default   2000 requests/s for 20 s, kill runs of 20 s, 16 salt buckets, up to 15 s of waiting for a quiet
-//             machine before each run; --quick: 3 s runs, no quiet wait. Results in
+//                                 [--taildir-backoff-ms MS] [--salt-buckets N] [--quiet-wait S] [--quick] [--out DIR]
+//   default   2000 requests/s for 20 s, kill runs of 20 s, Flume's own TAILDIR back-off (up to 5000 ms), 16 salt
+//             buckets, up to 15 s of waiting for a quiet machine before each run; --quick: 3 s runs of which the kill
+//             runs 4 s, no quiet wait. Results in
 //             bench/results/<date>-<host>-flume.{json,md} (--quick: bench/results/tmp/).
 // Needs a build, a running local HBase (Thrift2 gateway on P, ZooKeeper on Z), nginx, JDK 17 and Maven: the Flume
 // agent's jars come from Maven Central through bench/java/flume/pom.xml, resolved once per version of that pom.
@@ -83,6 +84,11 @@ export interface FlumeOptions {
   dataDir: string
   /** Seconds of each kill run; the kill comes halfway. 0: no kill runs. */
   killSeconds: number
+  /**
+   * TAILDIR's maxBackOffSleep in ms; default Flume's 5000. The source ends each read at the end of the log, which
+   * counts as an idle poll, so under steady load it sleeps 1, 2 … up to this many seconds between reads.
+   */
+  taildirMaxBackoffMs?: number
   /** Called with progress lines. */
   note?: (text: string) => void
 }
@@ -147,6 +153,8 @@ export interface PipelineResult {
 
 export interface FlumeResult {
   rate: number
+  /** TAILDIR's maxBackOffSleep in ms. */
+  taildirMaxBackoffMs: number
   seconds: number
   killSeconds: number
   saltBuckets: number
@@ -243,7 +251,7 @@ const measured = (id: string | undefined): string | undefined => id === undefine
 // The Flume agent
 
 /** The agent's configuration: TAILDIR on nginx's access log, a file channel, the HBase 2 sink with the regex serializer. */
-export function flumeConfig (dir: string, logFile: string, table: string, zkPort: number | string): string {
+export function flumeConfig (dir: string, logFile: string, table: string, zkPort: number | string, maxBackoffMs = TAILDIR_MAX_BACKOFF_MS): string {
   return `# spoor's benchmark: the seed's pipeline, nginx's access log to HBase through Flume 1.11.0. Flume's defaults
 # otherwise: TAILDIR and the sink take batches of 100, the file channel holds up to 1,000,000 events.
 seed.sources = log
@@ -254,6 +262,7 @@ seed.sources.log.channels = file
 seed.sources.log.positionFile = ${dir}/taildir_position.json
 seed.sources.log.filegroups = access
 seed.sources.log.filegroups.access = ${logFile}
+seed.sources.log.maxBackOffSleep = ${maxBackoffMs}
 seed.channels.file.type = file
 seed.channels.file.checkpointDir = ${dir}/checkpoint
 seed.channels.file.dataDirs = ${dir}/data
@@ -267,6 +276,9 @@ seed.sinks.hbase.serializer.regex = ${LOG_REGEX.replace(/\\/g, '\\\\')}
 seed.sinks.hbase.serializer.colNames = ${FLUME_COLUMNS.join(',')}
 `
 }
+
+/** TAILDIR's own default maxBackOffSleep. */
+const TAILDIR_MAX_BACKOFF_MS = 5000
 
 const FLUME_DIR = join(ROOT, 'bench', 'java', 'flume')
 
@@ -288,7 +300,7 @@ type FlumeMetrics = Record<string, Record<string, string>>
 interface FlumeAgent extends Running {
   metrics: () => Promise<FlumeMetrics>
   /** Events the sink has written to HBase since this agent started. */
-  drained: () => Promise<number>
+  written: () => Promise<number>
 }
 
 /** Starts the agent pinned to `cpus`; resolves once its source, channel and sink have started. */
@@ -308,7 +320,7 @@ async function startFlume (cpus: string, classpath: string, configFile: string):
     }
     await sleep(100)
   }
-  return { ...running(s, monitorPort), metrics, drained: async () => Number((await metrics())['SINK.hbase'].EventDrainSuccessCount) }
+  return { ...running(s, monitorPort), metrics, written: async () => Number((await metrics())['SINK.hbase'].EventDrainSuccessCount) }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -329,7 +341,7 @@ interface Pipeline {
   /** Which collectors can be killed, and how each is killed and started again. */
   kills: Array<{ name: string, kill: () => Promise<number> }>
   /** After the load: lets it deliver all it still holds; the seed stops nginx so that it writes its buffer. */
-  drain: () => Promise<{ logged?: number }>
+  deliverRest: () => Promise<{ logged?: number }>
   stop: () => Promise<void>
 }
 
@@ -360,13 +372,13 @@ async function seedPipeline (o: FlumeOptions, classpath: string, stamp: string):
   const port = await freePort()
   const logFile = join(nginxDir, 'access.log')
   const configFile = join(agentDir, 'agent.conf')
-  writeFileSync(configFile, flumeConfig(agentDir, logFile, table, o.zkPort))
+  writeFileSync(configFile, flumeConfig(agentDir, logFile, table, o.zkPort, o.taildirMaxBackoffMs))
   let nginx = await startNginx(SERVER_CPUS, 1, { dir: nginxDir, port })
   let agent = await startFlume(SERVER_CPUS, classpath, configFile)
   const client = await HBaseClient.connect({ host: '127.0.0.1', port: o.thriftPort, requestTimeoutMs: 120_000 })
   // The counters of processes that were killed and started again, so that a run's CPU covers them all.
   let earlierTicks = { nginx: 0, flume: 0 }
-  let earlierDrained = 0
+  let earlierWritten = 0
   const probe: ProbeTarget = {
     port,
     // The sink's row keys start with the time it wrote them, in ms: the probe's row is at or after its sending.
@@ -384,7 +396,7 @@ async function seedPipeline (o: FlumeOptions, classpath: string, stamp: string):
       { name: 'flume', ticks: () => earlierTicks.flume + agent.cpuTicks() }
     ],
     probe,
-    delivered: async () => earlierDrained + await agent.drained(),
+    delivered: async () => earlierWritten + await agent.written(),
     stored: async () => await readIds(o.thriftPort, table, FLUME_FAMILY, 'q', q => measured(itOf(q))),
     rowLag: async () => await seedRowLag(o.thriftPort, table),
     kills: [
@@ -402,7 +414,7 @@ async function seedPipeline (o: FlumeOptions, classpath: string, stamp: string):
         name: 'flume',
         kill: async () => {
           earlierTicks.flume += agent.cpuTicks()
-          earlierDrained += await agent.drained()
+          earlierWritten += await agent.written()
           const killed = Date.now()
           await killTree(agent)
           agent = await startFlume(SERVER_CPUS, classpath, configFile)
@@ -410,7 +422,7 @@ async function seedPipeline (o: FlumeOptions, classpath: string, stamp: string):
         }
       }
     ],
-    drain: async () => {
+    deliverRest: async () => {
       // SIGTERM: nginx's workers write their log buffers as they exit. Then the agent has every line it will get.
       earlierTicks.nginx += nginx.cpuTicks()
       await nginx.stop()
@@ -465,7 +477,7 @@ async function spoorPipeline (o: FlumeOptions, stamp: string): Promise<Pipeline>
         return Date.now() - killed
       }
     }],
-    drain: async () => {
+    deliverRest: async () => {
       await spoor.flushed(DRAIN_TIMEOUT_MS)
       return {}
     },
@@ -541,7 +553,7 @@ async function killRun (o: FlumeOptions, p: Pipeline, which: Pipeline['kills'][n
   await sleep(o.killSeconds * 500)
   const downMs = await which.kill()
   const l = await load
-  const { logged } = await p.drain()
+  const { logged } = await p.deliverRest()
   const { rows, ids } = await p.stored()
   let stored = 0
   for (const id of ids) if (!idsBefore.has(id)) stored++
@@ -600,6 +612,7 @@ export async function flumeBench (o: FlumeOptions): Promise<FlumeResult> {
   const spoorTarget: HBaseTarget = { port: o.thriftPort, userTable: '$USER_TABLE', timeTable: '$TIME_TABLE', saltBuckets: o.saltBuckets }
   return {
     rate: o.rate,
+    taildirMaxBackoffMs: o.taildirMaxBackoffMs ?? TAILDIR_MAX_BACKOFF_MS,
     seconds: o.seconds,
     killSeconds: o.killSeconds,
     saltBuckets: o.saltBuckets,
@@ -613,7 +626,7 @@ export async function flumeBench (o: FlumeOptions): Promise<FlumeResult> {
       nginx: shellLine(['taskset', '-c', SERVER_CPUS, 'nginx', '-e', '$DIR/error.log', '-p', '$DIR', '-c', '$DIR/nginx.conf']),
       nginxConfig: nginxConfig('$DIR', '$PORT', 1),
       flume: shellLine(['taskset', '-c', SERVER_CPUS, ...flumeArgv('$(cat .spoor/bench-flume/classpath-*.txt)', '$FLUME_DIR/agent.conf', '$MONITOR_PORT')]),
-      flumeConfig: flumeConfig('$FLUME_DIR', '$DIR/access.log', '$TABLE', o.zkPort),
+      flumeConfig: flumeConfig('$FLUME_DIR', '$DIR/access.log', '$TABLE', o.zkPort, o.taildirMaxBackoffMs),
       flumePom: 'bench/java/flume/pom.xml (mvn dependency:build-classpath)',
       spoor: shellLine(['taskset', '-c', SERVER_CPUS, 'node', 'dist/daemon/cli.js', 'serve', '--config', '$DATA_DIR/spoor.toml']),
       spoorConfig: spoorConfig('$DATA_DIR', spoorTarget, { threads: 1, flush: true }),
@@ -636,7 +649,8 @@ export function flumeMarkdown (r: FlumeResult): string {
       `${Object.entries(s.cpuByProcess).map(([n, c]) => `${n} ${c} s`).join(', ')} | ${s.lag.lagMs.p50} / ${s.lag.lagMs.p99} (${s.lag.probes}) | ${kills === '' ? 'not run' : kills} |`
   }
   const lines = [
-    `At ${r.rate.toLocaleString('en')} pixels/s for ${r.seconds} s (autocannon paced, 8 connections, on core ${r.loadCpus}; the pipeline on core ${r.serverCpus}):`,
+    `At ${r.rate.toLocaleString('en')} pixels/s for ${r.seconds} s (autocannon paced, 8 connections, on core ${r.loadCpus}; the pipeline on core ${r.serverCpus}; ` +
+      `Flume's TAILDIR back-off up to ${r.taildirMaxBackoffMs} ms${r.taildirMaxBackoffMs === TAILDIR_MAX_BACKOFF_MS ? ', its default' : ''}):`,
     '',
     '| pipeline | delivered/s (events) | CPU µs per delivered event | CPU by process | lag p50 / p99 ms (probes) | SIGKILL mid-load |',
     '| --- | --- | --- | --- | --- | --- |',
@@ -651,7 +665,7 @@ export function flumeMarkdown (r: FlumeResult): string {
   ]
   const kills = [...r.seed.kills.map(k => ['seed', k] as const), ...r.spoor.kills.map(k => ['spoor', k] as const)]
   if (kills.length > 0) {
-    lines.push('', `Kill runs: ${r.killSeconds} s at the same rate, SIGKILL halfway, the collector started again on the same files and port, then drained.`, '',
+    lines.push('', `Kill runs: ${r.killSeconds} s at the same rate, SIGKILL halfway, the collector started again on the same files and port, and given time to deliver all it held.`, '',
       '| pipeline | killed | answered 2xx | failed | in nginx\'s log | stored | rows | lost | stored, not answered | duplicated | down ms |',
       '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
       ...kills.map(([name, k]) => `| ${name} | ${k.killed} | ${k.answered} | ${k.failed} | ${k.logged ?? '–'} | ${k.stored} | ${k.rows} | ${k.lost} | ${k.storedUnanswered} | ${k.duplicated} | ${k.downMs} |`))
@@ -679,6 +693,7 @@ async function main (): Promise<void> {
       seconds: { type: 'string' },
       'kill-seconds': { type: 'string' },
       'no-kills': { type: 'boolean', default: false },
+      'taildir-backoff-ms': { type: 'string' },
       'salt-buckets': { type: 'string', default: String(defaults().hbase.saltBuckets) },
       'quiet-wait': { type: 'string' },
       quick: { type: 'boolean', default: false },
@@ -699,12 +714,14 @@ async function main (): Promise<void> {
   if (!Number.isInteger(saltBuckets) || saltBuckets < 1 || saltBuckets > 256) throw new RangeError('--salt-buckets must be an integer from 1 to 256')
   const quietWaitMs = 1000 * Number(values['quiet-wait'] ?? (quick ? 0 : 15))
   if (!Number.isFinite(quietWaitMs) || quietWaitMs < 0) throw new RangeError('--quiet-wait must be a number of seconds, 0 or more')
+  const taildirMaxBackoffMs = Number(values['taildir-backoff-ms'] ?? TAILDIR_MAX_BACKOFF_MS)
+  if (!Number.isInteger(taildirMaxBackoffMs) || taildirMaxBackoffMs < 1) throw new RangeError('--taildir-backoff-ms must be a positive integer')
   const out = values.out ?? join(ROOT, 'bench', 'results', ...(quick ? ['tmp'] : []))
   const dataDir = mkdtempSync(join(tmpdir(), 'spoor-bench-flume-'))
   const started = new Date()
   const note = (text: string): void => { process.stderr.write(`${text}\n`) }
   try {
-    const r = await flumeBench({ thriftPort, zkPort, saltBuckets, seconds, rate, quietWaitMs, dataDir, killSeconds, note })
+    const r = await flumeBench({ thriftPort, zkPort, saltBuckets, seconds, rate, quietWaitMs, dataDir, killSeconds, taildirMaxBackoffMs, note })
     const base = writeFlumeResults(out, started, shellLine(['node', 'dist/bench/flume.js', ...process.argv.slice(2)]), r)
     note(`results: ${base}.json, ${base}.md`)
     process.stdout.write(flumeMarkdown(r))
