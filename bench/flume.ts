@@ -4,8 +4,8 @@
 // Usage: node dist/bench/flume.js --hbase-port P --zk-port Z [--rate N] [--seconds S] [--kill-seconds S] [--no-kills]
 //                                 [--taildir-backoff-ms MS] [--salt-buckets N] [--quiet-wait S] [--quick] [--out DIR]
 //   default   2000 requests/s for 20 s, kill runs of 20 s, Flume's own TAILDIR back-off (up to 5000 ms), 16 salt
-//             buckets, up to 15 s of waiting for a quiet machine before each run; --quick: 3 s runs of which the kill
-//             runs 4 s, no quiet wait. Results in
+//             buckets, up to 15 s of waiting for a quiet machine before each run; --quick: steady runs of 3 s, kill
+//             runs of 4 s, no quiet wait. Results in
 //             bench/results/<date>-<host>-flume.{json,md} (--quick: bench/results/tmp/).
 // Needs a build, a running local HBase (Thrift2 gateway on P, ZooKeeper on Z), nginx, JDK 17 and Maven: the Flume
 // agent's jars come from Maven Central through bench/java/flume/pom.xml, resolved once per version of that pom.
@@ -141,7 +141,7 @@ export interface KillResult {
   storedUnanswered: number
   /** rows − stored: events stored more than once. */
   duplicated: number
-  /** Milliseconds from the kill until the collector answered again (nginx, spoor) or until it had started (Flume). */
+  /** Milliseconds from the kill until the collector listened again (nginx, spoor) or had started (Flume). */
   downMs: number
   load: LoadResult
 }
@@ -351,16 +351,6 @@ async function killTree (r: Running): Promise<void> {
   await r.stop(5000)
 }
 
-async function answering (port: number): Promise<void> {
-  const deadline = Date.now() + 60_000
-  for (;;) {
-    const ok = await fetch(`http://127.0.0.1:${port}/p.gif?it=warm-check`).then(async r => { await r.arrayBuffer(); return r.status === 200 }, () => false)
-    if (ok) return
-    if (Date.now() > deadline) throw new Error(`nothing answered on port ${port} within 60 s`)
-    await sleep(5)
-  }
-}
-
 async function seedPipeline (o: FlumeOptions, classpath: string, stamp: string): Promise<Pipeline> {
   const table = `${stamp}_flume`
   await withClient(o.thriftPort, async c => await c.createTable(table, [{ name: Buffer.from(FLUME_FAMILY), maxVersions: 1 }]))
@@ -377,7 +367,7 @@ async function seedPipeline (o: FlumeOptions, classpath: string, stamp: string):
   let agent = await startFlume(SERVER_CPUS, classpath, configFile)
   const client = await HBaseClient.connect({ host: '127.0.0.1', port: o.thriftPort, requestTimeoutMs: 120_000 })
   // The counters of processes that were killed and started again, so that a run's CPU covers them all.
-  let earlierTicks = { nginx: 0, flume: 0 }
+  const earlierTicks = { nginx: 0, flume: 0 }
   let earlierWritten = 0
   const probe: ProbeTarget = {
     port,
@@ -473,7 +463,6 @@ async function spoorPipeline (o: FlumeOptions, stamp: string): Promise<Pipeline>
         const killed = Date.now()
         await killTree(spoor)
         spoor = await startSpoor(SERVER_CPUS, target, { threads: 1, flush: true, port, dataDir })
-        await answering(port)
         return Date.now() - killed
       }
     }],
