@@ -85,7 +85,7 @@ export interface FlumeOptions {
   /** Seconds of each kill run; the kill comes halfway. 0: no kill runs. */
   killSeconds: number
   /**
-   * TAILDIR's maxBackOffSleep in ms; default Flume's 5000. The source ends each read at the end of the log, which
+   * TAILDIR's maxBackoffSleep in ms; default Flume's 5000. The source ends each read at the end of the log, which
    * counts as an idle poll, so under steady load it sleeps 1, 2 … up to this many seconds between reads.
    */
   taildirMaxBackoffMs?: number
@@ -153,7 +153,7 @@ export interface PipelineResult {
 
 export interface FlumeResult {
   rate: number
-  /** TAILDIR's maxBackOffSleep in ms. */
+  /** TAILDIR's maxBackoffSleep in ms. */
   taildirMaxBackoffMs: number
   seconds: number
   killSeconds: number
@@ -262,7 +262,7 @@ seed.sources.log.channels = file
 seed.sources.log.positionFile = ${dir}/taildir_position.json
 seed.sources.log.filegroups = access
 seed.sources.log.filegroups.access = ${logFile}
-seed.sources.log.maxBackOffSleep = ${maxBackoffMs}
+seed.sources.log.maxBackoffSleep = ${maxBackoffMs}
 seed.channels.file.type = file
 seed.channels.file.checkpointDir = ${dir}/checkpoint
 seed.channels.file.dataDirs = ${dir}/data
@@ -277,7 +277,7 @@ seed.sinks.hbase.serializer.colNames = ${FLUME_COLUMNS.join(',')}
 `
 }
 
-/** TAILDIR's own default maxBackOffSleep. */
+/** TAILDIR's own default maxBackoffSleep. */
 const TAILDIR_MAX_BACKOFF_MS = 5000
 
 const FLUME_DIR = join(ROOT, 'bench', 'java', 'flume')
