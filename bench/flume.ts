@@ -634,7 +634,8 @@ export function flumeMarkdown (r: FlumeResult): string {
   const row = (name: string, p: PipelineResult): string => {
     const s = p.steady
     const kills = p.kills.map(k => `${k.killed}: ${k.lost} lost, ${k.duplicated} duplicated`).join('; ')
-    return `| ${name} | ${s.deliveredPerSecond.toLocaleString('en')} (${s.delivered.toLocaleString('en')} of ${s.answered.toLocaleString('en')}) | ${s.cpuUsPerEvent} | ` +
+    const noisy = s.quiet.gaveUp ? ` (NOISY: the machine was ${s.quiet.busyPct}% busy at the start)` : ''
+    return `| ${name}${noisy} | ${s.deliveredPerSecond.toLocaleString('en')} (${s.delivered.toLocaleString('en')} of ${s.answered.toLocaleString('en')}) | ${s.cpuUsPerEvent} | ` +
       `${Object.entries(s.cpuByProcess).map(([n, c]) => `${n} ${c} s`).join(', ')} | ${s.lag.lagMs.p50} / ${s.lag.lagMs.p99} (${s.lag.probes}) | ${kills === '' ? 'not run' : kills} |`
   }
   const lines = [
