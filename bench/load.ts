@@ -50,6 +50,8 @@ export interface LoadResult {
   eventsPerSecond: number
   /** Socket errors, timeouts and answers other than 2xx, together. */
   errors: number
+  /** Requests answered 2xx, where the generator counts them apart (autocannon). */
+  answered2xx?: number
   /** Latency percentiles in µs; autocannon measures in whole milliseconds, so its figures are multiples of 1000. */
   latencyUs: LatencyUs
   /** The generator's own printout, kept for the record. */
@@ -89,13 +91,16 @@ export function wrkArgs (port: number | string, w: Workload, seconds: number, cp
   return ['taskset', '-c', cpus, 'wrk', '-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-s', 'bench/wrk.lua', ...headerArgs(w), `http://127.0.0.1:${port}${w.path}`]
 }
 
-/** Pacing for autocannon: a fixed overall rate over fewer connections, for the lag measurement. */
-export interface Paced { rate: number, connections: number }
+/**
+ * Pacing for autocannon: a fixed overall rate over fewer connections, for the lag measurement. `uniqueIds` (-I)
+ * replaces `[<id>]` in the path with an id of its own in every request, so that stored events can be told apart.
+ */
+export interface Paced { rate: number, connections: number, uniqueIds?: boolean }
 
 /** The argv of one autocannon run, with the same connections as wrk and no pipelining, unless paced. */
 export function autocannonArgs (port: number | string, w: Workload, seconds: number, cpus: string, body?: string, paced?: Paced): string[] {
   const post = w.method === 'POST' ? ['-m', 'POST', '-i', body ?? '$BODY_FILE'] : []
-  const rate = paced === undefined ? [] : ['--overallRate', String(paced.rate)]
+  const rate = paced === undefined ? [] : ['--overallRate', String(paced.rate), ...(paced.uniqueIds === true ? ['-I'] : [])]
   const connections = String(paced?.connections ?? CONNECTIONS)
   return ['taskset', '-c', cpus, 'node_modules/.bin/autocannon', '-c', connections, '-d', String(seconds), ...rate, '-j', ...post, ...headerArgs(w), `http://127.0.0.1:${port}${w.path}`]
 }
@@ -131,6 +136,7 @@ interface AutocannonJson {
   errors: number
   timeouts: number
   non2xx: number
+  '2xx': number
   latency: { p50: number, p90: number, p99: number, p99_9: number, max: number, mean: number }
   requests: { total: number }
 }
@@ -149,6 +155,7 @@ export async function runAutocannon (port: number, w: Workload, seconds: number,
     requestsPerSecond,
     eventsPerSecond: requestsPerSecond * w.eventsPerRequest,
     errors: r.errors + r.timeouts + r.non2xx,
+    answered2xx: r['2xx'],
     latencyUs: { p50: l.p50 * 1000, p90: l.p90 * 1000, p99: l.p99 * 1000, 'p99.9': l.p99_9 * 1000, max: l.max * 1000, mean: Math.round(l.mean * 1000) },
     output: output.length > 4000 ? `${output.slice(0, 4000)}…` : output
   }

@@ -41,7 +41,7 @@ export interface Running {
 }
 
 /** The server's process and its children (nginx's workers), read from /proc. */
-function processTree (pid: number): number[] {
+export function processTree (pid: number): number[] {
   const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ').filter(s => s !== '').map(Number)
   return [pid, ...children.flatMap(processTree)]
 }
@@ -52,7 +52,7 @@ export function rssOf (pid: number, field: 'VmRSS' | 'RssAnon' = 'VmRSS'): numbe
   return Number(kib ?? 0) * 1024
 }
 
-interface Started {
+export interface Started {
   pid: number
   command: string
   stop: (timeoutMs?: number) => Promise<number | null>
@@ -60,7 +60,7 @@ interface Started {
   lines: (onLine: (line: string) => void) => void
 }
 
-function startPinned (cpus: string, argv: string[]): Started {
+export function startPinned (cpus: string, argv: string[]): Started {
   const full = ['taskset', '-c', cpus, ...argv]
   // taskset execs the server, so the child's pid is the server's.
   const child = spawn(full[0], full.slice(1), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
@@ -96,7 +96,7 @@ function startPinned (cpus: string, argv: string[]): Started {
   }
 }
 
-function running (s: Started, port: number, cleanup?: () => void): Running {
+export function running (s: Started, port: number, cleanup?: () => void): Running {
   const cpus = /^Cpus_allowed_list:\s*(.*)$/m.exec(readFileSync(`/proc/${s.pid}/status`, 'utf8'))?.[1] ?? '?'
   return {
     pid: s.pid,
@@ -194,10 +194,17 @@ export function nginxVersion (): string {
   return r.error === undefined ? `${r.stderr}${r.stdout}`.trim() : 'nginx not found'
 }
 
+export interface NginxOptions {
+  /** Its directory (config, pid file, `access.log`), kept when it stops; default a fresh one, removed when it stops. */
+  dir?: string
+  /** Default a free port. With `dir`, a restart of an nginx that was killed: it appends to the same access log. */
+  port?: number
+}
+
 /** nginx with `workers` worker processes; the master and its workers all run on `cpus`. */
-export async function startNginx (cpus: string, workers: number): Promise<Running & { config: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'spoor-bench-nginx-'))
-  const port = await freePort()
+export async function startNginx (cpus: string, workers: number, o: NginxOptions = {}): Promise<Running & { config: string, dir: string }> {
+  const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'spoor-bench-nginx-'))
+  const port = o.port ?? await freePort()
   const config = nginxConfig(dir, port, workers)
   writeFileSync(join(dir, 'nginx.conf'), config)
   // -e: its own error log from the start, before the config is read; -p: its own prefix for the other paths.
@@ -208,9 +215,9 @@ export async function startNginx (cpus: string, workers: number): Promise<Runnin
     await s.stop(2000)
     throw err
   }
-  const server = running(s, port, () => rmSync(dir, { recursive: true, force: true }))
+  const server = running(s, port, o.dir !== undefined ? undefined : () => rmSync(dir, { recursive: true, force: true }))
   // nginx's master stops its workers on SIGTERM; wait until they have written their access log buffers.
-  return { ...server, config: nginxConfig('$DIR', '$PORT', workers) }
+  return { ...server, dir, config: nginxConfig('$DIR', '$PORT', workers) }
 }
 
 /** The bench HBase's Thrift2 gateway and the tables spoor writes to. */
@@ -228,6 +235,13 @@ export interface SpoorOptions {
   flush: boolean
   /** node's own options, before the script: `--perf-basic-prof` for bench/profile.ts. */
   nodeFlags?: string[]
+  /** Default a free port chosen by spoor. */
+  port?: number
+  /**
+   * Its data directory; default a fresh one, removed when it stops. With `port`, a restart of a spoor that was
+   * killed: it opens the same buffer and flushes what is left in it.
+   */
+  dataDir?: string
 }
 
 /**
@@ -241,7 +255,7 @@ export function spoorConfig (dataDir: string, hbase: HBaseTarget, o: SpoorOption
     '',
     '[server]',
     'host = "127.0.0.1"',
-    'port = 0',
+    `port = ${o.port ?? 0}`,
     `threads = ${o.threads}`,
     '',
     '[admin]',
@@ -305,11 +319,11 @@ function duBytes (dir: string): number {
 }
 
 export async function startSpoor (cpus: string, hbase: HBaseTarget, o: SpoorOptions): Promise<RunningSpoor> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'spoor-bench-data-'))
+  const dataDir = o.dataDir ?? mkdtempSync(join(tmpdir(), 'spoor-bench-data-'))
   const configPath = join(dataDir, 'spoor.toml')
   const config = spoorConfig(dataDir, hbase, o)
   writeFileSync(configPath, config)
-  const server = await startLogging(cpus, [process.execPath, ...(o.nodeFlags ?? []), 'dist/daemon/cli.js', 'serve', '--config', configPath], () => rmSync(dataDir, { recursive: true, force: true }))
+  const server = await startLogging(cpus, [process.execPath, ...(o.nodeFlags ?? []), 'dist/daemon/cli.js', 'serve', '--config', configPath], o.dataDir !== undefined ? undefined : () => rmSync(dataDir, { recursive: true, force: true }))
   const health = async (): Promise<Health> => await (await fetch(`http://127.0.0.1:${server.port}/healthz`)).json() as Health
   return {
     ...server,
