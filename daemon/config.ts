@@ -79,6 +79,7 @@ const defs = [
 
   { key: 'flush.workers', kind: int(1, 64), default: 1, doc: 'Worker threads that write batches to HBase.' },
   { key: 'flush.in_flight', reload: true, kind: int(1, 256), default: 2, doc: 'Most batches being written to HBase at once; bounds the memory the flush uses. Each takes two connections to the Thrift gateway while it is written, one per table.' },
+  { key: 'flush.linger_ms', reload: true, kind: int(0, 10000), default: 50, unit: 'ms', doc: 'A flush waits until its oldest batch is this old, or until flush.max_request_bytes are ready, so that the batches of a light load go to HBase together: fewer, larger writes for less CPU per event, at the cost of this much more lag. 0 flushes each batch as soon as it is committed. While the collector drains it does not wait.' },
   { key: 'flush.max_request_bytes', reload: true, kind: int(64 * 1024, 16 * MiB), default: MiB, unit: 'bytes', doc: 'A batch is split into putMultiple calls of at most about this size; keep it under the Thrift gateway frame limit (2 MiB by default).' },
   { key: 'flush.retry_min_ms', reload: true, kind: int(1, 60000), default: 100, unit: 'ms', doc: 'First retry delay after a failed flush; it doubles on each retry, with full jitter.' },
   { key: 'flush.retry_max_ms', reload: true, kind: int(1, 600000), default: 30000, unit: 'ms', doc: 'Longest retry delay; must be at least flush.retry_min_ms.' },

@@ -5,7 +5,8 @@ import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import t from 'tap'
 import { FAMILY } from '../daemon/hbase/schema'
-import { CLI, flushed, freePort, startDaemon } from './fixtures/daemon'
+import { EventBuffer } from '../daemon/pipeline/buffer'
+import { CLI, flushed, freePort, startDaemon, tempDir } from './fixtures/daemon'
 import { client, countRows, freshTables } from './fixtures/hbase'
 
 const run = promisify(execFile)
@@ -41,6 +42,32 @@ t.test('a table without the event family dead-letters the batch, and a replay de
   t.equal(await countRows(timeTable), 2)
   t.equal(await countRows(hbase.user_table as string), 2, 'the by-user rows written before are rewritten, not doubled')
   t.match((await run(process.execPath, [CLI, 'buffer', '--config', daemon.configPath])).stdout, /^dead letters: 0$/m)
+})
+
+t.test('a bad batch among good ones flushed together: only it becomes a dead letter', async t => {
+  const hbase = await freshTables('dead_group')
+  const dataDir = tempDir('dead-group')
+  // Three good batches, committed while HBase is out of reach.
+  const offline = await startDaemon({ hbase: { ...hbase, port: 1 } }, dataDir)
+  for (let i = 0; i < 3; i++) {
+    const res = await fetch(`${offline.url}/e`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify([{ uid: 'grp', a: 'x', d: `${i}-a` }, { uid: 'grp', a: 'x', d: `${i}-b` }]) })
+    t.equal(res.status, 204)
+  }
+  await offline.kill()
+  // Then one that is not a batch at all, after them: the next flush takes all four as one group.
+  const buffer = new EventBuffer(dataDir)
+  t.equal(buffer.batchCount, 3)
+  await buffer.append(Buffer.from('SPB1\0\0\0\x05not records'))
+  await buffer.close()
+
+  const daemon = await startDaemon({ hbase }, dataDir)
+  t.teardown(async () => { await daemon.stop() })
+  const health = await flushed(daemon)
+  t.equal(health.metrics.batchesAcknowledged, 3, 'the good batches, written one by one once the group was refused')
+  t.equal(health.metrics.batchesDeadLettered, 1, 'only the bad one is a dead letter')
+  t.equal(health.metrics.eventsDelivered, 6)
+  t.equal(await countRows(hbase.user_table as string), 6)
+  t.ok(daemon.logs.some(l => l.code === 'SPOOR_E_DEAD_LETTER' && /not format v1/.test(l.reason)), 'logged with its reason')
 })
 
 t.test('replay needs the admin listener', async t => {

@@ -4,7 +4,8 @@ import { join } from 'node:path'
 import t from 'tap'
 import { errors } from '../daemon/errors'
 import { decodeBatch, eventCells } from './reference/batch'
-import { BATCH_FULL, Encoder, encodeError, NEW_UID, userRowPrefix, type EncoderOptions } from '../daemon/native'
+import { BATCH_FULL, Encoder, encodeError, NEW_UID, PutRequests, putRequests, userRowPrefix, type EncoderOptions } from '../daemon/native'
+import { joinBatches } from '../daemon/pipeline/flush-worker'
 import { encodeBatch, parseQuery, pixelEvent, Q, uid16, type RefEvent } from './reference/encoder'
 
 const options: EncoderOptions = {
@@ -178,4 +179,27 @@ t.test('options out of range are refused', async t => {
 t.test('the reference query parser agrees on repeated keys and empty segments', async t => {
   t.same([...parseQuery('a=1&&a=2&b')], [['a', '2'], ['b', '']])
   t.equal(Q.ct, 15)
+})
+
+t.test('batches joined for one flush hold every record of each, and a bad one is given back alone', async t => {
+  const encoder = new Encoder(options)
+  const take = (n: number, from: number): Buffer => {
+    for (let i = 0; i < n; i++) encoder.pixel(`uid=u${from + i}&eid=e${from + i}&a=view`, 'UA', '', '', v4(203, 0, 113, 9), NOW + from + i, uidOut)
+    return encoder.takeBatch() as Buffer
+  }
+  const batches = [take(2, 0), take(3, 10), take(1, 20)]
+  const joined = joinBatches(batches)
+  const events = decodeBatch(joined)
+  t.equal(events.length, 6)
+  t.same(events.map(e => e.ts - NOW), [0, 1, 10, 11, 12, 20], 'the records of each batch, in order')
+  t.same(joined.subarray(8), Buffer.concat(batches.map(b => b.subarray(8))))
+  const requests = putRequests(joined, 4096, 16, false, [])
+  t.ok(requests instanceof PutRequests && requests.events === 6, 'the flush takes the joined batch')
+  t.same(joinBatches([batches[1]]), batches[1], 'one batch is itself')
+  const bad = Buffer.from('SPB2\0\0\0\0')
+  t.same(joinBatches([batches[0], bad, batches[2]]), bad, 'a batch without the header alone')
+  const lying = Buffer.from(batches[1])
+  lying.writeUInt32BE(2, 4)
+  const mixed = putRequests(joinBatches([batches[0], lying]), 4096, 16, false, [])
+  t.notOk(mixed instanceof PutRequests, 'a count that does not match its records makes the joined batch refused')
 })

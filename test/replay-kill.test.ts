@@ -15,8 +15,8 @@ t.test('SIGKILL during the replay of a backlog, again and again, loses and dupli
   const gate = await TcpGate.open({ host: '127.0.0.1', port: THRIFT_PORT })
   t.teardown(async () => await gate.close())
   const dataDir = tempDir('replay-kill')
-  // One batch in flight at a time, so the replay takes long enough to be cut in the middle.
-  const config = { hbase: { ...tables, port: gate.port }, flush: { in_flight: 1, retry_min_ms: 20, retry_max_ms: 200, probe_interval_ms: 100 } }
+  // One flush in flight at a time, each of about two batches (64 KiB), so the replay takes long enough to be cut in the middle.
+  const config = { hbase: { ...tables, port: gate.port }, flush: { in_flight: 1, max_request_bytes: 65536, retry_min_ms: 20, retry_max_ms: 200, probe_interval_ms: 100 } }
 
   // The backlog: HBase cut off while the POSTs are committed.
   gate.down()

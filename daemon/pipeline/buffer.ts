@@ -202,9 +202,30 @@ export class EventBuffer {
 
   /** The sequence number of the first batch after `after`, or undefined when there is none. */
   next (after: bigint): bigint | undefined {
-    if (this.resetting !== undefined) return undefined
-    for (const key of this.batches.getKeys({ start: keyOf(after + 1n), limit: 1 })) return key.readBigUInt64BE(0)
-    return undefined
+    return this.after(after, 1, Infinity).seqs[0]
+  }
+
+  /**
+   * The batches after `after`, in order: at most `max` of them, and no more bytes than `maxBytes` unless the first
+   * alone is larger. Their sizes are read without copying them.
+   */
+  after (after: bigint, max: number, maxBytes: number): { seqs: bigint[], bytes: number } {
+    const seqs: bigint[] = []
+    let bytes = 0
+    if (this.resetting !== undefined) return { seqs, bytes }
+    for (const key of this.batches.getKeys({ start: keyOf(after + 1n), limit: max })) {
+      const length = this.batches.getBinaryFast(key)?.length ?? 0
+      if (seqs.length > 0 && bytes + length > maxBytes) break
+      seqs.push(key.readBigUInt64BE(0))
+      bytes += length
+    }
+    return { seqs, bytes }
+  }
+
+  /** How long ago a batch was appended (batches from an earlier run count from this start); 0 once it has left. */
+  ageMs (seq: bigint, now = Date.now()): number {
+    const at = this.appendedAt.get(seq)
+    return at === undefined ? 0 : now - at
   }
 
   /** A fresh copy of one batch, or undefined once it has left the buffer. */
@@ -213,19 +234,20 @@ export class EventBuffer {
     return this.batches.getBinary(keyOf(seq))
   }
 
-  /** Removes an acknowledged batch. */
-  async ack (seq: bigint, length: number): Promise<void> {
-    const key = keyOf(seq)
-    const removed = await committing(async () => await this.root.transaction(() => {
+  /** Removes acknowledged batches, in one transaction. */
+  async ack (batches: Array<{ seq: bigint, length: number }>): Promise<void> {
+    const removed = await committing(async () => await this.root.transaction(() => batches.map(({ seq }) => {
+      const key = keyOf(seq)
       if (!this.batches.doesExist(key)) return false
       void this.batches.remove(key)
       return true
-    }))
-    if (removed) {
+    })))
+    batches.forEach(({ seq, length }, i) => {
+      if (!removed[i]) return
       this.bytes -= length
       this.count--
       this.appendedAt.delete(seq)
-    }
+    })
   }
 
   /** Moves a batch HBase rejected for good to the dead-letter store, in one transaction. */

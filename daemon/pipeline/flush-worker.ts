@@ -1,10 +1,11 @@
-// A flush worker thread: writes one batch to both event tables and its identity links to HBase with Thrift2 putMultiple, and reports the outcome.
+// A flush worker thread: writes batches to both event tables and their identity links to HBase with Thrift2 putMultiple, and reports the outcome.
 
 import { HBaseClient, HBaseError } from '../hbase/client'
 import { PutRequests, putRequests } from '../native'
 
 export interface FlushTask {
-  batch: Uint8Array
+  /** Consecutive batches of the buffer, written as one. */
+  batches: Uint8Array[]
   host: string
   port: number
   timeoutMs: number
@@ -51,10 +52,37 @@ async function send (task: FlushTask, build: (seqid: number) => Buffer): Promise
   idle.push({ client, timeoutMs: task.timeoutMs })
 }
 
+/**
+ * Batches (format v1: "SPB1", the record count, the records) as one: the records of all after one header. A batch
+ * without the header is given back alone, for putRequests to refuse; the flush then writes the batches one by one,
+ * so that only that one becomes a dead letter. The joined batch is checked whole like any other: records that do
+ * not add up to the counts leave it cut short or with trailing bytes.
+ */
+export function joinBatches (batches: Uint8Array[]): Buffer {
+  const views = batches.map(b => Buffer.from(b.buffer, b.byteOffset, b.byteLength))
+  const bad = views.find(b => b.length < HEADER_BYTES || b.toString('latin1', 0, 4) !== 'SPB1')
+  if (bad !== undefined) return bad
+  if (views.length === 1) return views[0]
+  const joined = Buffer.allocUnsafe(HEADER_BYTES + views.reduce((n, b) => n + b.length - HEADER_BYTES, 0))
+  joined.write('SPB1', 0, 'latin1')
+  let count = 0
+  let at = HEADER_BYTES
+  for (const b of views) {
+    count += b.readUInt32BE(4)
+    at += b.copy(joined, at, HEADER_BYTES)
+  }
+  // A count past 32 bits cannot be a real one: written as the largest, it makes the joined batch cut short.
+  joined.writeUInt32BE(Math.min(count, 0xffffffff), 4)
+  return joined
+}
+
+/** A batch's header: the magic "SPB1" and the record count. */
+const HEADER_BYTES = 8
+
 export default async function flush (task: FlushTask): Promise<FlushResult> {
   try {
     // Checked whole before anything is written: a batch that is not format v1 can never be, and is a dead letter.
-    const requests = putRequests(Buffer.from(task.batch.buffer, task.batch.byteOffset, task.batch.byteLength), task.maxRequestBytes, task.saltBuckets, task.dropBots, task.appPlatforms)
+    const requests = putRequests(joinBatches(task.batches), task.maxRequestBytes, task.saltBuckets, task.dropBots, task.appPlatforms)
     if (!(requests instanceof PutRequests)) return { ok: false, permanent: true, reason: requests.reason }
     // Each request is written by the native module as one frame.
     const userTable = Buffer.from(task.userTable)

@@ -33,6 +33,9 @@ function owned (batch: Buffer): Uint8Array {
  */
 export const RESET_ABOVE_BYTES = 32 * 1024 * 1024
 
+/** Batches written together at most; flush.max_request_bytes caps their bytes. */
+const MAX_GROUP = 64
+
 export class Flusher {
   private readonly pool: Piscina<FlushTask, FlushResult>
   /** Highest sequence number handed out; the buffer is read strictly after it. */
@@ -45,6 +48,8 @@ export class Flusher {
   private probeTimer: NodeJS.Timeout | undefined
   private wakeProbe: () => void = () => {}
   private idle: Array<() => void> = []
+  /** Set while the next flush waits for flush.linger_ms. */
+  private lingerTimer: NodeJS.Timeout | undefined
   /** Retry warnings during an outage: the first at once, then one every 10 s with the count held back. */
   private readonly retryLog = new RateLimit(10000)
 
@@ -82,28 +87,58 @@ export class Flusher {
     this.state.set('flushActive', this.inFlight)
   }
 
-  /** Starts flushes for new batches, up to flush.in_flight at once. */
+  /**
+   * Starts flushes for new batches, up to flush.in_flight at once. Each takes the batches ready after the last one
+   * handed out, up to flush.max_request_bytes, once the oldest of them has waited flush.linger_ms (at once while
+   * draining, or when that many bytes are ready).
+   */
   kick (): void {
+    clearTimeout(this.lingerTimer)
+    this.lingerTimer = undefined
+    const { lingerMs, maxRequestBytes } = this.config.flush
     while (!this.stopping && this.inFlight < this.config.flush.inFlight) {
-      const seq = this.buffer.next(this.cursor)
-      if (seq == null) return
-      this.cursor = seq
+      const group = this.buffer.after(this.cursor, MAX_GROUP, maxRequestBytes)
+      if (group.seqs.length === 0) return
+      const wait = this.state.draining ? 0 : lingerMs - this.buffer.ageMs(group.seqs[0])
+      if (wait > 0 && group.bytes < maxRequestBytes && group.seqs.length < MAX_GROUP) {
+        this.lingerTimer = setTimeout(() => this.kick(), wait)
+        return
+      }
+      this.cursor = group.seqs[group.seqs.length - 1]
       this.inFlight++
       this.publish()
-      void this.flushOne(seq)
+      void this.flushGroup(group.seqs)
     }
   }
 
-  private async flushOne (seq: bigint): Promise<void> {
+  private async flushGroup (seqs: bigint[]): Promise<void> {
+    await this.write(seqs)
+    if (this.inFlight === 1 && this.buffer.batchCount === 0 && !this.stopping) await this.shrink()
+    this.inFlight--
+    this.publish()
+    this.kick()
+    if (this.inFlight === 0) {
+      for (const resolve of this.idle) resolve()
+      this.idle = []
+    }
+  }
+
+  /**
+   * Writes the batches to HBase as one, retrying until it takes them, and removes them from the buffer. A group that
+   * can never be written is written again one batch at a time, so that only the bad batch becomes a dead letter.
+   */
+  private async write (seqs: bigint[]): Promise<void> {
     const { hbase, flush } = this.config
     for (let attempt = 0; !this.stopping; attempt++) {
       // Read afresh on every attempt, so a batch waiting for its retry holds no memory.
-      const read = this.buffer.get(seq)
-      if (read == null) break
-      const length = read.length
-      const batch = owned(read)
+      const reads = seqs.flatMap(seq => {
+        const read = this.buffer.get(seq)
+        return read == null ? [] : [{ seq, length: read.length, batch: owned(read) }]
+      })
+      if (reads.length === 0) break
+      const batches = reads.map(r => r.batch)
       const task: FlushTask = {
-        batch,
+        batches,
         host: hbase.host,
         port: hbase.port,
         timeoutMs: flush.timeoutMs,
@@ -118,55 +153,52 @@ export class Flusher {
       const started = process.hrtime.bigint()
       let result: FlushResult
       try {
-        result = await this.pool.run(task, { transferList: [batch.buffer as ArrayBuffer] })
+        result = await this.pool.run(task, { transferList: batches.map(b => b.buffer as ArrayBuffer) })
       } catch (err) {
-        // The pool is destroyed when a stop times out; the batch stays in the buffer.
+        // The pool is destroyed when a stop times out; the batches stay in the buffer.
         if (this.stopping) break
         result = { ok: false, permanent: false, reason: `worker: ${(err as Error).message}` }
       }
       const seconds = Number(process.hrtime.bigint() - started) / 1e9
+      const first = reads[0].seq.toString()
       try {
         if (result.ok) {
-          await this.buffer.ack(seq, length)
-          // Its pages are free for new batches again: an append refused for room may succeed now.
+          await this.buffer.ack(reads)
+          // Their pages are free for new batches again: an append refused for room may succeed now.
           this.state.unwritable = false
           if (this.retryLog.pending > 0 || attempt > 0) {
-            this.log.info({ seq: seq.toString(), attempts: attempt + 1, retriesNotLogged: this.retryLog.pending }, 'flush recovered')
+            this.log.info({ seq: first, batches: reads.length, attempts: attempt + 1, retriesNotLogged: this.retryLog.pending }, 'flush recovered')
             this.retryLog.reset()
           }
-          this.state.add('batchesAcknowledged')
+          this.state.add('batchesAcknowledged', reads.length)
           this.state.add('eventsDelivered', result.events)
           this.state.add('eventsDroppedBots', result.droppedBots)
           this.observe('acknowledged', seconds)
           break
         }
+        if (result.permanent && reads.length > 1) {
+          for (const r of reads) await this.write([r.seq])
+          return
+        }
         if (result.permanent) {
-          await this.buffer.deadLetter(seq, result.reason)
+          await this.buffer.deadLetter(reads[0].seq, result.reason)
           this.state.add('batchesDeadLettered')
           this.observe('dead-lettered', seconds)
-          this.log.error({ code: errors.DEAD_LETTER.code, seq: seq.toString(), reason: result.reason }, errors.DEAD_LETTER.message)
+          this.log.error({ code: errors.DEAD_LETTER.code, seq: first, reason: result.reason }, errors.DEAD_LETTER.message)
           break
         }
       } catch (err) {
-        // The buffer could not record the outcome (a full disk). The batch stays, to be written again: harmless, as
+        // The buffer could not record the outcome (a full disk). The batches stay, to be written again: harmless, as
         // every event carries its own rowkeys and cell timestamps.
-        this.log.error({ code: errors.BUFFER_WRITE_FAILED.code, err, seq: seq.toString() }, 'the buffer could not record a flush\'s outcome; the batch will be flushed again')
+        this.log.error({ code: errors.BUFFER_WRITE_FAILED.code, err, seq: first }, 'the buffer could not record a flush\'s outcome; the batch will be flushed again')
         result = { ok: false, permanent: false, reason: `buffer: ${(err as Error).message}` }
       }
       this.state.add('flushRetries')
       this.observe('retried', seconds)
       const delay = backoff(attempt, flush.retryMinMs, flush.retryMaxMs)
       const held = this.retryLog.take()
-      if (held >= 0) this.log.warn({ code: errors.FLUSH_RETRY.code, seq: seq.toString(), attempt, delay, reason: result.reason, retriesNotLogged: held }, errors.FLUSH_RETRY.message)
+      if (held >= 0) this.log.warn({ code: errors.FLUSH_RETRY.code, seq: first, batches: reads.length, attempt, delay, reason: result.reason, retriesNotLogged: held }, errors.FLUSH_RETRY.message)
       await this.sleep(delay)
-    }
-    if (this.inFlight === 1 && this.buffer.batchCount === 0 && !this.stopping) await this.shrink()
-    this.inFlight--
-    this.publish()
-    this.kick()
-    if (this.inFlight === 0) {
-      for (const resolve of this.idle) resolve()
-      this.idle = []
     }
   }
 
@@ -237,6 +269,7 @@ export class Flusher {
    */
   async stop (timeoutMs: number): Promise<void> {
     this.stopping = true
+    clearTimeout(this.lingerTimer)
     clearTimeout(this.probeTimer)
     this.wakeProbe()
     for (const wake of [...this.sleeping]) wake()
