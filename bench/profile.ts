@@ -3,11 +3,13 @@
 // LMDB, libc), each given as a share of the samples and as µs per request from the CPU time measured in the same
 // window. What docs/benchmarks.md says about the remaining cost per step comes from this, not from an estimate.
 //
-// Usage: node dist/bench/profile.js [--seconds S] [--contenders spoor-no-flush,nginx,bare-uws] [--hbase-port P]
+// Usage: node dist/bench/profile.js [--seconds S] [--contenders spoor-no-flush,nginx,bare-uws] [--hbase-port P] [--rate N]
 //   spoor            the full pipeline; needs --hbase-port (an HBase with the bench's tables is created there)
 //   spoor-no-flush   spoor with HBase on a closed port, the request path alone
 //   spoor-post-1     POST /e with one event, the flush off
 //   nginx, bare-uws  the references
+//   --rate N         a paced load of N requests/s from autocannon (10 connections) instead of wrk at full speed:
+//                    where the CPU goes when the batches are small, as in the seed's comparison (bench/flume.ts)
 // The server runs on core 0, wrk on core 1, as in `npm run bench`. Writes bench/results/<date>-<host>-profile.{json,md}
 // (--out DIR elsewhere). Needs perf (Debian's linux-perf), run as root or with perf_event_paranoid ≤ 1.
 
@@ -19,7 +21,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { HBaseClient } from '../daemon/hbase/client'
 import { ensureSchema } from '../daemon/hbase/schema'
-import { bodyFile, PIXEL, postWorkload, ROOT, runWrk, shellLine, warmUp, type Workload } from './load'
+import { bodyFile, PIXEL, postWorkload, ROOT, runAutocannon, runWrk, shellLine, warmUp, type Workload } from './load'
 import { CLK_TCK, machine, waitQuiet } from './proc'
 import { startBare, startNginx, startSpoor, type HBaseTarget, type Running } from './servers'
 
@@ -95,6 +97,8 @@ const { values: args } = parseArgs({
     contenders: { type: 'string', default: 'spoor-no-flush,spoor-post-1,nginx,bare-uws' },
     'hbase-port': { type: 'string' },
     'salt-buckets': { type: 'string', default: '16' },
+    rate: { type: 'string' },
+    'batch-interval-ms': { type: 'string' },
     'quiet-wait': { type: 'string', default: '15' },
     out: { type: 'string' }
   }
@@ -107,6 +111,8 @@ const names = (args.contenders as string).split(',').map(n => {
 })
 if (names.includes('spoor') && args['hbase-port'] === undefined) throw new RangeError('the full pipeline (spoor) needs --hbase-port')
 const outDir = args.out ?? join(ROOT, 'bench', 'results')
+const rate = args.rate === undefined ? undefined : Number(args.rate)
+if (rate !== undefined && !(Number.isSafeInteger(rate) && rate > 0)) throw new RangeError('--rate must be a positive integer')
 
 interface SymbolShare { step: string, dso: string, symbol: string, pct: number }
 interface Step { step: string, pct: number, usPerRequest: number }
@@ -123,10 +129,11 @@ export interface Profile {
 
 async function startContender (name: ContenderName, target: HBaseTarget): Promise<Running> {
   // --perf-basic-prof: V8 writes /tmp/perf-PID.map, so that perf names JavaScript functions.
-  const flags = ['--perf-basic-prof']
+  const flags = ['--perf-basic-prof', '--logfile=/dev/null', '--no-logfile-per-isolate']
   if (name === 'nginx') return await startNginx(SERVER_CPUS, 1)
   if (name === 'bare-uws') return await startBare(SERVER_CPUS, flags)
-  return await startSpoor(SERVER_CPUS, target, { threads: 1, flush: name === 'spoor', nodeFlags: flags })
+  const batchIntervalMs = args['batch-interval-ms'] === undefined ? undefined : Number(args['batch-interval-ms'])
+  return await startSpoor(SERVER_CPUS, target, { threads: 1, flush: name === 'spoor', nodeFlags: flags, batchIntervalMs })
 }
 
 /** The server's processes: nginx's master and workers, or the node process. */
@@ -142,9 +149,9 @@ async function profileOne (name: ContenderName, target: HBaseTarget, scratch: st
   const body = bodyFile(workload, scratch)
   const data = join(scratch, `${name}.perf.data`)
   try {
-    await warmUp(server.port, workload, 2, LOAD_CPUS, body)
+    if (rate === undefined) await warmUp(server.port, workload, 2, LOAD_CPUS, body)
     // perf samples the middle of the load: started after wrk has connected, stopped before it ends.
-    const load = runWrk(server.port, workload, seconds + 2, LOAD_CPUS, body)
+    const load = rate === undefined ? runWrk(server.port, workload, seconds + 2, LOAD_CPUS, body) : runAutocannon(server.port, workload, seconds + 2, LOAD_CPUS, body, { rate, connections: 10 })
     await new Promise(resolve => setTimeout(resolve, 1000))
     const cpu0 = server.cpuTicks()
     const t0 = Date.now()
@@ -189,7 +196,7 @@ function markdown (profiles: Profile[], settings: Record<string, unknown>): stri
   const lines = [
     `# spoor: where the CPU goes on the request path (${String(settings.date)}, ${String(settings.host)})`,
     '',
-    `\`${String(settings.command)}\` on commit ${String(settings.commit)}. Each server on core 0 under \`wrk -t1 -c64\` on core 1; ` +
+    `\`${String(settings.command)}\` on commit ${String(settings.commit)}. Each server on core 0 under ${rate === undefined ? '`wrk -t1 -c64`' : `autocannon at ${rate} requests/s`} on core 1; ` +
       `\`perf record -F ${FREQUENCY} -g\` of all its threads for ${seconds} s in the middle of the load; each step's share of the ` +
       'self samples, and that share of the CPU time per request measured over the same window (/proc utime + stime).',
     ''

@@ -2,6 +2,7 @@
 
 import type { BufferResult } from './buffer'
 import type { FlushResult } from './flush'
+import { flumeMarkdown, type FlumeResult } from './flume'
 import type { HandlerResult } from './handler'
 import type { LagResult } from './lag'
 import type { Generator, LoadResult } from './load'
@@ -152,6 +153,7 @@ export interface Results {
   flush?: FlushResult
   buffer?: BufferResult
   handler?: HandlerResult
+  flume?: FlumeResult
   summary: Summary
   /** The per-run figures the plots are drawn from; `node dist/bench/plot.js FILE.json` redraws them. */
   plotRuns: PlotRun[]
@@ -210,7 +212,7 @@ function ratioOf (runs: RunRecord[], section: Section, a: string, b: string, gen
 
 const CONTENDER_ORDER = ['spoor', 'spoor-no-flush', 'spoor-post-1', 'spoor-post-10', 'spoor-post-100', 'nginx', 'bare-uws', 'node-pino', 'spoor-1t', 'spoor-2t', 'nginx-1w', 'nginx-2w']
 
-export function summarize (runs: RunRecord[], side: Pick<Results, 'outage' | 'lag' | 'flush' | 'handler'>): Summary {
+export function summarize (runs: RunRecord[], side: Pick<Results, 'outage' | 'lag' | 'flush' | 'handler' | 'flume'>): Summary {
   const contenders: ContenderSummary[] = []
   for (const section of ['pixel', 'scaling'] as const) {
     for (const contender of CONTENDER_ORDER) {
@@ -279,6 +281,16 @@ export function summarize (runs: RunRecord[], side: Pick<Results, 'outage' | 'la
       met: outage === undefined ? null : outage[outage.length - 1].anonBytes - outage[0].anonBytes < Math.max(16e6, (outage[outage.length - 1].bufferBytes - outage[0].bufferBytes) / 4)
     },
     { name: 'end-to-end lag p99 < 2 s', measured: side.lag === undefined ? 'not run' : `p99 ${side.lag.lagMs.p99} ms (p50 ${side.lag.lagMs.p50} ms)`, met: side.lag === undefined ? null : side.lag.lagMs.p99 < 2000 },
+    {
+      name: 'the seed\'s pipeline (nginx + access log + Flume → HBase): spoor ≥ 3× less CPU per delivered event, at the same offered load',
+      measured: side.flume === undefined ? 'not run' : `${side.flume.cpuRatio}× (${side.flume.seed.steady.cpuUsPerEvent} against ${side.flume.spoor.steady.cpuUsPerEvent} µs per event, ${side.flume.rate} events/s)`,
+      met: side.flume === undefined ? null : side.flume.cpuRatio >= 3
+    },
+    {
+      name: 'the seed\'s pipeline: spoor\'s end-to-end lag p99 ≤ a tenth of Flume\'s',
+      measured: side.flume === undefined ? 'not run' : `${side.flume.lagP99Ratio}× (${side.flume.spoor.steady.lag.lagMs.p99} against ${side.flume.seed.steady.lag.lagMs.p99} ms)`,
+      met: side.flume === undefined ? null : side.flume.lagP99Ratio <= 0.1
+    },
     { name: 'in-process pixel handler + encode p99 < 20 µs', measured: side.handler === undefined ? 'not run' : `p99 ${side.handler.latencyUs.p99} µs`, met: side.handler === undefined ? null : side.handler.latencyUs.p99 < 20 }
   ]
   return {
@@ -454,6 +466,7 @@ export function markdown (r: Results, plots: string[]): string {
       `Java: \`${f.java.command}\``,
       '')
   }
+  if (r.flume !== undefined) lines.push(flumeMarkdown(r.flume), '')
   if (r.handler !== undefined) {
     const h = r.handler.latencyUs
     lines.push('## In-process pixel handler + encode', '',

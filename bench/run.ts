@@ -1,5 +1,6 @@
 // `npm run bench`: spoor side by side with nginx empty_gif, bare uWS.js and a Node+pino server, then the buffer,
-// the flush against HBase's own Java client, memory during an HBase outage, and end-to-end lag.
+// the flush against HBase's own Java client, memory during an HBase outage, end-to-end lag, and the seed's whole
+// pipeline (nginx, its access log and Flume into HBase) against spoor's at one offered load.
 //
 // Usage: node dist/bench/run.js [--quick] [--rounds N] [--seconds S] [--quiet-wait S] [--out DIR]
 //                               [--sections a,b,…] [--hbase-port P --zk-port Z] [--salt-buckets N]
@@ -19,6 +20,7 @@ import { ensureSchema } from '../daemon/hbase/schema'
 import { LocalHBase } from '../daemon/dev/local-hbase'
 import { bufferBench } from './buffer'
 import { flushBench } from './flush'
+import { DEFAULT_RATE as FLUME_RATE, flumeBench } from './flume'
 import type { HandlerResult } from './handler'
 import { measureLag } from './lag'
 import { reportsBench, writeReportsResults } from './reports'
@@ -42,7 +44,7 @@ const SHARED_CPUS = '0,1'
 /** Pixels per second beside the lag probes: well under what the flush keeps up with on this layout. */
 const LAG_RATE = 2000
 
-const SECTIONS = ['pixel', 'scaling', 'memory', 'lag', 'buffer', 'flush', 'handler', 'reports'] as const
+const SECTIONS = ['pixel', 'scaling', 'memory', 'lag', 'buffer', 'flush', 'flume', 'handler', 'reports'] as const
 type SectionName = typeof SECTIONS[number]
 /** `reports` loads millions of events and runs Spark jobs for the better part of an hour, so it runs only when asked for. */
 const DEFAULT_SECTIONS: SectionName[] = SECTIONS.filter(s => s !== 'reports')
@@ -333,7 +335,7 @@ async function main (): Promise<void> {
   const runs: RunRecord[] = []
   const answers = new Map<string, Answer>()
   const results: Partial<Results> = {}
-  const needsHBase = ['pixel', 'scaling', 'memory', 'lag', 'flush', 'reports'].some(s => sections.has(s as SectionName))
+  const needsHBase = ['pixel', 'scaling', 'memory', 'lag', 'flush', 'flume', 'reports'].some(s => sections.has(s as SectionName))
   if (needsHBase) await startHBase()
   try {
     const target = needsHBase ? await freshTarget('collector') : { port: thriftPort, userTable: '', timeTable: '', saltBuckets: SALT_BUCKETS }
@@ -373,6 +375,10 @@ async function main (): Promise<void> {
       await waitQuiet(quietWaitMs)
       const dataDir = join(scratch, 'flush')
       results.flush = await flushBench({ thriftPort, zkPort, events: flushEvents, saltBuckets: SALT_BUCKETS, dataDir, quietWaitMs })
+    }
+    if (sections.has('flume')) {
+      note(`flume: the seed's nginx + Flume pipeline against spoor at ${FLUME_RATE} events/s…`)
+      results.flume = await flumeBench({ thriftPort, zkPort, saltBuckets: SALT_BUCKETS, seconds: quick ? 3 : 20, rate: FLUME_RATE, quietWaitMs, dataDir: join(scratch, 'flume'), killSeconds: quick ? 4 : 20, note })
     }
     if (sections.has('reports')) {
       note(`reports: ${reportsSizes.join(' and ')} events, each report and RowCounter over them…`)
@@ -436,6 +442,7 @@ async function main (): Promise<void> {
     flush: results.flush,
     buffer: results.buffer,
     handler: results.handler,
+    flume: results.flume,
     summary: summarize(runs, results),
     plotRuns: []
   }

@@ -235,6 +235,8 @@ export interface SpoorOptions {
   flush: boolean
   /** node's own options, before the script: `--perf-basic-prof` for bench/profile.ts. */
   nodeFlags?: string[]
+  /** batch.interval_ms, when not the default. */
+  batchIntervalMs?: number
   /** Default a free port chosen by spoor. */
   port?: number
   /**
@@ -274,6 +276,7 @@ export function spoorConfig (dataDir: string, hbase: HBaseTarget, o: SpoorOption
     // With the flush off, the buffer only grows: a POST run passes the 1 GiB high-water mark in seconds and would
     // measure spoor's backpressure (503) instead of what it takes. Raised for those runs only.
     ...(o.flush ? [] : ['[buffer]', `high_water_bytes = ${32 * 2 ** 30}`, `max_bytes = ${48 * 2 ** 30}`, '']),
+    ...(o.batchIntervalMs === undefined ? [] : ['[batch]', `interval_ms = ${o.batchIntervalMs}`, '']),
     '[log]',
     'level = "info"',
     ''
