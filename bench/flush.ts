@@ -174,10 +174,10 @@ async function flushSpoor (buffer: EventBuffer, config: Config): Promise<number>
   let finish: () => void = () => {}
   let fail: (err: Error) => void = () => {}
   const finished = new Promise<void>((resolve, reject) => { finish = resolve; fail = reject })
-  const flusher = new Flusher(buffer, config, SharedState.create(0), log, outcome => {
+  const flusher = new Flusher(buffer, config, SharedState.create(0), log, (outcome, _seconds, written) => {
     if (outcome === 'retried') retried++
     else if (outcome === 'dead-lettered') fail(new Error('HBase rejected a batch for good (dead-lettered); see stderr'))
-    else if (++acknowledged === batches) finish()
+    else if ((acknowledged += written) === batches) finish()
   })
   try {
     await sleep(POOL_START_MS)

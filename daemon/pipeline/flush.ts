@@ -10,8 +10,8 @@ import type { FlushResult, FlushTask } from './flush-worker'
 import { RateLimit, type Logger } from '../log'
 import type { SharedState } from './shared-state'
 
-/** Told of every flush attempt, for the flush latency histogram. */
-export type FlushObserver = (outcome: 'acknowledged' | 'retried' | 'dead-lettered', seconds: number) => void
+/** Told of every flush attempt, for the flush latency histogram, with the batches it wrote. */
+export type FlushObserver = (outcome: 'acknowledged' | 'retried' | 'dead-lettered', seconds: number, batches: number) => void
 
 /** Full-jitter exponential backoff: a random delay up to min(max, base · 2^attempt). */
 export function backoff (attempt: number, baseMs: number, maxMs: number, random = Math.random): number {
@@ -33,8 +33,13 @@ function owned (batch: Buffer): Uint8Array {
  */
 export const RESET_ABOVE_BYTES = 32 * 1024 * 1024
 
-/** Batches written together at most; flush.max_request_bytes caps their bytes. */
+/** Batches written together at most. */
 const MAX_GROUP = 64
+/**
+ * Bytes of batches written together at most (or flush.max_request_bytes, when smaller). Batches this large already
+ * come from a heavy load and go alone, as before groups; grouping is for the small batches of a light load.
+ */
+const GROUP_BYTES = 256 * 1024
 
 export class Flusher {
   private readonly pool: Piscina<FlushTask, FlushResult>
@@ -89,18 +94,19 @@ export class Flusher {
 
   /**
    * Starts flushes for new batches, up to flush.in_flight at once. Each takes the batches ready after the last one
-   * handed out, up to flush.max_request_bytes, once the oldest of them has waited flush.linger_ms (at once while
-   * draining, or when that many bytes are ready).
+   * handed out, up to GROUP_BYTES, once the oldest of them has waited flush.linger_ms (at once while draining, or
+   * when that many bytes are ready).
    */
   kick (): void {
     clearTimeout(this.lingerTimer)
     this.lingerTimer = undefined
     const { lingerMs, maxRequestBytes } = this.config.flush
+    const cap = Math.min(GROUP_BYTES, maxRequestBytes)
     while (!this.stopping && this.inFlight < this.config.flush.inFlight) {
-      const group = this.buffer.after(this.cursor, MAX_GROUP, maxRequestBytes)
+      const group = this.buffer.after(this.cursor, MAX_GROUP, cap)
       if (group.seqs.length === 0) return
       const wait = this.state.draining ? 0 : lingerMs - this.buffer.ageMs(group.seqs[0])
-      if (wait > 0 && group.bytes < maxRequestBytes && group.seqs.length < MAX_GROUP) {
+      if (wait > 0 && group.bytes < cap && group.seqs.length < MAX_GROUP) {
         this.lingerTimer = setTimeout(() => this.kick(), wait)
         return
       }
@@ -173,7 +179,7 @@ export class Flusher {
           this.state.add('batchesAcknowledged', reads.length)
           this.state.add('eventsDelivered', result.events)
           this.state.add('eventsDroppedBots', result.droppedBots)
-          this.observe('acknowledged', seconds)
+          this.observe('acknowledged', seconds, reads.length)
           break
         }
         if (result.permanent && reads.length > 1) {
@@ -183,7 +189,7 @@ export class Flusher {
         if (result.permanent) {
           await this.buffer.deadLetter(reads[0].seq, result.reason)
           this.state.add('batchesDeadLettered')
-          this.observe('dead-lettered', seconds)
+          this.observe('dead-lettered', seconds, 1)
           this.log.error({ code: errors.DEAD_LETTER.code, seq: first, reason: result.reason }, errors.DEAD_LETTER.message)
           break
         }
@@ -194,7 +200,7 @@ export class Flusher {
         result = { ok: false, permanent: false, reason: `buffer: ${(err as Error).message}` }
       }
       this.state.add('flushRetries')
-      this.observe('retried', seconds)
+      this.observe('retried', seconds, reads.length)
       const delay = backoff(attempt, flush.retryMinMs, flush.retryMaxMs)
       const held = this.retryLog.take()
       if (held >= 0) this.log.warn({ code: errors.FLUSH_RETRY.code, seq: first, batches: reads.length, attempt, delay, reason: result.reason, retriesNotLogged: held }, errors.FLUSH_RETRY.message)
