@@ -4,8 +4,8 @@
 //
 // Usage: node dist/bench/run.js [--quick] [--rounds N] [--seconds S] [--quiet-wait S] [--out DIR]
 //                               [--sections a,b,…] [--hbase-port P --zk-port Z] [--salt-buckets N]
-//   default   3 rounds of 3 s per contender and load generator (2 s for scaling), about 11 minutes; results in bench/results/
-//   --quick   1 round of 1 s, no warm-up, short side sections, about 2 minutes; results in bench/results/tmp/ (gitignored)
+//   default   3 rounds of 3 s per contender and load generator (2 s for scaling), about 15 minutes; results in bench/results/
+//   --quick   1 round of 1 s, no warm-up, short side sections, about 3 minutes; results in bench/results/tmp/ (gitignored)
 //   --hbase-port/--zk-port   use an HBase that is already running (the test suite's) instead of starting the bench's
 //   --salt-buckets N         regions per table (default 16, the collector's default); fewer spare a shared HBase
 // Needs 2 cores, wrk, nginx (Debian: nginx-light), taskset, a build (`npm run build`), and JDK 17 and Maven.
@@ -378,6 +378,7 @@ async function main (): Promise<void> {
     }
     if (sections.has('flume')) {
       note(`flume: the seed's nginx + Flume pipeline against spoor at ${FLUME_RATE} events/s…`)
+      mkdirSync(join(scratch, 'flume'), { recursive: true })
       results.flume = await flumeBench({ thriftPort, zkPort, saltBuckets: SALT_BUCKETS, seconds: quick ? 3 : 20, rate: FLUME_RATE, quietWaitMs, dataDir: join(scratch, 'flume'), killSeconds: quick ? 4 : 20, note })
     }
     if (sections.has('reports')) {

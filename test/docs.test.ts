@@ -3,7 +3,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { currentFigures, figures, withFigures } from '../bench/readme-figures'
+import { currentFigures, figures, targetFigures, withFigures } from '../bench/readme-figures'
 import { renderConfigDoc } from '../daemon/config-doc'
 import { defaults } from '../daemon/config'
 import { errors } from '../daemon/errors'
@@ -57,6 +57,13 @@ t.test('the README\'s benchmark figures are what `npm run docs:figures` writes f
   const written = figures(join(root, 'bench', 'results'))
   t.match(written, /\| spoor, full pipeline \| [\d.]+k \| [\d.]+ ms \| [\d.]+ µs \|/, 'the block has the full pipeline\'s row')
   t.equal(currentFigures(readFileSync(join(root, 'README.md'), 'utf8')), written, 'run `npm run docs:figures` after a bench run')
+})
+
+t.test('docs/benchmarks.md\'s targets are what `npm run docs:figures` writes from the newest bench/results/', async t => {
+  const root = join(__dirname, '..', '..')
+  const written = targetFigures(join(root, 'bench', 'results'))
+  t.match(written, /\| spoor full pipeline: server CPU per pixel ≤ 1\.15× nginx `empty_gif`'s, one core each \(wrk\) \| [\d.]+× .*\| (met|\*\*missed\*\*) \|/, 'the CPU target with its ratio')
+  t.equal(currentFigures(readFileSync(join(docs, 'benchmarks.md'), 'utf8'), 'docs/benchmarks.md'), written, 'run `npm run docs:figures` after a bench run')
 })
 
 t.test('the figures come from the newest run with each section: a later `--sections pixel` run gives the table only', async t => {
