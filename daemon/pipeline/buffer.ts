@@ -207,19 +207,20 @@ export class EventBuffer {
 
   /**
    * The batches after `after`, in order: at most `max` of them, and no more bytes than `maxBytes` unless the first
-   * alone is larger. Their sizes are read without copying them.
+   * alone is larger. Their sizes are read without copying them. `full` when more are ready than were taken.
    */
-  after (after: bigint, max: number, maxBytes: number): { seqs: bigint[], bytes: number } {
+  after (after: bigint, max: number, maxBytes: number): { seqs: bigint[], bytes: number, full: boolean } {
     const seqs: bigint[] = []
     let bytes = 0
-    if (this.resetting !== undefined) return { seqs, bytes }
-    for (const key of this.batches.getKeys({ start: keyOf(after + 1n), limit: max })) {
+    if (this.resetting !== undefined) return { seqs, bytes, full: false }
+    // One more than asked for, to tell whether the group is full.
+    for (const key of this.batches.getKeys({ start: keyOf(after + 1n), limit: max + 1 })) {
       const length = this.batches.getBinaryFast(key)?.length ?? 0
-      if (seqs.length > 0 && bytes + length > maxBytes) break
+      if (seqs.length === max || (seqs.length > 0 && bytes + length > maxBytes)) return { seqs, bytes, full: true }
       seqs.push(key.readBigUInt64BE(0))
       bytes += length
     }
-    return { seqs, bytes }
+    return { seqs, bytes, full: bytes >= maxBytes }
   }
 
   /** How long ago a batch was appended (batches from an earlier run count from this start); 0 once it has left. */

@@ -106,7 +106,7 @@ export class Flusher {
       const group = this.buffer.after(this.cursor, MAX_GROUP, cap)
       if (group.seqs.length === 0) return
       const wait = this.state.draining ? 0 : lingerMs - this.buffer.ageMs(group.seqs[0])
-      if (wait > 0 && group.bytes < cap && group.seqs.length < MAX_GROUP) {
+      if (wait > 0 && !group.full) {
         this.lingerTimer = setTimeout(() => this.kick(), wait)
         return
       }
